@@ -1,0 +1,111 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Layers;
+
+/// <summary>
+/// Base of the Bayesian replacements of Conv2d and Linear. The weight is either a mean-field Gaussian
+/// owned by the layer (sigma = softplus(rho) + floor) or a tensor drawn from the shared posterior.
+/// The bias stays a point estimate, as 2dgbnn.md prescribes. State-dict names: weight_mu, weight_rho, bias.
+/// </summary>
+public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Lower bound added to softplus(rho) so that sigma never reaches zero.</summary>
+    public const double SigmaFloor = 1e-6;
+
+    Parameter? weight_mu;
+    Parameter? weight_rho;
+    Parameter? bias;
+    Tensor? _sharedWeight;
+
+    /// <summary>Takes the weight and bias of a deterministic layer; the layer starts in mean-field mode.</summary>
+    protected StochasticLayer(string name, Tensor weight, Tensor? bias, double initialSigma) : base(name)
+    {
+        WeightShape = weight.shape;
+        using (no_grad())
+        {
+            weight_mu = new Parameter(weight.detach().clone());
+            double rho = InverseSoftplus(Math.Max(initialSigma - SigmaFloor, 1e-12));
+            weight_rho = new Parameter(full_like(weight, rho));
+            if (bias is not null) this.bias = new Parameter(bias.detach().clone());
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>rho such that softplus(rho) = sigma, stable for small sigma.</summary>
+    public static double InverseSoftplus(double sigma) => sigma > 20 ? sigma : sigma + Math.Log(-Math.Exp(-sigma) + 1);
+
+    /// <summary>Shape of the weight tensor.</summary>
+    public long[] WeightShape { get; }
+    /// <summary>Number of weights.</summary>
+    public long WeightCount => WeightShape.Aggregate(1L, (a, b) => a * b);
+    /// <summary>Current weight source.</summary>
+    public WeightMode Mode { get; private set; } = WeightMode.MeanField;
+    /// <summary>In mean-field mode: draw a weight sample (true) or use the mean (false).</summary>
+    public bool SampleWeights { get; set; } = true;
+
+    /// <summary>Mean-field mean (null in shared mode).</summary>
+    public Parameter? WeightMu => weight_mu;
+    /// <summary>Mean-field rho (null in shared mode).</summary>
+    public Parameter? WeightRho => weight_rho;
+    /// <summary>The deterministic bias, if any.</summary>
+    public Parameter? Bias => bias;
+
+    /// <summary>Mean-field sigma = softplus(rho) + floor.</summary>
+    public Tensor WeightSigma()
+    {
+        if (weight_rho is null) throw new InvalidOperationException($"Layer {GetName()} has no mean-field parameters in {Mode} mode.");
+        return nn.functional.softplus(weight_rho) + SigmaFloor;
+    }
+
+    /// <summary>Switches to shared mode: the mean-field parameters are released and no longer trained.</summary>
+    public void UseSharedWeights()
+    {
+        weight_mu?.Dispose();
+        weight_rho?.Dispose();
+        weight_mu = null;
+        weight_rho = null;
+        // The registry still holds the old names; rebuilding it from the fields drops them.
+        _internal_params.Remove("weight_mu");
+        _internal_params.Remove("weight_rho");
+        Mode = WeightMode.Shared;
+    }
+
+    /// <summary>Hands in the weight of the next forward pass (shared mode); null clears it.</summary>
+    public void SetSharedWeight(Tensor? weight)
+    {
+        if (weight is not null && !weight.shape.SequenceEqual(WeightShape))
+            throw new ArgumentException($"Layer {GetName()} expects a weight of shape [{string.Join(", ", WeightShape)}], got [{string.Join(", ", weight.shape)}].");
+        _sharedWeight = weight;
+    }
+
+    /// <summary>The weight for this forward pass.</summary>
+    protected Tensor CurrentWeight()
+    {
+        if (Mode == WeightMode.Shared)
+            return _sharedWeight ?? throw new InvalidOperationException(
+                $"Layer {GetName()} is in shared mode but no weight was drawn: call the network through BayesianNetwork.");
+        if (!SampleWeights) return weight_mu!;
+        return weight_mu! + WeightSigma() * randn_like(weight_mu!);
+    }
+
+    /// <summary>KL(N(mu, sigma^2) || N(0, priorSigma^2)) summed over the layer's weights.</summary>
+    public Tensor KLToZeroMeanPrior(double priorSigma)
+    {
+        var sigma = WeightSigma();
+        return (Math.Log(priorSigma) - sigma.log() + (sigma.square() + weight_mu!.square()) / (2 * priorSigma * priorSigma) - 0.5).sum();
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            weight_mu?.Dispose();
+            weight_rho?.Dispose();
+            bias?.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}

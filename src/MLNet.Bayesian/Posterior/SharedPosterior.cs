@@ -1,0 +1,175 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Posterior;
+
+/// <summary>
+/// Stage 3's variational posterior as a TorchSharp module. Trainable: components_mean (K x 2),
+/// components_cholesky (K x 3: log l11, l21, log l22), outliers_mu and outliers_rho (O each).
+/// Each call to <see cref="SampleLayerWeights"/> draws every component once by reparameterisation and
+/// builds all layers' weights by one gather from the table [components | outliers | ellipse blends],
+/// so the likelihood's gradient reaches every variational parameter.
+/// </summary>
+public sealed class SharedPosterior : nn.Module
+{
+    readonly Parameter components_mean;
+    readonly Parameter components_cholesky;
+    readonly Parameter outliers_mu;
+    readonly Parameter outliers_rho;
+    // Prior tables and index tables are buffers: they move with .to(device) and are saved with the state dict.
+    readonly Tensor prior_mean, prior_cholesky, prior_outlier_mu, prior_outlier_sigma;
+    readonly Tensor gather_index, ellipse_first, ellipse_second, ellipse_alpha;
+
+    /// <summary>Creates the module from a stage-2 plan.</summary>
+    public SharedPosterior(SharedPosteriorPlan plan, SamplingVariant variant, SharedPrior prior = SharedPrior.EmpiricalBayes,
+        double priorSigma = 1.0, Device? device = null) : base(nameof(SharedPosterior))
+    {
+        Plan = plan;
+        Variant = variant;
+        device ??= CPU;
+        int k = plan.Components.Length;
+        var mean = new float[k * 2];
+        var chol = new float[k * 3];
+        for (int c = 0; c < k; c++)
+        {
+            var g = plan.Components[c];
+            var (l11, l21, l22) = g.Cholesky();
+            mean[2 * c] = (float)g.Mx; mean[2 * c + 1] = (float)g.My;
+            chol[3 * c] = (float)Math.Log(l11); chol[3 * c + 1] = (float)l21; chol[3 * c + 2] = (float)Math.Log(l22);
+        }
+        var outRho = plan.OutlierSigma.Select(s => (float)Layers.StochasticLayer.InverseSoftplus(Math.Max(s - Layers.StochasticLayer.SigmaFloor, 1e-12))).ToArray();
+
+        components_mean = new Parameter(tensor(mean, new long[] { k, 2 }, device: device));
+        components_cholesky = new Parameter(tensor(chol, new long[] { k, 3 }, device: device));
+        outliers_mu = new Parameter(tensor(plan.OutlierMu, device: device));
+        outliers_rho = new Parameter(tensor(outRho, device: device));
+
+        if (prior == SharedPrior.EmpiricalBayes)
+        {
+            prior_mean = tensor(mean, new long[] { k, 2 }, device: device);
+            prior_cholesky = tensor(chol, new long[] { k, 3 }, device: device);
+            prior_outlier_mu = tensor(plan.OutlierMu, device: device);
+            prior_outlier_sigma = tensor(plan.OutlierSigma, device: device);
+        }
+        else
+        {
+            var zeroMean = new float[k * 2];
+            var diagChol = new float[k * 3];
+            for (int c = 0; c < k; c++)
+            {
+                zeroMean[2 * c + 1] = mean[2 * c + 1];
+                diagChol[3 * c] = (float)Math.Log(priorSigma);
+                diagChol[3 * c + 2] = (float)(0.5 * Math.Log(plan.Components[c].Syy));
+            }
+            prior_mean = tensor(zeroMean, new long[] { k, 2 }, device: device);
+            prior_cholesky = tensor(diagChol, new long[] { k, 3 }, device: device);
+            prior_outlier_mu = zeros(plan.OutlierMu.Length, device: device);
+            prior_outlier_sigma = full(plan.OutlierMu.Length, priorSigma, device: device);
+        }
+        gather_index = tensor(plan.GatherIndex(), device: device);
+        ellipse_first = tensor(plan.EllipseFirst.Select(v => (long)v).ToArray(), device: device);
+        ellipse_second = tensor(plan.EllipseSecond.Select(v => (long)v).ToArray(), device: device);
+        ellipse_alpha = stack(new[] { tensor(plan.EllipseAlphaFirst), tensor(plan.EllipseAlphaSecond) }, 1).to(device);
+        RegisterComponents();
+    }
+
+    /// <summary>The stage-2 plan this posterior was built from.</summary>
+    public SharedPosteriorPlan Plan { get; }
+    /// <summary>How component draws become weights.</summary>
+    public SamplingVariant Variant { get; }
+    /// <summary>Component means (K x 2).</summary>
+    public Parameter ComponentsMean => components_mean;
+    /// <summary>Raw Cholesky factors (K x 3: log l11, l21, log l22).</summary>
+    public Parameter ComponentsCholesky => components_cholesky;
+    /// <summary>Outlier means.</summary>
+    public Parameter OutliersMu => outliers_mu;
+    /// <summary>Outlier rho (sigma = softplus(rho) + floor).</summary>
+    public Parameter OutliersRho => outliers_rho;
+
+    /// <summary>Trainable numbers: 5 per component and 2 per outlier.</summary>
+    public long TrainableCount => 5L * Plan.Components.Length + 2L * Plan.OutlierPositions.Length;
+
+    /// <summary>Draws one sample of every layer's weight tensor, in the plan's layer order.</summary>
+    public Tensor[] SampleLayerWeights()
+    {
+        var z = components_mean + CholeskyTimes(components_cholesky, randn_like(components_mean));
+        var outlierSigma = nn.functional.softplus(outliers_rho) + Layers.StochasticLayer.SigmaFloor;
+        Tensor flat;
+        if (Variant == SamplingVariant.Shared)
+        {
+            var componentValue = z[.., 0];
+            var outlierValue = outliers_mu + outlierSigma * randn_like(outliers_mu);
+            var table = cat(new[] { componentValue, outlierValue, Blend(componentValue) });
+            flat = table.index_select(0, gather_index);
+        }
+        else
+        {
+            var loc = z[.., 0];
+            var scale = z[.., 1].exp();
+            var locTable = cat(new[] { loc, outliers_mu, Blend(loc) });
+            var scaleTable = cat(new[] { scale, outlierSigma, Blend(scale) });
+            var locs = locTable.index_select(0, gather_index);
+            flat = locs + scaleTable.index_select(0, gather_index) * randn_like(locs);
+        }
+        var weights = new Tensor[Plan.Layers.Count];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            var slice = Plan.Layers[i];
+            weights[i] = flat.narrow(0, slice.Offset, slice.Count).view(slice.Shape);
+        }
+        return weights;
+    }
+
+    /// <summary>KL(q || prior): closed-form 2-D KL per component plus 1-D KL per outlier.</summary>
+    public Tensor KL()
+    {
+        var q = CovarianceParts(components_cholesky);
+        var p = CovarianceParts(prior_cholesky);
+        var det = p.xx * p.yy - p.xy * p.xy;
+        var ixx = p.yy / det; var ixy = -p.xy / det; var iyy = p.xx / det;
+        var trace = ixx * q.xx + 2 * ixy * q.xy + iyy * q.yy;
+        var d = prior_mean - components_mean;
+        var dx = d[.., 0]; var dy = d[.., 1];
+        var quad = ixx * dx * dx + 2 * ixy * dx * dy + iyy * dy * dy;
+        // log det(L L^T) = 2 (log l11 + log l22)
+        var logDetQ = 2 * (components_cholesky[.., 0] + components_cholesky[.., 2]);
+        var logDetP = 2 * (prior_cholesky[.., 0] + prior_cholesky[.., 2]);
+        var componentKl = 0.5 * (trace + quad - 2 + logDetP - logDetQ);
+
+        var sigma = nn.functional.softplus(outliers_rho) + Layers.StochasticLayer.SigmaFloor;
+        var outlierKl = (prior_outlier_sigma.log() - sigma.log()
+            + (sigma.square() + (outliers_mu - prior_outlier_mu).square()) / (2 * prior_outlier_sigma.square()) - 0.5);
+        return componentKl.sum() + outlierKl.sum();
+    }
+
+    /// <summary>Current components as 2-D Gaussians (for statistics, plots and re-merging).</summary>
+    public Gaussian2[] CurrentComponents()
+    {
+        using var scope = NewDisposeScope();
+        var m = components_mean.detach().cpu().data<float>().ToArray();
+        var l = components_cholesky.detach().cpu().data<float>().ToArray();
+        return Enumerable.Range(0, m.Length / 2).Select(c =>
+            Gaussian2.FromCholesky(m[2 * c], m[2 * c + 1], Math.Exp(l[3 * c]), l[3 * c + 1], Math.Exp(l[3 * c + 2]))).ToArray();
+    }
+
+    Tensor Blend(Tensor perComponent)
+    {
+        if (Plan.EllipsePositions.Length == 0) return perComponent.new_empty(0);
+        return perComponent.index_select(0, ellipse_first) * ellipse_alpha[.., 0]
+             + perComponent.index_select(0, ellipse_second) * ellipse_alpha[.., 1];
+    }
+
+    static Tensor CholeskyTimes(Tensor raw, Tensor eps)
+    {
+        var l11 = raw[.., 0].exp(); var l21 = raw[.., 1]; var l22 = raw[.., 2].exp();
+        var e0 = eps[.., 0]; var e1 = eps[.., 1];
+        return stack(new[] { l11 * e0, l21 * e0 + l22 * e1 }, 1);
+    }
+
+    static (Tensor xx, Tensor xy, Tensor yy) CovarianceParts(Tensor raw)
+    {
+        var l11 = raw[.., 0].exp(); var l21 = raw[.., 1]; var l22 = raw[.., 2].exp();
+        return (l11 * l11, l11 * l21, l21 * l21 + l22 * l22);
+    }
+}

@@ -1,0 +1,225 @@
+using System.Diagnostics;
+
+namespace MLNet.Bayesian.Posterior;
+
+/// <summary>
+/// Stage 2 of 2DGBNN: from per-weight points (mu, log sigma) to a shared posterior. Outliers are taken
+/// out first; a Gaussian mixture is fitted to the rest (per pool); small components are dropped, close
+/// ones merged by W2 distance; every inlier is then assigned, far ones blended between two components.
+/// </summary>
+public static class SharedPosteriorBuilder
+{
+    /// <summary>Builds the plan for the given layers (one pool, or one per layer).</summary>
+    public static SharedPosteriorPlan Build(IReadOnlyList<PosteriorLayerPoints> layers, SharedPosteriorOptions? options = null)
+    {
+        options ??= new SharedPosteriorOptions();
+        if (layers.Count == 0) throw new ArgumentException("No layers to build a shared posterior from.");
+        var clock = Stopwatch.StartNew();
+        var slices = new List<LayerSlice>();
+        long offset = 0;
+        foreach (var layer in layers)
+        {
+            if (layer.Sigma.Length != layer.Count || (layer.GradientMagnitude != null && layer.GradientMagnitude.Length != layer.Count))
+                throw new ArgumentException($"Layer {layer.Name}: mu, sigma and gradient arrays differ in length.");
+            slices.Add(new LayerSlice(layer.Name, offset, layer.Count, layer.Shape));
+            offset += layer.Count;
+        }
+        if (offset > int.MaxValue) throw new NotSupportedException($"{offset} weights exceed the 2^31 that one plan indexes.");
+        int n = (int)offset;
+        var x = new double[n];
+        var y = new double[n];
+        var grad = new double[n];
+        int p = 0;
+        foreach (var layer in layers)
+            for (int i = 0; i < layer.Count; i++, p++)
+            {
+                x[p] = layer.Mu[i];
+                y[p] = Math.Log(layer.Sigma[i]);
+                grad[p] = layer.GradientMagnitude?[i] ?? 0;
+            }
+
+        var pools = options.PerLayer
+            ? slices.Select(s => Enumerable.Range((int)s.Offset, (int)s.Count).ToArray()).ToList()
+            : new List<int[]> { Enumerable.Range(0, n).ToArray() };
+
+        var isOutlier = new bool[n];
+        var componentOf = new int[n];
+        var ellipseFirst = new List<int>(); var ellipseSecond = new List<int>();
+        var ellipseA1 = new List<float>(); var ellipseA2 = new List<float>(); var ellipsePos = new List<int>();
+        var components = new List<Gaussian2>();
+        var counts = new List<int>();
+        int beforeMerge = 0, dropped = 0;
+
+        foreach (int[] pool in pools)
+        {
+            MarkOutliers(pool, x, y, grad, options, isOutlier);
+            int[] inliers = pool.Where(i => !isOutlier[i]).ToArray();
+            if (inliers.Length == 0) continue;
+            var (mixture, _, poolBefore, poolDropped) = FitPool(inliers, x, y, options, isOutlier);
+            beforeMerge += poolBefore;
+            dropped += poolDropped;
+            inliers = inliers.Where(i => !isOutlier[i]).ToArray();
+            int baseIndex = components.Count;
+            components.AddRange(mixture.Components);
+            counts.AddRange(new int[mixture.Count]);
+            var assignments = new MixtureAssignment[inliers.Length];
+            Parallel.For(0, inliers.Length, j => assignments[j] = mixture.Assign(x[inliers[j]], y[inliers[j]]));
+            for (int j = 0; j < inliers.Length; j++)
+            {
+                int i = inliers[j];
+                var a = assignments[j];
+                componentOf[i] = baseIndex + a.First;
+                counts[baseIndex + a.First]++;
+                if (mixture.Count > 1 && a.Mahalanobis2ToFirst > options.EllipseThreshold && a.SecondResponsibility > 0)
+                {
+                    double total = a.FirstResponsibility + a.SecondResponsibility;
+                    ellipsePos.Add(i);
+                    ellipseFirst.Add(baseIndex + a.First);
+                    ellipseSecond.Add(baseIndex + a.Second);
+                    ellipseA1.Add((float)(a.FirstResponsibility / total));
+                    ellipseA2.Add((float)(a.SecondResponsibility / total));
+                }
+            }
+        }
+        if (components.Count == 0)
+            throw new InvalidOperationException("Every weight became an outlier; loosen the outlier thresholds.");
+        if (components.Count > ushort.MaxValue + 1)
+            throw new NotSupportedException($"{components.Count} components exceed the 65,536 that a 16-bit index can address.");
+
+        Array compact = components.Count <= 256 ? new byte[n] : new ushort[n];
+        for (int i = 0; i < n; i++)
+        {
+            int c = isOutlier[i] ? 0 : componentOf[i];
+            if (compact is byte[] b) b[i] = (byte)c; else ((ushort[])compact)[i] = (ushort)c;
+        }
+        var outlierPos = Enumerable.Range(0, n).Where(i => isOutlier[i]).ToArray();
+        var outMu = outlierPos.Select(i => (float)x[i]).ToArray();
+        var outSigma = outlierPos.Select(i => (float)Math.Exp(y[i])).ToArray();
+        var stats = new SharedPosteriorStatistics(n, components.Count, outlierPos.Length, ellipsePos.Count, beforeMerge, dropped, clock.Elapsed.TotalSeconds);
+        return new SharedPosteriorPlan(slices, components.ToArray(), counts.ToArray(), compact, outlierPos, outMu, outSigma,
+            ellipsePos.ToArray(), ellipseFirst.ToArray(), ellipseSecond.ToArray(), ellipseA1.ToArray(), ellipseA2.ToArray(), stats);
+    }
+
+    /// <summary>Marks quantile-box, |mu| and top-gradient outliers of one pool.</summary>
+    static void MarkOutliers(int[] pool, double[] x, double[] y, double[] grad, SharedPosteriorOptions options, bool[] isOutlier)
+    {
+        if (options.OutlierQuantile > 0)
+        {
+            var (xLow, xHigh) = QuantileBox(pool.Select(i => x[i]).ToArray(), options.OutlierQuantile);
+            var (yLow, yHigh) = QuantileBox(pool.Select(i => y[i]).ToArray(), options.OutlierQuantile);
+            foreach (int i in pool)
+                if (x[i] < xLow || x[i] > xHigh || y[i] < yLow || y[i] > yHigh) isOutlier[i] = true;
+        }
+        foreach (int i in pool)
+            if (Math.Abs(x[i]) >= options.MuThreshold) isOutlier[i] = true;
+        if (options.GradientFraction > 0)
+        {
+            int top = (int)Math.Floor(pool.Length * options.GradientFraction);
+            // Ties broken by position so that the choice is reproducible.
+            foreach (int i in pool.OrderByDescending(i => grad[i]).ThenBy(i => i).Take(top))
+                if (grad[i] > 0) isOutlier[i] = true;
+        }
+    }
+
+    static (double Low, double High) QuantileBox(double[] values, double q)
+    {
+        Array.Sort(values);
+        return (Quantile(values, q), Quantile(values, 1 - q));
+    }
+
+    static double Quantile(double[] sorted, double q)
+    {
+        double pos = q * (sorted.Length - 1);
+        int lo = (int)Math.Floor(pos), hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+    }
+
+    /// <summary>Fits, drops small components, merges close ones. Returns the mixture weighted by member counts.</summary>
+    static (GaussianMixture2D Mixture, int[] Counts, int Before, int Dropped) FitPool(int[] inliers, double[] x, double[] y,
+        SharedPosteriorOptions options, bool[] isOutlier)
+    {
+        var px = inliers.Select(i => x[i]).ToArray();
+        var py = inliers.Select(i => y[i]).ToArray();
+        int maxByMembers = Math.Max(1, inliers.Length / (options.MinMembers + 1));
+        GaussianMixture2D mixture;
+        if (options.BicCandidates is { Length: > 0 } candidates)
+        {
+            var usable = candidates.Where(k => k >= 1 && k <= maxByMembers).DefaultIfEmpty(1);
+            mixture = GaussianMixture2D.FitByBic(px, py, usable, options.Seed, options.Mixture).Best;
+        }
+        else
+        {
+            mixture = GaussianMixture2D.Fit(px, py, Math.Clamp(options.ComponentBudget, 1, maxByMembers), options.Seed, options.Mixture);
+        }
+        int before = mixture.Count, dropped = 0;
+
+        // Drop components with too few hard-assigned members, then re-assign, until all are big enough.
+        int[] labels = AssignAll(mixture, px, py);
+        while (true)
+        {
+            var counts = new int[mixture.Count];
+            foreach (int l in labels) counts[l]++;
+            var keep = Enumerable.Range(0, mixture.Count).Where(c => counts[c] > options.MinMembers).ToArray();
+            if (keep.Length == mixture.Count || keep.Length == 0) break;
+            dropped += mixture.Count - keep.Length;
+            if (options.DroppedMembersBecomeOutliers)
+            {
+                var keepSet = keep.ToHashSet();
+                for (int j = 0; j < labels.Length; j++)
+                    if (!keepSet.Contains(labels[j])) isOutlier[inliers[j]] = true;
+            }
+            mixture = GaussianMixture2D.FromComponents(keep.Select(c => mixture.Components[c]).ToArray(), keep.Select(c => (double)counts[c]).ToArray());
+            labels = AssignAll(mixture, px, py);
+            for (int j = 0; j < labels.Length; j++) if (isOutlier[inliers[j]]) labels[j] = -1;
+            if (options.DroppedMembersBecomeOutliers)
+            {
+                var rest = labels.Select((l, j) => (l, j)).Where(t => t.l >= 0).ToArray();
+                px = rest.Select(t => px[t.j]).ToArray();
+                py = rest.Select(t => py[t.j]).ToArray();
+                inliers = rest.Select(t => inliers[t.j]).ToArray();
+                labels = rest.Select(t => t.l).ToArray();
+            }
+        }
+
+        var memberCounts = new int[mixture.Count];
+        foreach (int l in labels) memberCounts[l]++;
+        var (merged, mergedCounts) = Merge(mixture.Components, memberCounts, options.MergeThreshold);
+        return (GaussianMixture2D.FromComponents(merged, mergedCounts.Select(c => (double)Math.Max(c, 1)).ToArray()), mergedCounts, before, dropped);
+    }
+
+    static int[] AssignAll(GaussianMixture2D mixture, double[] px, double[] py)
+    {
+        var labels = new int[px.Length];
+        Parallel.For(0, px.Length, j => labels[j] = mixture.Assign(px[j], py[j]).First);
+        return labels;
+    }
+
+    /// <summary>
+    /// Merges the closest pair (by squared W2) while it is under the threshold, moment matching weighted by
+    /// member counts. Returns the surviving components and their member counts.
+    /// </summary>
+    public static (Gaussian2[] Components, int[] Counts) Merge(Gaussian2[] components, int[] counts, double threshold)
+    {
+        var comps = components.ToList();
+        var sizes = counts.ToList();
+        if (threshold <= 0) return (comps.ToArray(), sizes.ToArray());
+        while (comps.Count > 1)
+        {
+            int bi = -1, bj = -1;
+            double best = threshold;
+            for (int i = 0; i < comps.Count; i++)
+                for (int j = i + 1; j < comps.Count; j++)
+                {
+                    double d = Gaussian2.W2Squared(comps[i], comps[j]);
+                    if (d < best) { best = d; bi = i; bj = j; }
+                }
+            if (bi < 0) break;
+            double wi = Math.Max(sizes[bi], 1), wj = Math.Max(sizes[bj], 1);
+            comps[bi] = Gaussian2.MomentMatch(new[] { comps[bi], comps[bj] }, new[] { wi, wj });
+            sizes[bi] += sizes[bj];
+            comps.RemoveAt(bj);
+            sizes.RemoveAt(bj);
+        }
+        return (comps.ToArray(), sizes.ToArray());
+    }
+}

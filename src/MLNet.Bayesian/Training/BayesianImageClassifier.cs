@@ -1,0 +1,98 @@
+using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Uncertainty;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Training;
+
+/// <summary>A trained network with what it needs to score images: input shape, normalisation, class names.</summary>
+public sealed class BayesianImageClassifier : IDisposable
+{
+    internal BayesianImageClassifier(BayesianNetwork network, int channels, int height, int width, IReadOnlyList<string> classNames,
+        float[] mean, float[] std, Device device, TrainingReport report)
+    {
+        Network = network; Channels = channels; Height = height; Width = width; ClassNames = classNames;
+        NormalizeMean = mean; NormalizeStd = std; Device = device; Report = report;
+    }
+
+    /// <summary>The network.</summary>
+    public BayesianNetwork Network { get; }
+    /// <summary>Input channels.</summary>
+    public int Channels { get; }
+    /// <summary>Input height.</summary>
+    public int Height { get; }
+    /// <summary>Input width.</summary>
+    public int Width { get; }
+    /// <summary>Class names by index.</summary>
+    public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>Normalisation mean per channel.</summary>
+    public float[] NormalizeMean { get; }
+    /// <summary>Normalisation std per channel.</summary>
+    public float[] NormalizeStd { get; }
+    /// <summary>Where the network lives.</summary>
+    public Device Device { get; }
+    /// <summary>How training went.</summary>
+    public TrainingReport Report { get; }
+
+    /// <summary>Values per image.</summary>
+    public int ImageSize => Channels * Height * Width;
+
+    /// <summary>
+    /// Scores images (pixels in [0, 1], N x C x H x W flattened) with <paramref name="samples"/> posterior
+    /// draws per batch; a deterministic network uses one. Normalisation layers run in evaluation mode.
+    /// </summary>
+    public PredictiveDistribution Predict(ReadOnlySpan<float> pixels, int samples, int batchSize = 256)
+    {
+        if (pixels.Length % ImageSize != 0)
+            throw new ArgumentException($"{pixels.Length} values are not a whole number of {Channels}x{Height}x{Width} images.");
+        int count = pixels.Length / ImageSize;
+        if (Network.Stage == BayesianStage.Deterministic) samples = 1;
+        if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), "at least one sample is needed");
+        Network.eval();
+        foreach (var (_, layer) in Network.Layers) layer.SampleWeights = true;
+        var parts = new List<PredictiveDistribution>();
+        using var noGrad = no_grad();
+        for (int start = 0; start < count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            int n = Math.Min(batchSize, count - start);
+            var x = ToInput(pixels.Slice(start * ImageSize, n * ImageSize), n);
+            var probs = new Tensor[samples];
+            for (int s = 0; s < samples; s++) probs[s] = nn.functional.softmax(Network.call(x), 1);
+            parts.Add(PredictiveDistribution.FromSamples(stack(probs)));
+        }
+        return PredictiveDistribution.Concat(parts);
+    }
+
+    /// <summary>Scores a whole image set.</summary>
+    public PredictiveDistribution Predict(ImageSet set, int samples) => Predict(set.Pixels, samples);
+
+    /// <summary>Accuracy, NLL, ECE and Brier on a labelled set.</summary>
+    public ClassificationMetrics Evaluate(ImageSet set, int samples)
+    {
+        var prediction = Predict(set, samples);
+        return ClassificationMetrics.Compute(prediction.Probabilities, set.Labels, ClassNames.Count);
+    }
+
+    /// <summary>Copies pixels into a normalised N x C x H x W tensor on the model's device.</summary>
+    internal Tensor ToInput(ReadOnlySpan<float> pixels, int n)
+        => Normalize(tensor(pixels.ToArray(), new long[] { n, Channels, Height, Width }).to(Device), NormalizeMean, NormalizeStd);
+
+    internal static Tensor Normalize(Tensor x, float[] mean, float[] std)
+    {
+        long c = x.shape[1];
+        var m = tensor(Broadcast(mean, c, "NormalizeMean")).view(1, c, 1, 1).to(x.device);
+        var s = tensor(Broadcast(std, c, "NormalizeStd")).view(1, c, 1, 1).to(x.device);
+        return (x - m) / s;
+    }
+
+    static float[] Broadcast(float[] values, long channels, string name)
+    {
+        if (values.Length == channels) return values;
+        if (values.Length == 1) return Enumerable.Repeat(values[0], (int)channels).ToArray();
+        throw new ArgumentException($"{name} has {values.Length} values; the images have {channels} channels.");
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Network.Dispose();
+}

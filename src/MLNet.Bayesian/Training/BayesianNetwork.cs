@@ -1,0 +1,104 @@
+using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Posterior;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Training;
+
+/// <summary>
+/// A classifier that moves through the stages of 2DGBNN: deterministic, then mean-field, then shared
+/// posterior. It wraps any TorchSharp module built from Conv2d/Linear (+ other layers) and, in the shared
+/// stage, draws every layer's weight from the <see cref="SharedPosterior"/> once per forward pass.
+/// Children: "network" (the user's module) and, in the shared stage, "posterior".
+/// </summary>
+public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
+{
+    readonly nn.Module<Tensor, Tensor> network;
+    SharedPosterior? posterior;
+    IReadOnlyList<(string Name, StochasticLayer Layer)> _layers = Array.Empty<(string, StochasticLayer)>();
+    long _deterministicWeightCount;
+
+    /// <summary>Wraps a deterministic network (stage 0).</summary>
+    public BayesianNetwork(nn.Module<Tensor, Tensor> network) : base(nameof(BayesianNetwork))
+    {
+        this.network = network;
+        RegisterComponents();
+    }
+
+    /// <summary>The current stage.</summary>
+    public BayesianStage Stage { get; private set; } = BayesianStage.Deterministic;
+    /// <summary>The wrapped network.</summary>
+    public nn.Module<Tensor, Tensor> Network => network;
+    /// <summary>The Bayesian layers (empty in stage 0).</summary>
+    public IReadOnlyList<(string Name, StochasticLayer Layer)> Layers => _layers;
+    /// <summary>The shared posterior (stage 3 only).</summary>
+    public SharedPosterior? Posterior => posterior;
+
+    /// <summary>Number of trainable scalars right now.</summary>
+    public long TrainableParameterCount => parameters().Where(p => p.requires_grad).Sum(p => p.numel());
+
+    /// <summary>Number of weights of the Conv2d/Linear layers that become Bayesian (recorded at conversion).</summary>
+    public long BayesianWeightCount => _deterministicWeightCount;
+
+    /// <summary>Stage 0 to 1: every Conv2d/Linear becomes a mean-field layer initialised at its weights.</summary>
+    public void ConvertToMeanField(double initialSigma = 1e-3)
+    {
+        if (Stage != BayesianStage.Deterministic) throw new InvalidOperationException($"The network is already in stage {Stage}.");
+        _layers = BayesianConversion.ToMeanField(network, initialSigma);
+        _deterministicWeightCount = _layers.Sum(l => l.Layer.WeightCount);
+        Stage = BayesianStage.MeanField;
+    }
+
+    /// <summary>The stage-1 posterior as points, with the recorded gradient magnitudes (may be null).</summary>
+    public IReadOnlyList<PosteriorLayerPoints> PosteriorPoints(IReadOnlyList<float[]>? gradientMagnitudes)
+    {
+        if (Stage != BayesianStage.MeanField) throw new InvalidOperationException("Posterior points exist only in the mean-field stage.");
+        using var scope = NewDisposeScope();
+        return _layers.Select((l, i) => new PosteriorLayerPoints(l.Name, l.Layer.WeightShape,
+            l.Layer.WeightMu!.detach().cpu().data<float>().ToArray(),
+            l.Layer.WeightSigma().detach().cpu().data<float>().ToArray(),
+            gradientMagnitudes?[i])).ToList();
+    }
+
+    /// <summary>Stage 2 to 3: the layers give up their own Gaussians and take draws of the shared posterior.</summary>
+    public void UseSharedPosterior(SharedPosterior shared)
+    {
+        if (Stage != BayesianStage.MeanField) throw new InvalidOperationException($"A shared posterior replaces a mean-field one, not stage {Stage}.");
+        if (shared.Plan.Layers.Count != _layers.Count)
+            throw new ArgumentException($"The plan covers {shared.Plan.Layers.Count} layers; the network has {_layers.Count}.");
+        for (int i = 0; i < _layers.Count; i++)
+            if (shared.Plan.Layers[i].Count != _layers[i].Layer.WeightCount)
+                throw new ArgumentException($"Layer {_layers[i].Name}: the plan holds {shared.Plan.Layers[i].Count} weights, the layer {_layers[i].Layer.WeightCount}.");
+        foreach (var (_, layer) in _layers) layer.UseSharedWeights();
+        posterior = shared;
+        register_module("posterior", shared);
+        Stage = BayesianStage.Shared;
+    }
+
+    /// <summary>KL(q || prior) of the whole network (zero in stage 0).</summary>
+    public Tensor KL(double priorSigma)
+    {
+        return Stage switch
+        {
+            BayesianStage.MeanField => _layers.Select(l => l.Layer.KLToZeroMeanPrior(priorSigma)).Aggregate((a, b) => a + b),
+            BayesianStage.Shared => posterior!.KL(),
+            _ => zeros(1).squeeze(),
+        };
+    }
+
+    /// <summary>One forward pass with one posterior draw.</summary>
+    public override Tensor forward(Tensor input)
+    {
+        if (Stage != BayesianStage.Shared) return network.call(input);
+        var weights = posterior!.SampleLayerWeights();
+        try
+        {
+            for (int i = 0; i < weights.Length; i++) _layers[i].Layer.SetSharedWeight(weights[i]);
+            return network.call(input);
+        }
+        finally
+        {
+            foreach (var (_, layer) in _layers) layer.SetSharedWeight(null);
+        }
+    }
+}

@@ -1,0 +1,12 @@
+namespace MLNet.Bayesian.Training;
+
+/// <summary>The stages of 2DGBNN (2dgbnn.md).</summary>
+public enum BayesianStage
+{
+    /// <summary>Stage 0: a plain network with point-estimate weights.</summary>
+    Deterministic,
+    /// <summary>Stage 1: one Gaussian per weight.</summary>
+    MeanField,
+    /// <summary>Stage 3: weights drawn from the shared 2-D Gaussian mixture posterior.</summary>
+    Shared,
+}

@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Uncertainty;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Training;
+
+/// <summary>Builds a network for images of a given shape and class count.</summary>
+public delegate nn.Module<Tensor, Tensor> NetworkFactory(int channels, int height, int width, int classes);
+
+/// <summary>
+/// Runs 2DGBNN end to end on an <see cref="ImageSet"/>: stage 0 (deterministic), stage 1 (mean-field VI,
+/// recording gradient magnitudes over its last epoch), stage 2 (shared posterior construction) and
+/// stage 3 (VI on the shared posterior). Independent of ML.NET.
+/// </summary>
+public sealed class BayesianTrainer
+{
+    readonly TrainerOptions _options;
+    readonly Action<string> _log;
+    readonly CancellationToken _cancel;
+
+    /// <summary>Creates a trainer; <paramref name="log"/> receives one line per epoch and stage.</summary>
+    public BayesianTrainer(TrainerOptions options, Action<string>? log = null, CancellationToken cancel = default)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _log = log ?? (_ => { });
+        _cancel = cancel;
+    }
+
+    /// <summary>Trains through the configured stages and returns the classifier.</summary>
+    public BayesianImageClassifier Fit(NetworkFactory factory, ImageSet train, ImageSet? validation = null, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        ArgumentNullException.ThrowIfNull(train);
+        if (train.Count == 0) throw new ArgumentException("The training set is empty.");
+        if (train.Labels.Distinct().Count() < 2)
+            throw new ArgumentException($"The training set holds a single class ('{train.ClassNames[train.Labels[0]]}'); a classifier needs at least two.");
+        if (_options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(TrainerOptions.BatchSize), "must be at least 1");
+        device ??= CPU;
+        random.manual_seed(_options.Seed);
+        var rng = new Random(_options.Seed);
+
+        var network = new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count));
+        network.to(device);
+        var report = new TrainingReport { DeterministicParameters = network.TrainableParameterCount };
+        var classifier = new BayesianImageClassifier(network, train.Channels, train.Height, train.Width, train.ClassNames,
+            _options.NormalizeMean, _options.NormalizeStd, device, report);
+        try
+        {
+            RunStage(classifier, BayesianStage.Deterministic, _options.DeterministicEpochs, _options.LearningRate, train, validation, rng, report, null);
+            if (_options.MeanFieldEpochs <= 0) return classifier;
+
+            network.ConvertToMeanField(_options.InitialSigma);
+            report.BayesianWeights = network.BayesianWeightCount;
+            report.MeanFieldParameters = network.TrainableParameterCount;
+            var gradients = network.Layers.Select(l => zeros_like(l.Layer.WeightMu!)).ToList();
+            RunStage(classifier, BayesianStage.MeanField, _options.MeanFieldEpochs, _options.BayesianLearningRate, train, validation, rng, report, gradients);
+            if (_options.StopAfterMeanField) { gradients.ForEach(g => g.Dispose()); return classifier; }
+
+            var points = network.PosteriorPoints(gradients.Select(g => g.cpu().data<float>().ToArray()).ToList());
+            gradients.ForEach(g => g.Dispose());
+            var plan = SharedPosteriorBuilder.Build(points, _options.SharedPosterior);
+            report.Posterior = plan.Statistics;
+            var shared = new SharedPosterior(plan, _options.Variant, _options.Prior, _options.PriorSigma, device);
+            network.UseSharedPosterior(shared);
+            report.SharedParameters = network.TrainableParameterCount;
+            _log($"stage 2: {plan.Statistics.Components} components, {plan.Statistics.Outliers} outliers, {plan.Statistics.EllipseWeights} ellipse weights " +
+                 $"of {plan.Statistics.Weights} weights in {plan.Statistics.BuildSeconds:F2} s; trainable {report.SharedParameters:N0} " +
+                 $"({report.CompressionVsDeterministic:F1}x fewer than deterministic, {report.CompressionVsMeanField:F1}x fewer than mean-field)");
+            RunStage(classifier, BayesianStage.Shared, _options.SharedEpochs, _options.SharedLearningRate, train, validation, rng, report, null);
+            return classifier;
+        }
+        catch
+        {
+            classifier.Dispose();
+            throw;
+        }
+    }
+
+    void RunStage(BayesianImageClassifier classifier, BayesianStage stage, int epochs, double learningRate, ImageSet train,
+        ImageSet? validation, Random rng, TrainingReport report, List<Tensor>? gradientSums)
+    {
+        var network = classifier.Network;
+        var parameters = network.parameters().Where(p => p.requires_grad).ToList();
+        using var optimizer = _options.Optimizer == OptimizerKind.Adam
+            ? (optim.Optimizer)optim.Adam(parameters, learningRate)
+            : optim.SGD(parameters, learningRate, momentum: 0.9);
+        int stepsPerEpoch = (train.Count + _options.BatchSize - 1) / _options.BatchSize;
+        var scheduler = _options.CosineSchedule ? optim.lr_scheduler.CosineAnnealingLR(optimizer, Math.Max(1, epochs * stepsPerEpoch)) : null;
+        bool variational = stage != BayesianStage.Deterministic;
+        double bestNll = double.PositiveInfinity;
+        int sinceBest = 0, ran = 0;
+        var stepTimes = new List<double>();
+        ClassificationMetrics? metrics = null;
+
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            _cancel.ThrowIfCancellationRequested();
+            network.train();
+            bool lastEpoch = epoch == epochs - 1;
+            int gradientSteps = 0;
+            stepTimes.Clear();
+            double klWeight = _options.KLWeight * (_options.KLWarmupEpochs > 0 ? Math.Min(1.0, (epoch + 1.0) / _options.KLWarmupEpochs) : 1.0);
+            double lossSum = 0, nllSum = 0, klSum = 0;
+            int[] order = Enumerable.Range(0, train.Count).OrderBy(_ => rng.Next()).ToArray();
+            for (int start = 0; start < order.Length; start += _options.BatchSize)
+            {
+                _cancel.ThrowIfCancellationRequested();
+                var clock = Stopwatch.StartNew();
+                using var scope = NewDisposeScope();
+                int n = Math.Min(_options.BatchSize, order.Length - start);
+                var (x, y) = Batch(classifier, train, order.AsSpan(start, n), rng);
+                optimizer.zero_grad();
+                var logits = network.call(x);
+                var nll = nn.functional.cross_entropy(logits, y);
+                var loss = nll;
+                Tensor? kl = null;
+                if (variational)
+                {
+                    kl = network.KL(_options.PriorSigma);
+                    loss = nll + kl * (klWeight / train.Count);
+                }
+                loss.backward();
+                optimizer.step();
+                scheduler?.step();
+                if (gradientSums is not null && lastEpoch)
+                {
+                    using var _ = no_grad();
+                    for (int i = 0; i < gradientSums.Count; i++)
+                    {
+                        var g = network.Layers[i].Layer.WeightMu!.grad;
+                        if (g is not null) gradientSums[i].add_(g.abs());
+                    }
+                    gradientSteps++;
+                }
+                lossSum += loss.item<float>() * n;
+                nllSum += nll.item<float>() * n;
+                if (kl is not null) klSum += kl.item<float>() * n;
+                stepTimes.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            if (gradientSums is not null && lastEpoch && gradientSteps > 0)
+                foreach (var g in gradientSums) g.div_(gradientSteps);
+            ran++;
+
+            string line = $"stage {StageNumber(stage)} ({stage}) epoch {epoch + 1}/{epochs}: loss {lossSum / train.Count:F4}, NLL {nllSum / train.Count:F4}" +
+                          (variational ? $", KL {klSum / train.Count:F1}" : "");
+            if (validation is not null)
+            {
+                metrics = classifier.Evaluate(validation, SamplesFor(stage));
+                line += $"; validation {metrics}";
+            }
+            _log(line);
+            if (validation is not null && variational && _options.EarlyStoppingPatience > 0)
+            {
+                if (metrics!.Nll < bestNll - 1e-4) { bestNll = metrics.Nll; sinceBest = 0; }
+                else if (++sinceBest >= _options.EarlyStoppingPatience)
+                {
+                    _log($"stage {StageNumber(stage)}: validation NLL has not improved for {sinceBest} epochs; stopping early.");
+                    break;
+                }
+            }
+        }
+        var median = stepTimes.Count == 0 ? 0 : stepTimes.OrderBy(t => t).ElementAt(stepTimes.Count / 2);
+        report.Stages.Add(new StageReport(stage, ran, network.TrainableParameterCount, metrics, median));
+    }
+
+    int SamplesFor(BayesianStage stage) => stage == BayesianStage.Deterministic ? 1 : _options.PredictionSamples;
+
+    static int StageNumber(BayesianStage stage) => stage switch
+    {
+        BayesianStage.Deterministic => 0,
+        BayesianStage.MeanField => 1,
+        _ => 3,
+    };
+
+    (Tensor X, Tensor Y) Batch(BayesianImageClassifier classifier, ImageSet set, ReadOnlySpan<int> indices, Random rng)
+    {
+        var pixels = new float[indices.Length * set.ImageSize];
+        var labels = new long[indices.Length];
+        for (int i = 0; i < indices.Length; i++)
+        {
+            set.Image(indices[i]).CopyTo(pixels.AsSpan(i * set.ImageSize));
+            labels[i] = set.Labels[indices[i]];
+        }
+        // Augment before normalising so that padding is black, as in the raw images.
+        var x = tensor(pixels, new long[] { indices.Length, set.Channels, set.Height, set.Width }).to(classifier.Device);
+        x = Augmentation.Apply(x, _options.CropPadding, _options.HorizontalFlip, rng);
+        x = BayesianImageClassifier.Normalize(x, classifier.NormalizeMean, classifier.NormalizeStd);
+        return (x, tensor(labels).to(classifier.Device));
+    }
+}

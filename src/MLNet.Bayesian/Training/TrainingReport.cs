@@ -1,0 +1,36 @@
+using MLNet.Bayesian.Posterior;
+
+namespace MLNet.Bayesian.Training;
+
+/// <summary>Statistics a user can read after training.</summary>
+public sealed class TrainingReport
+{
+    /// <summary>One entry per stage that ran.</summary>
+    public List<StageReport> Stages { get; } = new();
+    /// <summary>Weights of the Conv2d/Linear layers.</summary>
+    public long BayesianWeights { get; set; }
+    /// <summary>Trainable scalars of the deterministic network.</summary>
+    public long DeterministicParameters { get; set; }
+    /// <summary>Trainable scalars of the mean-field network (2 per weight + the rest).</summary>
+    public long MeanFieldParameters { get; set; }
+    /// <summary>Trainable scalars of the shared-posterior network.</summary>
+    public long SharedParameters { get; set; }
+    /// <summary>Stage-2 counts (null when stage 2 did not run).</summary>
+    public SharedPosteriorStatistics? Posterior { get; set; }
+    /// <summary>Deterministic trainable parameters / shared trainable parameters.</summary>
+    public double CompressionVsDeterministic => SharedParameters == 0 ? 0 : (double)DeterministicParameters / SharedParameters;
+    /// <summary>Mean-field trainable parameters / shared trainable parameters.</summary>
+    public double CompressionVsMeanField => SharedParameters == 0 ? 0 : (double)MeanFieldParameters / SharedParameters;
+
+    /// <inheritdoc />
+    public override string ToString()
+    {
+        var lines = Stages.Select(s => $"{s.Stage}: {s.Epochs} epochs, {s.TrainableParameters:N0} trainable, median step {s.MedianStepMilliseconds:F1} ms" +
+            (s.Validation is null ? "" : $", {s.Validation}")).ToList();
+        if (Posterior is not null)
+            lines.Add($"shared posterior: {Posterior.Components} components ({Posterior.ComponentsBeforeMerge} fitted, {Posterior.DroppedComponents} dropped), " +
+                      $"{Posterior.Outliers:N0} outliers, {Posterior.EllipseWeights:N0} ellipse weights of {Posterior.Weights:N0}, built in {Posterior.BuildSeconds:F2} s; " +
+                      $"trainable {SharedParameters:N0} = {CompressionVsDeterministic:F1}x fewer than deterministic, {CompressionVsMeanField:F1}x fewer than mean-field");
+        return string.Join(Environment.NewLine, lines);
+    }
+}

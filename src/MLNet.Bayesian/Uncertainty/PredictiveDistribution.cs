@@ -1,0 +1,77 @@
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Uncertainty;
+
+/// <summary>
+/// What S posterior samples say about N inputs: the mean class probabilities and the split of total
+/// uncertainty (predictive entropy) into aleatoric (expected entropy) and epistemic (mutual information).
+/// Entropies are in nats.
+/// </summary>
+public sealed class PredictiveDistribution
+{
+    /// <summary>Creates the distribution from arrays (N x C row-major probabilities).</summary>
+    public PredictiveDistribution(int classes, float[] probabilities, float[] classStd, float[] predictiveEntropy, float[] expectedEntropy, int samples)
+    {
+        Classes = classes;
+        Probabilities = probabilities;
+        ClassStd = classStd;
+        PredictiveEntropy = predictiveEntropy;
+        ExpectedEntropy = expectedEntropy;
+        Samples = samples;
+    }
+
+    /// <summary>Number of classes.</summary>
+    public int Classes { get; }
+    /// <summary>Number of posterior samples averaged.</summary>
+    public int Samples { get; }
+    /// <summary>Number of inputs.</summary>
+    public int Count => PredictiveEntropy.Length;
+    /// <summary>Posterior-mean class probabilities, N x C.</summary>
+    public float[] Probabilities { get; }
+    /// <summary>Per-class standard deviation of the probability over samples, N x C.</summary>
+    public float[] ClassStd { get; }
+    /// <summary>H[mean p]: total uncertainty.</summary>
+    public float[] PredictiveEntropy { get; }
+    /// <summary>mean H[p_s]: aleatoric part.</summary>
+    public float[] ExpectedEntropy { get; }
+    /// <summary>H[mean p] - mean H[p_s]: epistemic part (never below 0).</summary>
+    public float[] MutualInformation => PredictiveEntropy.Zip(ExpectedEntropy, (h, e) => Math.Max(h - e, 0f)).ToArray();
+    /// <summary>max_c mean p: confidence of the predicted class.</summary>
+    public float[] Confidence => Enumerable.Range(0, Count).Select(i => Row(i).ToArray().Max()).ToArray();
+    /// <summary>arg max_c mean p.</summary>
+    public int[] PredictedClass => Enumerable.Range(0, Count).Select(i => ArgMax(Row(i))).ToArray();
+
+    /// <summary>The mean probabilities of input <paramref name="index"/>.</summary>
+    public ReadOnlySpan<float> Row(int index) => Probabilities.AsSpan(index * Classes, Classes);
+
+    /// <summary>Computes the distribution from per-sample probabilities shaped S x N x C.</summary>
+    public static PredictiveDistribution FromSamples(Tensor sampleProbabilities)
+    {
+        using var scope = NewDisposeScope();
+        var p = sampleProbabilities.to(float64);
+        long s = p.shape[0];
+        var mean = p.mean(new long[] { 0 });
+        var std = s > 1 ? p.std(0, unbiased: false) : zeros_like(mean);
+        var entropy = -(mean * mean.clamp_min(1e-300).log()).sum(1);
+        var expected = (-(p * p.clamp_min(1e-300).log()).sum(2)).mean(new long[] { 0 });
+        return new PredictiveDistribution((int)p.shape[2],
+            mean.to(float32).cpu().data<float>().ToArray(), std.to(float32).cpu().data<float>().ToArray(),
+            entropy.to(float32).cpu().data<float>().ToArray(), expected.to(float32).cpu().data<float>().ToArray(), (int)s);
+    }
+
+    /// <summary>Concatenates distributions of consecutive batches.</summary>
+    public static PredictiveDistribution Concat(IReadOnlyList<PredictiveDistribution> parts)
+    {
+        if (parts.Count == 0) throw new ArgumentException("Nothing to concatenate.");
+        return new PredictiveDistribution(parts[0].Classes,
+            parts.SelectMany(p => p.Probabilities).ToArray(), parts.SelectMany(p => p.ClassStd).ToArray(),
+            parts.SelectMany(p => p.PredictiveEntropy).ToArray(), parts.SelectMany(p => p.ExpectedEntropy).ToArray(), parts[0].Samples);
+    }
+
+    static int ArgMax(ReadOnlySpan<float> v)
+    {
+        int best = 0;
+        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+}
