@@ -1,1 +1,1 @@
-[assembly: Parallelize(Scope = ExecutionScope.ClassLevel, Workers = 2)]
+[assembly: DoNotParallelize]
