@@ -1,0 +1,154 @@
+using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Training;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace MLNet.Bayesian.Tests.Posterior;
+
+[TestClass]
+public sealed class SharedPosteriorModuleTests
+{
+    static BayesianNetwork MeanFieldNet(int seed)
+    {
+        random.manual_seed(seed);
+        // Tanh rather than ReLU: with weights shared by a few components an untrained ReLU net can be
+        // entirely dead for one draw, which would hide the gradient path under test.
+        var net = new BayesianNetwork(Sequential(
+            Conv2d(1, 8, 3, padding: 1), BatchNorm2d(8), Tanh(), MaxPool2d(2), Flatten(), Linear(8 * 4 * 4, 16), Tanh(), Linear(16, 3)));
+        net.ConvertToMeanField(1e-2);
+        // Spread sigma so the plane has structure, as after stage-1 training.
+        using (no_grad())
+            foreach (var (_, layer) in net.Layers) layer.WeightRho!.add_(randn_like(layer.WeightRho!) * 0.5);
+        return net;
+    }
+
+    static SharedPosteriorPlan Plan(BayesianNetwork net)
+    {
+        var grads = net.Layers.Select(l => { using var g = rand_like(l.Layer.WeightMu!); return g.data<float>().ToArray(); }).ToList();
+        return SharedPosteriorBuilder.Build(net.PosteriorPoints(grads), new SharedPosteriorOptions { ComponentBudget = 8, MinMembers = 5, MuThreshold = 0.25 });
+    }
+
+    [TestMethod]
+    [DataRow(SamplingVariant.Shared)]
+    [DataRow(SamplingVariant.Hierarchical)]
+    public void GradientReachesEveryVariationalParameterAndAStepMovesThem(SamplingVariant variant)
+    {
+        using var net = MeanFieldNet(5);
+        var plan = Plan(net);
+        Assert.IsTrue(plan.OutlierPositions.Length > 0 && plan.EllipsePositions.Length > 0 && plan.Components.Length > 1,
+            $"the case covers every kind of weight: {plan.Statistics}");
+        var posterior = new SharedPosterior(plan, variant);
+        net.UseSharedPosterior(posterior);
+        net.train();
+        using var x = randn(6, 1, 8, 8);
+        using var y = tensor(new long[] { 0, 1, 2, 0, 1, 2 });
+        using var loss = functional.cross_entropy(net.call(x), y) + posterior.KL() / 1000;
+        loss.backward();
+
+        // The likelihood drives the weight coordinate (mean column 0, l11) in both variants; the hierarchical
+        // variant also uses the log-scale draw, so every Cholesky entry and the second mean column. (At the
+        // start q equals the empirical-Bayes prior, so the KL adds no gradient of its own.)
+        var driven = new List<(string Name, Tensor Grad)>
+        {
+            ("mean[:,0]", posterior.ComponentsMean.grad![.., 0]), ("l11", posterior.ComponentsCholesky.grad![.., 0]),
+            ("outliers_mu", posterior.OutliersMu.grad!), ("outliers_rho", posterior.OutliersRho.grad!),
+        };
+        if (variant == SamplingVariant.Hierarchical)
+            driven.AddRange(new[] { ("mean[:,1]", posterior.ComponentsMean.grad![.., 1]),
+                ("l21", posterior.ComponentsCholesky.grad![.., 1]), ("l22", posterior.ComponentsCholesky.grad![.., 2]) });
+        foreach (var (name, grad) in driven)
+        {
+            long zeros = (grad == 0).sum().item<long>();
+            Assert.AreEqual(0L, zeros, $"{name}: {zeros} of {grad.numel()} entries have no gradient");
+        }
+        var before = new[] { posterior.ComponentsMean, posterior.ComponentsCholesky, posterior.OutliersMu, posterior.OutliersRho }.Select(p => p.clone()).ToArray();
+        using var optimizer = optim.Adam(net.parameters(), 1e-3);
+        optimizer.step();
+        var after = new[] { posterior.ComponentsMean, posterior.ComponentsCholesky, posterior.OutliersMu, posterior.OutliersRho };
+        for (int i = 0; i < after.Length; i++)
+            Assert.IsFalse(before[i].allclose(after[i], rtol: 0, atol: 0), $"parameter {i} moved");
+    }
+
+    [TestMethod]
+    public void WeightsRebuiltFromTheIndexEqualTheGatheredValues()
+    {
+        using var net = MeanFieldNet(6);
+        var plan = Plan(net);
+        using var posterior = new SharedPosterior(plan, SamplingVariant.Shared);
+        random.manual_seed(42);
+        var weights = posterior.SampleLayerWeights();
+        var flat = cat(weights.Select(w => w.flatten()).ToArray()).detach().data<float>().ToArray();
+
+        // Replay the same draw by hand from the parameters.
+        random.manual_seed(42);
+        using var eps = randn(plan.Components.Length, 2);
+        using var epsOut = randn(plan.OutlierPositions.Length);
+        var m = posterior.ComponentsMean.detach().data<float>().ToArray();
+        var l = posterior.ComponentsCholesky.detach().data<float>().ToArray();
+        var e = eps.data<float>().ToArray();
+        var z0 = Enumerable.Range(0, plan.Components.Length).Select(k => m[2 * k] + Math.Exp(l[3 * k]) * e[2 * k]).ToArray();
+        var outlierSigma = posterior.OutliersRho.detach().data<float>().ToArray().Select(r => Math.Log(1 + Math.Exp(r)) + StochasticLayer.SigmaFloor).ToArray();
+        var eo = epsOut.data<float>().ToArray();
+        var outlierPos = plan.OutlierPositions.Select((p, i) => (p, i)).ToDictionary(t => t.p, t => t.i);
+        var ellipsePos = plan.EllipsePositions.Select((p, i) => (p, i)).ToDictionary(t => t.p, t => t.i);
+        for (int p = 0; p < flat.Length; p++)
+        {
+            double expected;
+            if (outlierPos.TryGetValue(p, out int o)) expected = plan.OutlierMu[o] + outlierSigma[o] * eo[o];
+            else if (ellipsePos.TryGetValue(p, out int b))
+                expected = plan.EllipseAlphaFirst[b] * z0[plan.EllipseFirst[b]] + plan.EllipseAlphaSecond[b] * z0[plan.EllipseSecond[b]];
+            else expected = z0[plan.ComponentOf(p)];
+            Assert.AreEqual(expected, flat[p], 1e-5, $"weight {p}");
+        }
+        // Weights of one component share one value in the shared variant.
+        int inlier = Enumerable.Range(0, flat.Length).First(p => !outlierPos.ContainsKey(p) && !ellipsePos.ContainsKey(p));
+        int k0 = plan.ComponentOf(inlier);
+        var sameComponent = Enumerable.Range(0, flat.Length).Where(p => !outlierPos.ContainsKey(p) && !ellipsePos.ContainsKey(p) && plan.ComponentOf(p) == k0);
+        Assert.IsTrue(sameComponent.All(p => flat[p] == flat[inlier]));
+    }
+
+    [TestMethod]
+    public void TrainableCountIsFivePerComponentPlusTwoPerOutlierPlusDeterministic()
+    {
+        using var net = MeanFieldNet(7);
+        long deterministic = net.Layers.Sum(l => l.Layer.Bias?.numel() ?? 0)
+            + net.parameters().Where(p => p.requires_grad).Sum(p => p.numel())
+            - net.Layers.Sum(l => l.Layer.WeightMu!.numel() + l.Layer.WeightRho!.numel() + (l.Layer.Bias?.numel() ?? 0));
+        var plan = Plan(net);
+        net.UseSharedPosterior(new SharedPosterior(plan, SamplingVariant.Hierarchical));
+        Assert.AreEqual(5L * plan.Components.Length + 2L * plan.OutlierPositions.Length + deterministic, net.TrainableParameterCount);
+        Assert.IsFalse(net.named_parameters().Any(p => p.name.EndsWith("weight_mu")));
+    }
+
+    [TestMethod]
+    public void ComponentKLMatchesTheDoubleClosedForm()
+    {
+        using var net = MeanFieldNet(8);
+        var plan = Plan(net);
+        using var posterior = new SharedPosterior(plan, SamplingVariant.Shared);
+        Assert.AreEqual(0, posterior.KL().item<float>(), 1e-3, "q starts at the empirical-Bayes prior");
+        using (no_grad())
+        {
+            posterior.ComponentsMean.add_(0.001f);
+            posterior.ComponentsCholesky.add_(0.1f);
+            posterior.OutliersMu.add_(0.0f);
+        }
+        var q = posterior.CurrentComponents();
+        double expected = q.Select((g, k) => Gaussian2.KL(g, plan.Components[k])).Sum();
+        Assert.AreEqual(expected, posterior.KL().item<float>(), Math.Max(1e-3, 1e-3 * expected));
+    }
+
+    [TestMethod]
+    public void SixteenBitIndexAboveTwoHundredFiftySixComponents()
+    {
+        var rng = new Random(1);
+        var mu = Enumerable.Range(0, 30_000).Select(i => (float)((i % 300) * 1e-3 + rng.NextDouble() * 1e-5)).ToArray();
+        var sigma = mu.Select(_ => (float)Math.Exp(-5 + rng.NextDouble() * 1e-3)).ToArray();
+        var plan = SharedPosteriorBuilder.Build(new[] { new PosteriorLayerPoints("w", new long[] { mu.Length }, mu, sigma, null) },
+            new SharedPosteriorOptions { ComponentBudget = 300, MinMembers = 20, OutlierQuantile = 0, GradientFraction = 0, MergeThreshold = 0,
+                Mixture = new MixtureFitOptions { MaxIterations = 5 } });
+        Assert.IsTrue(plan.Components.Length > 256, $"{plan.Components.Length} components");
+        Assert.IsInstanceOfType<ushort[]>(plan.CompactComponentIndex);
+    }
+}
