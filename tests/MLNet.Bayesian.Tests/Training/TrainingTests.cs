@@ -1,0 +1,80 @@
+using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Training;
+
+namespace MLNet.Bayesian.Tests.Training;
+
+[TestClass]
+public sealed class TrainingTests
+{
+    static BayesianImageClassifier Fit(TrainerOptions options, ImageSet? train = null, List<string>? log = null)
+        => new BayesianTrainer(options, line => log?.Add(line)).Fit((c, h, w, k) => new SmallCnn(c, h, w, k), train ?? TestData.Train);
+
+    [TestMethod]
+    public void SmallCnnReachesSeventyPercentAfterOneEpoch()
+    {
+        using var model = Fit(new TrainerOptions { DeterministicEpochs = 1, MeanFieldEpochs = 0, BatchSize = 32, LearningRate = 3e-3 });
+        var metrics = model.Evaluate(TestData.Test, samples: 1);
+        Console.WriteLine(metrics);
+        Assert.IsTrue(metrics.Accuracy >= 0.70, metrics.ToString());
+    }
+
+    [TestMethod]
+    public void StagesZeroOneTwoKeepAccuracyShrinkParametersAndFlagOutOfDistribution()
+    {
+        var log = new List<string>();
+        var options = new TrainerOptions
+        {
+            DeterministicEpochs = 3, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, LearningRate = 3e-3, PredictionSamples = 10,
+        };
+        options.SharedPosterior.MinMembers = 10;
+        using var model = new BayesianTrainer(options, log.Add).Fit((c, h, w, k) => new SmallCnn(c, h, w, k), TestData.Train, TestData.Test);
+        log.ForEach(Console.WriteLine);
+        var report = model.Report;
+        Assert.AreEqual(3, report.Stages.Count);
+        double stage0 = report.Stages[0].Validation!.Accuracy, final = report.Stages[2].Validation!.Accuracy;
+        Assert.IsTrue(final >= stage0 - 0.03, $"stage 0 {stage0:P1}, 2DGBNN {final:P1}");
+        Assert.IsTrue(report.SharedParameters < report.DeterministicParameters, report.ToString());
+        Assert.IsTrue(report.MeanFieldParameters > report.DeterministicParameters);
+        Assert.IsTrue(log.Any(l => l.StartsWith("stage 2:")), "stage 2 statistics are logged");
+
+        var inDistribution = model.Predict(TestData.Test, 10);
+        var digits = DigitsCsvReader.ReadResized(TestData.DigitsCsv, 28);
+        var ood = model.Predict(digits, 10);
+        double hIn = inDistribution.PredictiveEntropy.Average(), hOut = ood.PredictiveEntropy.Average();
+        Console.WriteLine($"predictive entropy: Fashion-MNIST {hIn:F3}, digits {hOut:F3}");
+        Assert.IsTrue(hOut > hIn, $"entropy on digits {hOut:F3} should exceed Fashion-MNIST's {hIn:F3}");
+        for (int i = 0; i < inDistribution.Count; i++)
+        {
+            Assert.IsTrue(inDistribution.MutualInformation[i] >= 0);
+            Assert.AreEqual(inDistribution.PredictiveEntropy[i], inDistribution.ExpectedEntropy[i] + inDistribution.MutualInformation[i], 1e-4);
+        }
+    }
+
+    [TestMethod]
+    public void SameSeedSameResult()
+    {
+        var small = TestData.Train.StratifiedHead(30);
+        var options = new TrainerOptions { DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, PredictionSamples = 3, Seed = 7 };
+        options.SharedPosterior.ComponentBudget = 16;
+        options.SharedPosterior.MinMembers = 5;
+        var probe = TestData.Test.StratifiedHead(5);
+        float[] Run()
+        {
+            using var model = Fit(options, small);
+            return model.Predict(probe, 3).Probabilities;
+        }
+        var a = Run();
+        var b = Run();
+        CollectionAssert.AreEqual(a, b);
+    }
+
+    [TestMethod]
+    public void SingleClassIsRejectedWithAClearMessage()
+    {
+        var oneClass = TestData.Train.Select(Enumerable.Range(0, TestData.Train.Count).Where(i => TestData.Train.Labels[i] == 3).Take(20).ToList());
+        var e = Assert.ThrowsExactly<ArgumentException>(() => Fit(new TrainerOptions(), oneClass));
+        StringAssert.Contains(e.Message, "single class");
+        StringAssert.Contains(e.Message, "Dress");
+    }
+}
