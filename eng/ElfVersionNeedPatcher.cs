@@ -6,6 +6,7 @@
 //
 // This file is compiled twice: by MSBuild's RoslynCodeTaskFactory (eng/LibTorchSharpFix.targets,
 // where the MSBuild task at the bottom is included) and by the tests (ELF_PATCHER_NO_MSBUILD defined).
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
