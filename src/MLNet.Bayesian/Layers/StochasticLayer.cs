@@ -30,6 +30,10 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
             weight_rho = new Parameter(full_like(weight, rho));
             if (bias is not null) this.bias = new Parameter(bias.detach().clone());
         }
+        // A module outlives any dispose scope it was built in.
+        weight_mu.DetachFromDisposeScope();
+        weight_rho.DetachFromDisposeScope();
+        this.bias?.DetachFromDisposeScope();
         RegisterComponents();
     }
 

@@ -23,10 +23,22 @@ public sealed class SharedPosterior : nn.Module
 
     /// <summary>Creates the module from a stage-2 plan.</summary>
     public SharedPosterior(SharedPosteriorPlan plan, SamplingVariant variant, SharedPrior prior = SharedPrior.EmpiricalBayes,
-        double priorSigma = 1.0, Device? device = null) : base(nameof(SharedPosterior))
+        double priorSigma = 1.0, Device? device = null)
+        : this(plan, variant, prior, priorSigma, device, null, null, null)
+    {
+    }
+
+    /// <summary>
+    /// Creates the module with the prior from <paramref name="plan"/> and the variational parameters
+    /// started elsewhere (used by <see cref="Remerge"/>, which keeps what training has learned).
+    /// </summary>
+    SharedPosterior(SharedPosteriorPlan plan, SamplingVariant variant, SharedPrior prior, double priorSigma, Device? device,
+        Gaussian2[]? startComponents, float[]? startOutlierMu, float[]? startOutlierRho) : base(nameof(SharedPosterior))
     {
         Plan = plan;
         Variant = variant;
+        PriorKind = prior;
+        PriorSigma = priorSigma;
         device ??= CPU;
         int k = plan.Components.Length;
         var mean = new float[k * 2];
@@ -38,11 +50,12 @@ public sealed class SharedPosterior : nn.Module
             mean[2 * c] = (float)g.Mx; mean[2 * c + 1] = (float)g.My;
             chol[3 * c] = (float)Math.Log(l11); chol[3 * c + 1] = (float)l21; chol[3 * c + 2] = (float)Math.Log(l22);
         }
-        var outRho = plan.OutlierSigma.Select(s => (float)Layers.StochasticLayer.InverseSoftplus(Math.Max(s - Layers.StochasticLayer.SigmaFloor, 1e-12))).ToArray();
+        var outRho = startOutlierRho ?? plan.OutlierSigma.Select(s => (float)Layers.StochasticLayer.InverseSoftplus(Math.Max(s - Layers.StochasticLayer.SigmaFloor, 1e-12))).ToArray();
+        var (startMean, startChol) = startComponents is null ? (mean, chol) : Tables(startComponents);
 
-        components_mean = new Parameter(tensor(mean, new long[] { k, 2 }, device: device));
-        components_cholesky = new Parameter(tensor(chol, new long[] { k, 3 }, device: device));
-        outliers_mu = new Parameter(tensor(plan.OutlierMu, device: device));
+        components_mean = new Parameter(tensor(startMean, new long[] { k, 2 }, device: device));
+        components_cholesky = new Parameter(tensor(startChol, new long[] { k, 3 }, device: device));
+        outliers_mu = new Parameter(tensor(startOutlierMu ?? plan.OutlierMu, device: device));
         outliers_rho = new Parameter(tensor(outRho, device: device));
 
         if (prior == SharedPrior.EmpiricalBayes)
@@ -71,7 +84,56 @@ public sealed class SharedPosterior : nn.Module
         ellipse_first = tensor(plan.EllipseFirst.Select(v => (long)v).ToArray(), device: device);
         ellipse_second = tensor(plan.EllipseSecond.Select(v => (long)v).ToArray(), device: device);
         ellipse_alpha = stack(new[] { tensor(plan.EllipseAlphaFirst), tensor(plan.EllipseAlphaSecond) }, 1).to(device);
+        // A module outlives any dispose scope it was built in.
+        foreach (var t in new Tensor[] { components_mean, components_cholesky, outliers_mu, outliers_rho, prior_mean, prior_cholesky,
+                     prior_outlier_mu, prior_outlier_sigma, gather_index, ellipse_first, ellipse_second, ellipse_alpha })
+            t.DetachFromDisposeScope();
         RegisterComponents();
+    }
+
+    static (float[] Mean, float[] Cholesky) Tables(Gaussian2[] components)
+    {
+        var mean = new float[components.Length * 2];
+        var chol = new float[components.Length * 3];
+        for (int c = 0; c < components.Length; c++)
+        {
+            var (l11, l21, l22) = components[c].Cholesky();
+            mean[2 * c] = (float)components[c].Mx; mean[2 * c + 1] = (float)components[c].My;
+            chol[3 * c] = (float)Math.Log(l11); chol[3 * c + 1] = (float)l21; chol[3 * c + 2] = (float)Math.Log(l22);
+        }
+        return (mean, chol);
+    }
+
+    /// <summary>The prior of the KL term.</summary>
+    public SharedPrior PriorKind { get; }
+    /// <summary>Scale of the zero-mean prior option.</summary>
+    public double PriorSigma { get; }
+
+    /// <summary>
+    /// Merges components whose current posteriors are closer than <paramref name="threshold"/> (squared W2),
+    /// weighted by member counts, within their pools. Returns null when no pair is that close; otherwise a new
+    /// module that keeps the learned parameters (merged ones moment-matched) and merges the priors alike.
+    /// </summary>
+    public SharedPosterior? Remerge(double threshold)
+    {
+        var current = CurrentComponents();
+        var (merged, _, map) = SharedPosteriorBuilder.MergeWithMap(current, Plan.MemberCounts, threshold, Plan.ComponentPools);
+        if (merged.Length == current.Length) return null;
+        var priors = new Gaussian2[merged.Length];
+        for (int g = 0; g < merged.Length; g++)
+        {
+            var members = Enumerable.Range(0, map.Length).Where(c => map[c] == g).ToArray();
+            priors[g] = Gaussian2.MomentMatch(members.Select(c => Plan.Components[c]).ToArray(),
+                members.Select(c => (double)Math.Max(Plan.MemberCounts[c], 1)).ToArray());
+        }
+        var plan = Plan.WithMergedComponents(map, priors);
+        float[] mu, rho;
+        using (NewDisposeScope())
+        {
+            mu = outliers_mu.detach().cpu().data<float>().ToArray();
+            rho = outliers_rho.detach().cpu().data<float>().ToArray();
+        }
+        return new SharedPosterior(plan, Variant, PriorKind, PriorSigma, components_mean.device, merged, mu, rho);
     }
 
     /// <summary>The stage-2 plan this posterior was built from.</summary>

@@ -48,10 +48,13 @@ public static class SharedPosteriorBuilder
         var ellipseA1 = new List<float>(); var ellipseA2 = new List<float>(); var ellipsePos = new List<int>();
         var components = new List<Gaussian2>();
         var counts = new List<int>();
+        var componentPools = new List<int>();
+        int poolNumber = 0;
         int beforeMerge = 0, dropped = 0;
 
         foreach (int[] pool in pools)
         {
+            int thisPool = poolNumber++;
             MarkOutliers(pool, x, y, grad, options, isOutlier);
             int[] inliers = pool.Where(i => !isOutlier[i]).ToArray();
             if (inliers.Length == 0) continue;
@@ -62,6 +65,7 @@ public static class SharedPosteriorBuilder
             int baseIndex = components.Count;
             components.AddRange(mixture.Components);
             counts.AddRange(new int[mixture.Count]);
+            componentPools.AddRange(Enumerable.Repeat(thisPool, mixture.Count));
             var assignments = new MixtureAssignment[inliers.Length];
             Parallel.For(0, inliers.Length, j => assignments[j] = mixture.Assign(x[inliers[j]], y[inliers[j]]));
             for (int j = 0; j < inliers.Length; j++)
@@ -96,7 +100,7 @@ public static class SharedPosteriorBuilder
         var outMu = outlierPos.Select(i => (float)x[i]).ToArray();
         var outSigma = outlierPos.Select(i => (float)Math.Exp(y[i])).ToArray();
         var stats = new SharedPosteriorStatistics(n, components.Count, outlierPos.Length, ellipsePos.Count, beforeMerge, dropped, clock.Elapsed.TotalSeconds);
-        return new SharedPosteriorPlan(slices, components.ToArray(), counts.ToArray(), compact, outlierPos, outMu, outSigma,
+        return new SharedPosteriorPlan(slices, components.ToArray(), counts.ToArray(), componentPools.ToArray(), compact, outlierPos, outMu, outSigma,
             ellipsePos.ToArray(), ellipseFirst.ToArray(), ellipseSecond.ToArray(), ellipseA1.ToArray(), ellipseA2.ToArray(), stats);
     }
 
@@ -203,16 +207,28 @@ public static class SharedPosteriorBuilder
     /// </summary>
     public static (Gaussian2[] Components, int[] Counts) Merge(Gaussian2[] components, int[] counts, double threshold)
     {
+        var (merged, mergedCounts, _) = MergeWithMap(components, counts, threshold, null);
+        return (merged, mergedCounts);
+    }
+
+    /// <summary>
+    /// As <see cref="Merge"/>, and also returns, for every input component, the index of the component it
+    /// ended in. Components of different pools (<paramref name="pools"/>, null: one pool) are never merged.
+    /// </summary>
+    public static (Gaussian2[] Components, int[] Counts, int[] Map) MergeWithMap(Gaussian2[] components, int[] counts, double threshold, int[]? pools)
+    {
         var comps = components.ToList();
         var sizes = counts.ToList();
-        if (threshold <= 0) return (comps.ToArray(), sizes.ToArray());
-        while (comps.Count > 1)
+        var groups = Enumerable.Range(0, components.Length).Select(i => new List<int> { i }).ToList();
+        var poolOf = (pools ?? new int[components.Length]).ToList();
+        while (threshold > 0 && comps.Count > 1)
         {
             int bi = -1, bj = -1;
             double best = threshold;
             for (int i = 0; i < comps.Count; i++)
                 for (int j = i + 1; j < comps.Count; j++)
                 {
+                    if (poolOf[i] != poolOf[j]) continue;
                     double d = Gaussian2.W2Squared(comps[i], comps[j]);
                     if (d < best) { best = d; bi = i; bj = j; }
                 }
@@ -220,9 +236,12 @@ public static class SharedPosteriorBuilder
             double wi = Math.Max(sizes[bi], 1), wj = Math.Max(sizes[bj], 1);
             comps[bi] = Gaussian2.MomentMatch(new[] { comps[bi], comps[bj] }, new[] { wi, wj });
             sizes[bi] += sizes[bj];
-            comps.RemoveAt(bj);
-            sizes.RemoveAt(bj);
+            groups[bi].AddRange(groups[bj]);
+            comps.RemoveAt(bj); sizes.RemoveAt(bj); groups.RemoveAt(bj); poolOf.RemoveAt(bj);
         }
-        return (comps.ToArray(), sizes.ToArray());
+        var map = new int[components.Length];
+        for (int g = 0; g < groups.Count; g++)
+            foreach (int i in groups[g]) map[i] = g;
+        return (comps.ToArray(), sizes.ToArray(), map);
     }
 }

@@ -15,12 +15,12 @@ public sealed record SharedPosteriorStatistics(
 /// </summary>
 public sealed class SharedPosteriorPlan
 {
-    internal SharedPosteriorPlan(IReadOnlyList<LayerSlice> layers, Gaussian2[] components, int[] memberCounts,
+    internal SharedPosteriorPlan(IReadOnlyList<LayerSlice> layers, Gaussian2[] components, int[] memberCounts, int[] componentPools,
         Array componentIndex, int[] outlierPositions, float[] outlierMu, float[] outlierSigma,
         int[] ellipsePositions, int[] ellipseFirst, int[] ellipseSecond, float[] ellipseAlphaFirst, float[] ellipseAlphaSecond,
         SharedPosteriorStatistics statistics)
     {
-        Layers = layers; Components = components; MemberCounts = memberCounts; CompactComponentIndex = componentIndex;
+        Layers = layers; Components = components; MemberCounts = memberCounts; ComponentPools = componentPools; CompactComponentIndex = componentIndex;
         OutlierPositions = outlierPositions; OutlierMu = outlierMu; OutlierSigma = outlierSigma;
         EllipsePositions = ellipsePositions; EllipseFirst = ellipseFirst; EllipseSecond = ellipseSecond;
         EllipseAlphaFirst = ellipseAlphaFirst; EllipseAlphaSecond = ellipseAlphaSecond; Statistics = statistics;
@@ -32,6 +32,8 @@ public sealed class SharedPosteriorPlan
     public Gaussian2[] Components { get; }
     /// <summary>Inlier members per component.</summary>
     public int[] MemberCounts { get; }
+    /// <summary>The pool (0 for the whole network, else the layer) each component was fitted in; merging stays within a pool.</summary>
+    public int[] ComponentPools { get; }
     /// <summary>Per weight: its component (byte[] when at most 256 components, else ushort[]); meaningless for outliers.</summary>
     public Array CompactComponentIndex { get; }
     /// <summary>Flat positions of outlier weights.</summary>
@@ -63,6 +65,35 @@ public sealed class SharedPosteriorPlan
         ushort[] u => u[position],
         _ => throw new InvalidOperationException("Unknown index type."),
     };
+
+    /// <summary>
+    /// The plan after merging components: <paramref name="map"/> sends each old component to its new index,
+    /// <paramref name="merged"/> holds the new components. A blend whose two components merged becomes a
+    /// plain member of the merged component.
+    /// </summary>
+    public SharedPosteriorPlan WithMergedComponents(int[] map, Gaussian2[] merged)
+    {
+        if (map.Length != Components.Length) throw new ArgumentException("The map needs one entry per component.");
+        int n = (int)WeightCount;
+        Array compact = merged.Length <= 256 ? new byte[n] : new ushort[n];
+        var counts = new int[merged.Length];
+        var isOutlier = new bool[n];
+        foreach (int p in OutlierPositions) isOutlier[p] = true;
+        for (int p = 0; p < n; p++)
+        {
+            int c = isOutlier[p] ? 0 : map[ComponentOf(p)];
+            if (!isOutlier[p]) counts[c]++;
+            if (compact is byte[] b) b[p] = (byte)c; else ((ushort[])compact)[p] = (ushort)c;
+        }
+        var keep = Enumerable.Range(0, EllipsePositions.Length).Where(e => map[EllipseFirst[e]] != map[EllipseSecond[e]]).ToArray();
+        var pools = new int[merged.Length];
+        for (int c = 0; c < map.Length; c++) pools[map[c]] = ComponentPools[c];
+        var stats = Statistics with { Components = merged.Length, EllipseWeights = keep.Length };
+        return new SharedPosteriorPlan(Layers, merged, counts, pools, compact, OutlierPositions, OutlierMu, OutlierSigma,
+            keep.Select(e => EllipsePositions[e]).ToArray(), keep.Select(e => map[EllipseFirst[e]]).ToArray(),
+            keep.Select(e => map[EllipseSecond[e]]).ToArray(), keep.Select(e => EllipseAlphaFirst[e]).ToArray(),
+            keep.Select(e => EllipseAlphaSecond[e]).ToArray(), stats);
+    }
 
     /// <summary>
     /// The gather index of every weight into the value table [components | outliers | ellipse weights]

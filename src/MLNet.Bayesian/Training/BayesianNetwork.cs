@@ -75,6 +75,19 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         Stage = BayesianStage.Shared;
     }
 
+    /// <summary>Swaps in a re-merged shared posterior (see <see cref="SharedPosterior.Remerge"/>); the old one is disposed.</summary>
+    public void ReplaceSharedPosterior(SharedPosterior replacement)
+    {
+        if (Stage != BayesianStage.Shared) throw new InvalidOperationException("Only a shared posterior can be replaced.");
+        if (replacement.Plan.WeightCount != posterior!.Plan.WeightCount)
+            throw new ArgumentException("The replacement covers a different set of weights.");
+        var old = posterior;
+        register_module("posterior", null!);
+        posterior = replacement;
+        register_module("posterior", replacement);
+        old.Dispose();
+    }
+
     /// <summary>KL(q || prior) of the whole network (zero in stage 0).</summary>
     public Tensor KL(double priorSigma)
     {

@@ -83,12 +83,20 @@ public sealed class BayesianTrainer
         ImageSet? validation, Random rng, TrainingReport report, List<Tensor>? gradientSums)
     {
         var network = classifier.Network;
-        var parameters = network.parameters().Where(p => p.requires_grad).ToList();
-        using var optimizer = _options.Optimizer == OptimizerKind.Adam
-            ? (optim.Optimizer)optim.Adam(parameters, learningRate)
-            : optim.SGD(parameters, learningRate, momentum: 0.9);
         int stepsPerEpoch = (train.Count + _options.BatchSize - 1) / _options.BatchSize;
-        var scheduler = _options.CosineSchedule ? optim.lr_scheduler.CosineAnnealingLR(optimizer, Math.Max(1, epochs * stepsPerEpoch)) : null;
+        optim.Optimizer optimizer = null!;
+        optim.lr_scheduler.LRScheduler? scheduler = null;
+        // Re-merging replaces the posterior's parameters, so the optimiser is rebuilt for the epochs left.
+        void NewOptimizer(int epochsLeft)
+        {
+            optimizer?.Dispose();
+            var parameters = network.parameters().Where(p => p.requires_grad).ToList();
+            optimizer = _options.Optimizer == OptimizerKind.Adam
+                ? optim.Adam(parameters, learningRate)
+                : optim.SGD(parameters, learningRate, momentum: 0.9);
+            scheduler = _options.CosineSchedule ? optim.lr_scheduler.CosineAnnealingLR(optimizer, Math.Max(1, epochsLeft * stepsPerEpoch)) : null;
+        }
+        NewOptimizer(epochs);
         bool variational = stage != BayesianStage.Deterministic;
         double bestNll = double.PositiveInfinity;
         int sinceBest = 0, ran = 0;
@@ -152,6 +160,16 @@ public sealed class BayesianTrainer
                 line += $"; validation {metrics}";
             }
             _log(line);
+            if (stage == BayesianStage.Shared && _options.RemergeThreshold > 0 && epoch < epochs - 1)
+            {
+                var merged = network.Posterior!.Remerge(_options.RemergeThreshold);
+                if (merged is not null)
+                {
+                    _log($"stage 3: re-merged {network.Posterior.Plan.Components.Length} components into {merged.Plan.Components.Length}");
+                    network.ReplaceSharedPosterior(merged);
+                    NewOptimizer(epochs - epoch - 1);
+                }
+            }
             if (validation is not null && variational && _options.EarlyStoppingPatience > 0)
             {
                 if (metrics!.Nll < bestNll - 1e-4) { bestNll = metrics.Nll; sinceBest = 0; }
@@ -162,6 +180,7 @@ public sealed class BayesianTrainer
                 }
             }
         }
+        optimizer.Dispose();
         var median = stepTimes.Count == 0 ? 0 : stepTimes.OrderBy(t => t).ElementAt(stepTimes.Count / 2);
         report.Stages.Add(new StageReport(stage, ran, network.TrainableParameterCount, metrics, median));
     }

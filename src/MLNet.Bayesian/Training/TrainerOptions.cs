@@ -49,6 +49,8 @@ public sealed class TrainerOptions
     public SamplingVariant Variant = SamplingVariant.Hierarchical;
     /// <summary>Prior of stage 3.</summary>
     public SharedPrior Prior = SharedPrior.EmpiricalBayes;
+    /// <summary>Between stage-3 epochs, merge components whose posteriors are closer than this squared W2 distance (0: never).</summary>
+    public double RemergeThreshold = 0;
     /// <summary>Posterior samples averaged at prediction.</summary>
     public int PredictionSamples = 30;
     /// <summary>Zero padding for random-crop augmentation (0 disables).</summary>

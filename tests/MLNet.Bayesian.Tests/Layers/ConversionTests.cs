@@ -71,4 +71,14 @@ public sealed class ConversionTests
         double expected = Math.Log(2.0 / sigma) + (sigma * sigma + 0.09) / (2 * 4) - 0.5;
         Assert.AreEqual(expected, layer.KLToZeroMeanPrior(2.0).item<float>(), 1e-5);
     }
+
+    [TestMethod]
+    public void ConversionInsideADisposeScopeKeepsTheNewParametersAlive()
+    {
+        using var net = Sequential(Linear(4, 3));
+        using (NewDisposeScope()) BayesianConversion.ToMeanField(net);
+        Assert.AreEqual(2, net.parameters().Count(p => p.numel() == 12), "weight_mu and weight_rho survive the scope");
+        using var y = net.call(ones(1, 4));
+        Assert.IsTrue(y.isfinite().all().item<bool>());
+    }
 }

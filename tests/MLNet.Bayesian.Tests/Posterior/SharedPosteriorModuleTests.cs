@@ -151,4 +151,32 @@ public sealed class SharedPosteriorModuleTests
         Assert.IsTrue(plan.Components.Length > 256, $"{plan.Components.Length} components");
         Assert.IsInstanceOfType<ushort[]>(plan.CompactComponentIndex);
     }
+
+    [TestMethod]
+    public void RemergeBetweenEpochsJoinsComponentsThatTrainingBroughtTogether()
+    {
+        using var net = MeanFieldNet(9);
+        var plan = Plan(net);
+        var posterior = new SharedPosterior(plan, SamplingVariant.Hierarchical);
+        net.UseSharedPosterior(posterior);
+        Assert.IsNull(posterior.Remerge(1e-12), "nothing is that close right after fitting");
+        using (no_grad())
+        {
+            // Training moved component 1 onto component 0.
+            posterior.ComponentsMean[1].copy_(posterior.ComponentsMean[0]);
+            posterior.ComponentsCholesky[1].copy_(posterior.ComponentsCholesky[0]);
+        }
+        var merged = posterior.Remerge(1e-12);
+        Assert.IsNotNull(merged);
+        Assert.AreEqual(plan.Components.Length - 1, merged.Plan.Components.Length);
+        Assert.AreEqual(plan.MemberCounts[0] + plan.MemberCounts[1], merged.Plan.MemberCounts[0], "the merged component holds both sets of members");
+        Assert.AreEqual(plan.WeightCount - plan.OutlierPositions.Length, merged.Plan.MemberCounts.Sum(), "every inlier is still assigned");
+        Assert.IsTrue(merged.Plan.GatherIndex().All(i => i >= 0 && i < merged.Plan.Components.Length + merged.Plan.OutlierPositions.Length + merged.Plan.EllipsePositions.Length));
+        long before = net.TrainableParameterCount;
+        net.ReplaceSharedPosterior(merged);
+        Assert.AreEqual(before - 5, net.TrainableParameterCount, $"names: {string.Join(",", net.named_parameters().Select(p => p.name).Where(n => n.StartsWith("posterior")))}");
+        using var x = randn(2, 1, 8, 8);
+        using var y = net.call(x);
+        Assert.IsTrue(y.isfinite().all().item<bool>());
+    }
 }
