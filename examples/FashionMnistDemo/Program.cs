@@ -1,7 +1,8 @@
 // The main job: train a small CNN through the 2DGBNN stages on Fashion-MNIST, read through an ML.NET
 // IDataView, then report accuracy, NLL and ECE of each stage on the test set and the uncertainty on
 // out-of-distribution digits.
-//   dotnet run -c Release --project examples/FashionMnistDemo -- [--quick] [--data <dir>] [--epochs d,m,s]
+//   dotnet run -c Release --project examples/FashionMnistDemo -- [--quick] [--data <dir>] [--digits <csv>]
+//       [--epochs d,m,s] [--variant shared|hierarchical] [--seed n]
 using System.Diagnostics;
 using Microsoft.ML;
 using MLNet.Bayesian.Architectures;
@@ -13,6 +14,7 @@ string dataDir = Arg("--data") ?? FashionMnist.DebianDirectory;
 string digitsPath = Arg("--digits") ?? DigitsCsvReader.DebianPath;
 int[] epochs = (Arg("--epochs") ?? (quick ? "1,1,1" : "5,2,2")).Split(',').Select(int.Parse).ToArray();
 int seed = int.Parse(Arg("--seed") ?? "1");
+var variant = Enum.Parse<MLNet.Bayesian.Posterior.SamplingVariant>(Arg("--variant") ?? "Hierarchical", ignoreCase: true);
 
 var ml = new MLContext(seed: seed);
 var clock = Stopwatch.StartNew();
@@ -30,9 +32,9 @@ var test = new ImageSet(testSet.Pixels, testLabels, 1, 28, 28, train.ClassNames)
 var options = new TrainerOptions
 {
     DeterministicEpochs = epochs[0], MeanFieldEpochs = epochs[1], SharedEpochs = epochs[2],
-    BatchSize = 128, Seed = seed, PredictionSamples = quick ? 10 : 30,
+    BatchSize = 128, Seed = seed, PredictionSamples = quick ? 10 : 30, Variant = variant,
 };
-var stageMetrics = new List<string>();
+Console.WriteLine($"sampling variant: {variant}");
 var trainer = new BayesianTrainer(options, line => Console.WriteLine($"  {line}"));
 using var model = trainer.Fit((c, h, w, k) => new SmallCnn(c, h, w, k), train, validation: test);
 

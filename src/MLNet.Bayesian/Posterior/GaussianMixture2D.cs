@@ -120,20 +120,91 @@ public sealed class GaussianMixture2D
     public double Bic(double[] xs, double[] ys) => -2 * LogLikelihood(xs, ys) + ParameterCount * Math.Log(xs.Length);
 
     /// <summary>The two most responsible components of a point.</summary>
-    public MixtureAssignment Assign(double x, double y)
+    public MixtureAssignment Assign(double x, double y) => Assign(x, y, null);
+
+    /// <summary>Point-times-component evaluations above which <see cref="AssignAll"/> switches to the grid index.</summary>
+    public const long ExactAssignmentBudget = 200_000_000;
+
+    /// <summary>
+    /// Assigns many points in parallel. Exact while points x components stays under
+    /// <see cref="ExactAssignmentBudget"/>; above it, each point is compared only with the components that
+    /// dominate its cell of a 128 x 128 grid over the points' range (2dgbnn.md: never quadratic at scale).
+    /// </summary>
+    public MixtureAssignment[] AssignAll(double[] xs, double[] ys, long exactBudget = ExactAssignmentBudget)
     {
-        int first = 0, second = -1;
-        double l1 = double.NegativeInfinity, l2 = double.NegativeInfinity, norm = double.NegativeInfinity;
-        for (int c = 0; c < Count; c++)
+        var result = new MixtureAssignment[xs.Length];
+        if ((long)xs.Length * Count <= exactBudget)
         {
+            Parallel.For(0, xs.Length, i => result[i] = Assign(xs[i], ys[i], null));
+            return result;
+        }
+        var grid = new CandidateGrid(this, xs, ys);
+        Parallel.For(0, xs.Length, i => result[i] = Assign(xs[i], ys[i], grid.Candidates(xs[i], ys[i])));
+        return result;
+    }
+
+    MixtureAssignment Assign(double x, double y, int[]? candidates)
+    {
+        int first = -1, second = -1;
+        double l1 = double.NegativeInfinity, l2 = double.NegativeInfinity, norm = double.NegativeInfinity;
+        int total = candidates?.Length ?? Count;
+        for (int j = 0; j < total; j++)
+        {
+            int c = candidates is null ? j : candidates[j];
             double l = _pre[c].LogWeightedDensity(x, y);
             norm = LogAdd(norm, l);
             if (l > l1) { second = first; l2 = l1; first = c; l1 = l; }
             else if (l > l2) { second = c; l2 = l; }
         }
-        if (Count == 1) second = 0;
-        return new MixtureAssignment(first, second, Math.Exp(l1 - norm), Count == 1 ? 0 : Math.Exp(l2 - norm),
+        if (second < 0) second = first;
+        return new MixtureAssignment(first, second, Math.Exp(l1 - norm), second == first ? 0 : Math.Exp(l2 - norm),
             Components[first].Mahalanobis2(x, y));
+    }
+
+    /// <summary>
+    /// For each cell of a grid over the points' range, the components with the highest weighted density at the
+    /// cell's centre and corners: the only ones that can matter for a point in that cell, unless it is
+    /// nearly equidistant from many far components (then responsibilities are approximate, the choice still sound).
+    /// </summary>
+    sealed class CandidateGrid
+    {
+        const int Cells = 128, PerCell = 16;
+        readonly double _x0, _y0, _dx, _dy;
+        readonly int[][] _candidates;
+
+        public CandidateGrid(GaussianMixture2D mixture, double[] xs, double[] ys)
+        {
+            _x0 = xs.Min(); _y0 = ys.Min();
+            _dx = Math.Max((xs.Max() - _x0) / Cells, 1e-300);
+            _dy = Math.Max((ys.Max() - _y0) / Cells, 1e-300);
+            _candidates = new int[Cells * Cells][];
+            int keep = Math.Min(PerCell, mixture.Count);
+            Parallel.For(0, Cells * Cells, cell =>
+            {
+                int cx = cell % Cells, cy = cell / Cells;
+                var best = new double[mixture.Count];
+                for (int c = 0; c < mixture.Count; c++)
+                {
+                    double m = double.NegativeInfinity;
+                    foreach (var (fx, fy) in Probes)
+                        m = Math.Max(m, mixture._pre[c].LogWeightedDensity(_x0 + (cx + fx) * _dx, _y0 + (cy + fy) * _dy));
+                    best[c] = m;
+                }
+                var order = Enumerable.Range(0, mixture.Count).ToArray();
+                var keys = best.Select(v => -v).ToArray();
+                Array.Sort(keys, order);
+                _candidates[cell] = order.Take(keep).ToArray();
+            });
+        }
+
+        static readonly (double, double)[] Probes = { (0.5, 0.5), (0, 0), (1, 0), (0, 1), (1, 1) };
+
+        public int[] Candidates(double x, double y)
+        {
+            int cx = Math.Clamp((int)((x - _x0) / _dx), 0, Cells - 1);
+            int cy = Math.Clamp((int)((y - _y0) / _dy), 0, Cells - 1);
+            return _candidates[cy * Cells + cx];
+        }
     }
 
     static (double[], double[]) Subsample(double[] xs, double[] ys, int max, Random rng)

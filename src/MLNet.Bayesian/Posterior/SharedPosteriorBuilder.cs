@@ -66,8 +66,7 @@ public static class SharedPosteriorBuilder
             components.AddRange(mixture.Components);
             counts.AddRange(new int[mixture.Count]);
             componentPools.AddRange(Enumerable.Repeat(thisPool, mixture.Count));
-            var assignments = new MixtureAssignment[inliers.Length];
-            Parallel.For(0, inliers.Length, j => assignments[j] = mixture.Assign(x[inliers[j]], y[inliers[j]]));
+            var assignments = mixture.AssignAll(inliers.Select(i => x[i]).ToArray(), inliers.Select(i => y[i]).ToArray());
             for (int j = 0; j < inliers.Length; j++)
             {
                 int i = inliers[j];
@@ -195,11 +194,7 @@ public static class SharedPosteriorBuilder
     }
 
     static int[] AssignAll(GaussianMixture2D mixture, double[] px, double[] py)
-    {
-        var labels = new int[px.Length];
-        Parallel.For(0, px.Length, j => labels[j] = mixture.Assign(px[j], py[j]).First);
-        return labels;
-    }
+        => mixture.AssignAll(px, py).Select(a => a.First).ToArray();
 
     /// <summary>
     /// Merges the closest pair (by squared W2) while it is under the threshold, moment matching weighted by

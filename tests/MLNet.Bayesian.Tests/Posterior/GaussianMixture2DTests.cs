@@ -71,4 +71,19 @@ public sealed class GaussianMixture2DTests
         Assert.AreEqual(1, a.FirstResponsibility + a.SecondResponsibility, 1e-12);
         Assert.AreEqual(1.9 * 1.9, a.Mahalanobis2ToFirst, 1e-12);
     }
+
+    [TestMethod]
+    public void GridIndexedAssignmentAgreesWithExactAssignment()
+    {
+        var (x, y, _) = Sample(3000, 12);
+        var gmm = GaussianMixture2D.Fit(x, y, 40, seed: 3);
+        var exact = gmm.AssignAll(x, y);
+        var indexed = gmm.AssignAll(x, y, exactBudget: 0);
+        int sameFirst = exact.Zip(indexed).Count(p => p.First.First == p.Second.First);
+        int sameSecond = exact.Zip(indexed).Count(p => p.First.Second == p.Second.Second);
+        Assert.IsTrue(sameFirst >= 0.999 * x.Length, $"{sameFirst} of {x.Length} first choices agree");
+        Assert.IsTrue(sameSecond >= 0.99 * x.Length, $"{sameSecond} of {x.Length} second choices agree");
+        double maxResponsibilityError = exact.Zip(indexed).Max(p => Math.Abs(p.First.FirstResponsibility - p.Second.FirstResponsibility));
+        Assert.IsTrue(maxResponsibilityError < 0.01, $"responsibilities differ by up to {maxResponsibilityError}");
+    }
 }
