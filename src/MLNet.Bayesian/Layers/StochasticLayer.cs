@@ -49,6 +49,8 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
     /// <summary>In mean-field mode: draw a weight sample (true) or use the mean (false).</summary>
     public bool SampleWeights { get; set; } = true;
 
+    /// <summary>Generator of the weight noise (null: the global one).</summary>
+    public Generator? NoiseGenerator { get; set; }
     /// <summary>Mean-field mean (null in shared mode).</summary>
     public Parameter? WeightMu => weight_mu;
     /// <summary>Mean-field rho (null in shared mode).</summary>
@@ -91,7 +93,7 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
             return _sharedWeight ?? throw new InvalidOperationException(
                 $"Layer {GetName()} is in shared mode but no weight was drawn: call the network through BayesianNetwork.");
         if (!SampleWeights) return weight_mu!;
-        return weight_mu! + WeightSigma() * randn_like(weight_mu!);
+        return weight_mu! + WeightSigma() * Noise.Like(weight_mu!, NoiseGenerator);
     }
 
     /// <summary>KL(N(mu, sigma^2) || N(0, priorSigma^2)) summed over the layer's weights.</summary>

@@ -152,16 +152,16 @@ public sealed class SharedPosterior : nn.Module
     /// <summary>Trainable numbers: 5 per component and 2 per outlier.</summary>
     public long TrainableCount => 5L * Plan.Components.Length + 2L * Plan.OutlierPositions.Length;
 
-    /// <summary>Draws one sample of every layer's weight tensor, in the plan's layer order.</summary>
-    public Tensor[] SampleLayerWeights()
+    /// <summary>Draws one sample of every layer's weight tensor, in the plan's layer order (noise from <paramref name="generator"/> when given).</summary>
+    public Tensor[] SampleLayerWeights(Generator? generator = null)
     {
-        var z = components_mean + CholeskyTimes(components_cholesky, randn_like(components_mean));
+        var z = components_mean + CholeskyTimes(components_cholesky, Layers.Noise.Like(components_mean, generator));
         var outlierSigma = nn.functional.softplus(outliers_rho) + Layers.StochasticLayer.SigmaFloor;
         Tensor flat;
         if (Variant == SamplingVariant.Shared)
         {
             var componentValue = z[.., 0];
-            var outlierValue = outliers_mu + outlierSigma * randn_like(outliers_mu);
+            var outlierValue = outliers_mu + outlierSigma * Layers.Noise.Like(outliers_mu, generator);
             var table = cat(new[] { componentValue, outlierValue, Blend(componentValue) });
             flat = table.index_select(0, gather_index);
         }
@@ -172,7 +172,7 @@ public sealed class SharedPosterior : nn.Module
             var locTable = cat(new[] { loc, outliers_mu, Blend(loc) });
             var scaleTable = cat(new[] { scale, outlierSigma, Blend(scale) });
             var locs = locTable.index_select(0, gather_index);
-            flat = locs + scaleTable.index_select(0, gather_index) * randn_like(locs);
+            flat = locs + scaleTable.index_select(0, gather_index) * Layers.Noise.Like(locs, generator);
         }
         var weights = new Tensor[Plan.Layers.Count];
         for (int i = 0; i < weights.Length; i++)

@@ -39,9 +39,11 @@ public sealed class BayesianImageClassifier : IDisposable
 
     /// <summary>
     /// Scores images (pixels in [0, 1], N x C x H x W flattened) with <paramref name="samples"/> posterior
-    /// draws per batch; a deterministic network uses one. Normalisation layers run in evaluation mode.
+    /// draws per batch; a deterministic network uses one. Normalisation layers run in evaluation mode. With a
+    /// <paramref name="seed"/>, draw s uses a generator seeded from (seed, s): the same weights for every batch
+    /// and call, so a row's scores do not depend on its batch.
     /// </summary>
-    public PredictiveDistribution Predict(ReadOnlySpan<float> pixels, int samples, int batchSize = 256)
+    public PredictiveDistribution Predict(ReadOnlySpan<float> pixels, int samples, int batchSize = 256, int? seed = null)
     {
         if (pixels.Length % ImageSize != 0)
             throw new ArgumentException($"{pixels.Length} values are not a whole number of {Channels}x{Height}x{Width} images.");
@@ -52,17 +54,32 @@ public sealed class BayesianImageClassifier : IDisposable
         foreach (var (_, layer) in Network.Layers) layer.SampleWeights = true;
         var parts = new List<PredictiveDistribution>();
         using var noGrad = no_grad();
-        for (int start = 0; start < count; start += batchSize)
+        using var generator = seed is null ? null : new Generator(0, Device);
+        try
         {
-            using var scope = NewDisposeScope();
-            int n = Math.Min(batchSize, count - start);
-            var x = ToInput(pixels.Slice(start * ImageSize, n * ImageSize), n);
-            var probs = new Tensor[samples];
-            for (int s = 0; s < samples; s++) probs[s] = nn.functional.softmax(Network.call(x), 1);
-            parts.Add(PredictiveDistribution.FromSamples(stack(probs)));
+            Network.NoiseGenerator = generator;
+            for (int start = 0; start < count; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                int n = Math.Min(batchSize, count - start);
+                var x = ToInput(pixels.Slice(start * ImageSize, n * ImageSize), n);
+                var probs = new Tensor[samples];
+                for (int s = 0; s < samples; s++)
+                {
+                    generator?.manual_seed(SampleSeed(seed!.Value, s));
+                    probs[s] = nn.functional.softmax(Network.call(x), 1);
+                }
+                parts.Add(PredictiveDistribution.FromSamples(stack(probs)));
+            }
+        }
+        finally
+        {
+            Network.NoiseGenerator = null;
         }
         return PredictiveDistribution.Concat(parts);
     }
+
+    static long SampleSeed(int seed, int sample) => (long)seed * 1_000_003L + sample;
 
     /// <summary>Scores a whole image set.</summary>
     public PredictiveDistribution Predict(ImageSet set, int samples) => Predict(set.Pixels, samples);

@@ -34,6 +34,21 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// <summary>The shared posterior (stage 3 only).</summary>
     public SharedPosterior? Posterior => posterior;
 
+    /// <summary>
+    /// Generator of every posterior draw (null: torch's global generator). Prediction seeds it per sample so
+    /// that sample s is the same weight draw for every batch and every call.
+    /// </summary>
+    public Generator? NoiseGenerator
+    {
+        get => _generator;
+        set
+        {
+            _generator = value;
+            foreach (var (_, layer) in _layers) layer.NoiseGenerator = value;
+        }
+    }
+    Generator? _generator;
+
     /// <summary>Number of trainable scalars right now.</summary>
     public long TrainableParameterCount => parameters().Where(p => p.requires_grad).Sum(p => p.numel());
 
@@ -103,7 +118,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         if (Stage != BayesianStage.Shared) return network.call(input);
-        var weights = posterior!.SampleLayerWeights();
+        var weights = posterior!.SampleLayerWeights(_generator);
         try
         {
             for (int i = 0; i < weights.Length; i++) _layers[i].Layer.SetSharedWeight(weights[i]);

@@ -1,0 +1,70 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.Bayesian.Uncertainty;
+
+namespace MLNet.Bayesian.MLNetIntegration;
+
+/// <summary>ML.NET's multiclass metrics plus calibration and selective-prediction figures.</summary>
+public sealed record UncertaintyMetrics(
+    MulticlassClassificationMetrics Multiclass, double Accuracy, double Nll, double Ece, double Brier,
+    string UncertaintyColumn, double Coverage, double SelectiveAccuracy);
+
+/// <summary>Evaluation with uncertainty: <c>mlContext.MulticlassClassification.EvaluateWithUncertainty(scored)</c>.</summary>
+public static class UncertaintyEvaluation
+{
+    /// <summary>
+    /// Evaluates scored data: ML.NET's multiclass metrics, NLL, ECE (15 bins), Brier, and the accuracy on the
+    /// <paramref name="coverage"/> fraction of rows that <paramref name="uncertaintyColumnName"/> rates most
+    /// certain (low values are certain, except for Confidence, where high values are).
+    /// </summary>
+    public static UncertaintyMetrics EvaluateWithUncertainty(this MulticlassClassificationCatalog catalog, IDataView data,
+        string labelColumnName = BayesianColumnNames.Label, string scoreColumnName = BayesianColumnNames.Score,
+        string predictedLabelColumnName = BayesianColumnNames.PredictedLabel,
+        string uncertaintyColumnName = BayesianColumnNames.MutualInformation, double coverage = 0.8)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (coverage <= 0 || coverage > 1) throw new ArgumentOutOfRangeException(nameof(coverage), "must be in (0, 1]");
+        var multiclass = catalog.Evaluate(data, labelColumnName, scoreColumnName, predictedLabelColumnName);
+        var label = Find(data, labelColumnName);
+        var score = Find(data, scoreColumnName);
+        var uncertainty = Find(data, uncertaintyColumnName);
+        if (label.Type is not KeyDataViewType) throw new ArgumentException($"Label column '{labelColumnName}' is {label.Type}, not a key.");
+        if (score.Type is not VectorDataViewType { IsKnownSize: true } scoreType) throw new ArgumentException($"Score column '{scoreColumnName}' is {score.Type}, not a known-size vector.");
+        if (uncertainty.Type != NumberDataViewType.Single) throw new ArgumentException($"Uncertainty column '{uncertaintyColumnName}' is {uncertainty.Type}, not a float.");
+        int classes = scoreType.Size;
+
+        var probabilities = new List<float>();
+        var labels = new List<int>();
+        var certainty = new List<float>();
+        bool highIsCertain = uncertaintyColumnName == BayesianColumnNames.Confidence;
+        using var cursor = data.GetRowCursor(new[] { label, score, uncertainty });
+        var getLabel = cursor.GetGetter<uint>(label);
+        var getScore = cursor.GetGetter<VBuffer<float>>(score);
+        var getUncertainty = cursor.GetGetter<float>(uncertainty);
+        uint key = 0; VBuffer<float> row = default; float u = 0;
+        while (cursor.MoveNext())
+        {
+            getLabel(ref key);
+            if (key == 0) continue; // ML.NET's evaluator skips rows with a missing label too
+            getScore(ref row);
+            getUncertainty(ref u);
+            probabilities.AddRange(row.DenseValues());
+            labels.Add((int)key - 1);
+            certainty.Add(highIsCertain ? -u : u);
+        }
+        var metrics = ClassificationMetrics.Compute(probabilities.ToArray(), labels, classes);
+        var predicted = Enumerable.Range(0, labels.Count).Select(i =>
+        {
+            int best = 0;
+            for (int c = 1; c < classes; c++) if (probabilities[i * classes + c] > probabilities[i * classes + best]) best = c;
+            return best;
+        }).ToArray();
+        int kept = Math.Max(1, (int)Math.Ceiling(coverage * labels.Count));
+        var order = Enumerable.Range(0, labels.Count).OrderBy(i => certainty[i]).ThenBy(i => i).Take(kept).ToList();
+        double selective = order.Count(i => predicted[i] == labels[i]) / (double)kept;
+        return new UncertaintyMetrics(multiclass, metrics.Accuracy, metrics.Nll, metrics.Ece, metrics.Brier, uncertaintyColumnName, coverage, selective);
+    }
+
+    static DataViewSchema.Column Find(IDataView data, string name)
+        => data.Schema.GetColumnOrNull(name) ?? throw new ArgumentException($"Column '{name}' was not found in the scored data.");
+}
