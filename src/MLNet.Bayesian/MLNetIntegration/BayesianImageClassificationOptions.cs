@@ -67,6 +67,8 @@ public sealed partial class BayesianImageClassificationTrainer
         public int CropPadding = 2;
         /// <summary>Random horizontal flips.</summary>
         public bool HorizontalFlip = false;
+        /// <summary>Stops training at the next batch when cancelled (as does MLContext.CancelExecution from Microsoft.ML.Experimental).</summary>
+        public CancellationToken CancellationToken = default;
         /// <summary>Per-channel normalisation mean of pixels in [0, 1].</summary>
         public float[] NormalizeMean = { 0.5f };
         /// <summary>Per-channel normalisation standard deviation.</summary>

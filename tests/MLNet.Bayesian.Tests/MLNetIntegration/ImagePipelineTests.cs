@@ -17,7 +17,7 @@ public sealed class ImagePipelineTests
     static BayesianImageClassificationTrainer.Options FastOptions() => new()
     {
         DeterministicEpochs = 4, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, LearningRate = 3e-3, PredictionSamples = 4,
-        SharedPosterior = { MinMembers = 10 },
+        SharedPosterior = { MinMembers = 10, ComponentBudget = 64 },
     };
 
     internal static (string Train, string Test) WriteFolders()
