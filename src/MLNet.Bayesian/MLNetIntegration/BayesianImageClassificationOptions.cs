@@ -49,6 +49,10 @@ public sealed partial class BayesianImageClassificationTrainer
         public double BayesianLearningRate = 1e-3;
         /// <summary>Learning rate of stage 3.</summary>
         public double SharedLearningRate = 1e-4;
+        /// <summary>Scale of the zero-mean Gaussian prior of the mean-field stage.</summary>
+        public double PriorSigma = 1.0;
+        /// <summary>Multiplies KL / N in the ELBO; below 1 tempers the prior on small data sets.</summary>
+        public double KLWeight = 1.0;
         /// <summary>How component draws become weights.</summary>
         public SamplingVariant Variant = SamplingVariant.Hierarchical;
         /// <summary>Posterior samples S averaged for each prediction.</summary>

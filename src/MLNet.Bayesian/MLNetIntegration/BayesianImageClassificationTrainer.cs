@@ -64,7 +64,7 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         {
             DeterministicEpochs = _options.DeterministicEpochs, MeanFieldEpochs = _options.MeanFieldEpochs, SharedEpochs = _options.SharedEpochs,
             BatchSize = _options.BatchSize, LearningRate = _options.LearningRate, BayesianLearningRate = _options.BayesianLearningRate,
-            SharedLearningRate = _options.SharedLearningRate, Variant = _options.Variant, PredictionSamples = _options.PredictionSamples,
+            SharedLearningRate = _options.SharedLearningRate, PriorSigma = _options.PriorSigma, KLWeight = _options.KLWeight, Variant = _options.Variant, PredictionSamples = _options.PredictionSamples,
             SharedPosterior = _options.SharedPosterior, EarlyStoppingPatience = _options.EarlyStoppingPatience, Seed = seed,
             CropPadding = _options.CropPadding, HorizontalFlip = _options.HorizontalFlip,
             NormalizeMean = _options.NormalizeMean, NormalizeStd = _options.NormalizeStd,
