@@ -62,7 +62,7 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
     public Tensor WeightSigma()
     {
         if (weight_rho is null) throw new InvalidOperationException($"Layer {GetName()} has no mean-field parameters in {Mode} mode.");
-        return nn.functional.softplus(weight_rho) + SigmaFloor;
+        return ScalarSafeOps.Add(ScalarSafeOps.Softplus(weight_rho), SigmaFloor);
     }
 
     /// <summary>Switches to shared mode: the mean-field parameters are released and no longer trained.</summary>
@@ -100,7 +100,9 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
     public Tensor KLToZeroMeanPrior(double priorSigma)
     {
         var sigma = WeightSigma();
-        return (Math.Log(priorSigma) - sigma.log() + (sigma.square() + weight_mu!.square()) / (2 * priorSigma * priorSigma) - 0.5).sum();
+        var logPrior = ScalarSafeOps.Constant(Math.Log(priorSigma) - 0.5, sigma);
+        var inverseTwiceVariance = ScalarSafeOps.Constant(1 / (2 * priorSigma * priorSigma), sigma);
+        return (logPrior - sigma.log() + (sigma.square() + weight_mu!.square()) * inverseTwiceVariance).sum();
     }
 
     /// <inheritdoc />

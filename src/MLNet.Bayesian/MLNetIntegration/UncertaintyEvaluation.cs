@@ -4,16 +4,25 @@ using MLNet.Bayesian.Uncertainty;
 
 namespace MLNet.Bayesian.MLNetIntegration;
 
+/// <summary>Send a row to review when its <see cref="Column"/> value is above <see cref="Threshold"/>; on the tuning data this kept
+/// <see cref="Coverage"/> of the rows at <see cref="Accuracy"/>.</summary>
+public sealed record ReviewRule(string Column, double Threshold, double Coverage, double Accuracy)
+{
+    /// <summary>Whether a row with this uncertainty goes to a person.</summary>
+    public bool NeedsReview(float uncertainty) => uncertainty > Threshold;
+}
+
 /// <summary>ML.NET's multiclass metrics plus calibration and selective-prediction figures.</summary>
 public sealed record UncertaintyMetrics(
     MulticlassClassificationMetrics Multiclass, double Accuracy, double Nll, double Ece, double Brier,
-    string UncertaintyColumn, double Coverage, double SelectiveAccuracy);
+    string UncertaintyColumn, double Coverage, double SelectiveAccuracy, double Aurc);
 
 /// <summary>Evaluation with uncertainty: <c>mlContext.MulticlassClassification.EvaluateWithUncertainty(scored)</c>.</summary>
 public static class UncertaintyEvaluation
 {
     /// <summary>
-    /// Evaluates scored data: ML.NET's multiclass metrics, NLL, ECE (15 bins), Brier, and the accuracy on the
+    /// Evaluates scored data: ML.NET's multiclass metrics, NLL, ECE (15 bins), Brier, the area under the
+    /// risk-coverage curve (AURC) of <paramref name="uncertaintyColumnName"/>, and the accuracy on the
     /// <paramref name="coverage"/> fraction of rows that <paramref name="uncertaintyColumnName"/> rates most
     /// certain (low values are certain, except for Confidence, where high values are).
     /// </summary>
@@ -25,6 +34,36 @@ public static class UncertaintyEvaluation
         ArgumentNullException.ThrowIfNull(data);
         if (coverage <= 0 || coverage > 1) throw new ArgumentOutOfRangeException(nameof(coverage), "must be in (0, 1]");
         var multiclass = catalog.Evaluate(data, labelColumnName, scoreColumnName, predictedLabelColumnName);
+        var (probabilities, labels, correct, certainty, classes) = Read(data, labelColumnName, scoreColumnName, uncertaintyColumnName);
+        var metrics = ClassificationMetrics.Compute(probabilities, labels, classes);
+        var curve = RiskCoverage.Compute(correct, certainty);
+        return new UncertaintyMetrics(multiclass, metrics.Accuracy, metrics.Nll, metrics.Ece, metrics.Brier, uncertaintyColumnName, coverage,
+            curve.AccuracyAtCoverage(coverage), curve.Aurc);
+    }
+
+    /// <summary>
+    /// A review rule tuned on scored validation data: send a row to a person when its
+    /// <paramref name="uncertaintyColumnName"/> value exceeds the returned threshold. Give either the accuracy the
+    /// automatically decided rows must reach (the largest coverage that reaches it is chosen) or the coverage.
+    /// </summary>
+    public static ReviewRule FitReviewRule(this MulticlassClassificationCatalog catalog, IDataView scoredValidation,
+        double? targetAccuracy = null, double? coverage = null, string uncertaintyColumnName = BayesianColumnNames.MutualInformation,
+        string labelColumnName = BayesianColumnNames.Label, string scoreColumnName = BayesianColumnNames.Score)
+    {
+        if ((targetAccuracy is null) == (coverage is null)) throw new ArgumentException("Give exactly one of targetAccuracy and coverage.");
+        if (uncertaintyColumnName == BayesianColumnNames.Confidence)
+            throw new ArgumentException("Confidence grows with certainty; tune the rule on PredictiveEntropy, ExpectedEntropy or MutualInformation.");
+        var (_, _, correct, certainty, _) = Read(scoredValidation, labelColumnName, scoreColumnName, uncertaintyColumnName);
+        var curve = RiskCoverage.Compute(correct, certainty);
+        if (coverage is double c)
+            return new ReviewRule(uncertaintyColumnName, curve.ThresholdAtCoverage(c), c, curve.AccuracyAtCoverage(c));
+        var (kept, threshold) = curve.CoverageForAccuracy(targetAccuracy!.Value);
+        return new ReviewRule(uncertaintyColumnName, threshold, kept, kept == 0 ? double.NaN : curve.AccuracyAtCoverage(kept));
+    }
+
+    static (float[] Probabilities, int[] Labels, bool[] Correct, float[] Certainty, int Classes) Read(IDataView data,
+        string labelColumnName, string scoreColumnName, string uncertaintyColumnName)
+    {
         var label = Find(data, labelColumnName);
         var score = Find(data, scoreColumnName);
         var uncertainty = Find(data, uncertaintyColumnName);
@@ -52,17 +91,13 @@ public static class UncertaintyEvaluation
             labels.Add((int)key - 1);
             certainty.Add(highIsCertain ? -u : u);
         }
-        var metrics = ClassificationMetrics.Compute(probabilities.ToArray(), labels, classes);
-        var predicted = Enumerable.Range(0, labels.Count).Select(i =>
+        var correct = Enumerable.Range(0, labels.Count).Select(i =>
         {
             int best = 0;
             for (int c = 1; c < classes; c++) if (probabilities[i * classes + c] > probabilities[i * classes + best]) best = c;
-            return best;
+            return best == labels[i];
         }).ToArray();
-        int kept = Math.Max(1, (int)Math.Ceiling(coverage * labels.Count));
-        var order = Enumerable.Range(0, labels.Count).OrderBy(i => certainty[i]).ThenBy(i => i).Take(kept).ToList();
-        double selective = order.Count(i => predicted[i] == labels[i]) / (double)kept;
-        return new UncertaintyMetrics(multiclass, metrics.Accuracy, metrics.Nll, metrics.Ece, metrics.Brier, uncertaintyColumnName, coverage, selective);
+        return (probabilities.ToArray(), labels.ToArray(), correct, certainty.ToArray(), classes);
     }
 
     static DataViewSchema.Column Find(IDataView data, string name)

@@ -156,7 +156,7 @@ public sealed class SharedPosterior : nn.Module
     public Tensor[] SampleLayerWeights(Generator? generator = null)
     {
         var z = components_mean + CholeskyTimes(components_cholesky, Layers.Noise.Like(components_mean, generator));
-        var outlierSigma = nn.functional.softplus(outliers_rho) + Layers.StochasticLayer.SigmaFloor;
+        var outlierSigma = Layers.ScalarSafeOps.Add(Layers.ScalarSafeOps.Softplus(outliers_rho), Layers.StochasticLayer.SigmaFloor);
         Tensor flat;
         if (Variant == SamplingVariant.Shared)
         {
@@ -190,18 +190,20 @@ public sealed class SharedPosterior : nn.Module
         var p = CovarianceParts(prior_cholesky);
         var det = p.xx * p.yy - p.xy * p.xy;
         var ixx = p.yy / det; var ixy = -p.xy / det; var iyy = p.xx / det;
-        var trace = ixx * q.xx + 2 * ixy * q.xy + iyy * q.yy;
+        var two = Layers.ScalarSafeOps.Constant(2, components_mean);
+        var half = Layers.ScalarSafeOps.Constant(0.5, components_mean);
+        var trace = ixx * q.xx + two * ixy * q.xy + iyy * q.yy;
         var d = prior_mean - components_mean;
         var dx = d[.., 0]; var dy = d[.., 1];
-        var quad = ixx * dx * dx + 2 * ixy * dx * dy + iyy * dy * dy;
+        var quad = ixx * dx * dx + two * ixy * dx * dy + iyy * dy * dy;
         // log det(L L^T) = 2 (log l11 + log l22)
-        var logDetQ = 2 * (components_cholesky[.., 0] + components_cholesky[.., 2]);
-        var logDetP = 2 * (prior_cholesky[.., 0] + prior_cholesky[.., 2]);
-        var componentKl = 0.5 * (trace + quad - 2 + logDetP - logDetQ);
+        var logDetQ = two * (components_cholesky[.., 0] + components_cholesky[.., 2]);
+        var logDetP = two * (prior_cholesky[.., 0] + prior_cholesky[.., 2]);
+        var componentKl = half * (trace + quad - two + logDetP - logDetQ);
 
-        var sigma = nn.functional.softplus(outliers_rho) + Layers.StochasticLayer.SigmaFloor;
-        var outlierKl = (prior_outlier_sigma.log() - sigma.log()
-            + (sigma.square() + (outliers_mu - prior_outlier_mu).square()) / (2 * prior_outlier_sigma.square()) - 0.5);
+        var sigma = Layers.ScalarSafeOps.Add(Layers.ScalarSafeOps.Softplus(outliers_rho), Layers.StochasticLayer.SigmaFloor);
+        var outlierKl = prior_outlier_sigma.log() - sigma.log()
+            + (sigma.square() + (outliers_mu - prior_outlier_mu).square()) / (two * prior_outlier_sigma.square()) - half;
         return componentKl.sum() + outlierKl.sum();
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Layers;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Uncertainty;
 using TorchSharp;
@@ -128,7 +129,7 @@ public sealed class BayesianTrainer
                 if (variational)
                 {
                     kl = network.KL(_options.PriorSigma);
-                    loss = nll + kl * (klWeight / train.Count);
+                    loss = nll + kl * ScalarSafeOps.Constant(klWeight / train.Count, kl);
                 }
                 loss.backward();
                 optimizer.step();
@@ -149,7 +150,7 @@ public sealed class BayesianTrainer
                 stepTimes.Add(clock.Elapsed.TotalMilliseconds);
             }
             if (gradientSums is not null && lastEpoch && gradientSteps > 0)
-                foreach (var g in gradientSums) g.div_(gradientSteps);
+                foreach (var g in gradientSums) g.div_(ScalarSafeOps.Constant(gradientSteps, g));
             ran++;
 
             string line = $"stage {StageNumber(stage)} ({stage}) epoch {epoch + 1}/{epochs}: loss {lossSum / train.Count:F4}, NLL {nllSum / train.Count:F4}" +

@@ -52,8 +52,8 @@ public sealed class PredictiveDistribution
         long s = p.shape[0];
         var mean = p.mean(new long[] { 0 });
         var std = s > 1 ? p.std(0, unbiased: false) : zeros_like(mean);
-        var entropy = -(mean * mean.clamp_min(1e-300).log()).sum(1);
-        var expected = (-(p * p.clamp_min(1e-300).log()).sum(2)).mean(new long[] { 0 });
+        var entropy = -(mean * Layers.ScalarSafeOps.ClampMin(mean, 1e-300).log()).sum(1);
+        var expected = (-(p * Layers.ScalarSafeOps.ClampMin(p, 1e-300).log()).sum(2)).mean(new long[] { 0 });
         return new PredictiveDistribution((int)p.shape[2],
             mean.to(float32).cpu().data<float>().ToArray(), std.to(float32).cpu().data<float>().ToArray(),
             entropy.to(float32).cpu().data<float>().ToArray(), expected.to(float32).cpu().data<float>().ToArray(), (int)s);

@@ -65,6 +65,19 @@ public sealed class ImagePipelineTests
     }
 
     [TestMethod]
+    public void ReviewRuleIsTunedForACoverageOrAnAccuracy()
+    {
+        var rows = _ml.Data.CreateEnumerable<ScoredRow>(_test, reuseRowObject: false).ToList();
+        var byCoverage = _ml.MulticlassClassification.FitReviewRule(_test, coverage: 0.7);
+        int accepted = rows.Count(r => !byCoverage.NeedsReview(r.MutualInformation));
+        Assert.IsTrue(accepted >= 70 && accepted <= 75, $"{accepted} of 100 rows accepted at 70% coverage (ties may add a few)");
+        var overall = _ml.MulticlassClassification.EvaluateWithUncertainty(_test).Accuracy;
+        var byAccuracy = _ml.MulticlassClassification.FitReviewRule(_test, targetAccuracy: Math.Min(1, overall + 0.05), uncertaintyColumnName: BayesianColumnNames.PredictiveEntropy);
+        if (byAccuracy.Coverage > 0) Assert.IsTrue(byAccuracy.Accuracy >= overall + 0.05 - 1e-9, byAccuracy.ToString());
+        Assert.ThrowsExactly<ArgumentException>(() => _ml.MulticlassClassification.FitReviewRule(_test));
+    }
+
+    [TestMethod]
     public void OutputColumnsHaveTypesAndAnnotations()
     {
         var schema = _test.Schema;

@@ -1,0 +1,38 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Layers;
+
+/// <summary>
+/// Element-wise operations whose scalar arguments stay alive for the whole native call. TorchSharp 0.107
+/// turns double arguments into temporary Scalar objects that nothing references while LibTorch runs, so a
+/// garbage collection on another thread can finalize them mid-call: CI saw softplus fail with "toFloat:
+/// Expected false to be true". The hot paths of training and scoring use these helpers instead.
+/// </summary>
+public static class ScalarSafeOps
+{
+    /// <summary>softplus(x) = max(x, 0) + log(1 + exp(-|x|)), built from scalar-free operations.</summary>
+    public static Tensor Softplus(Tensor x) => x.relu() + x.abs().neg().exp().log1p();
+
+    /// <summary>A 0-dimensional tensor holding <paramref name="value"/> with <paramref name="like"/>'s type and device:
+    /// arithmetic with it passes no Scalar object to LibTorch.</summary>
+    public static Tensor Constant(double value, Tensor like) => tensor(value, dtype: like.dtype, device: like.device);
+
+    /// <summary>x + value.</summary>
+    public static Tensor Add(Tensor x, double value)
+    {
+        using var scalar = value.ToScalar();
+        var result = x.add(scalar);
+        GC.KeepAlive(scalar);
+        return result;
+    }
+
+    /// <summary>max(x, value).</summary>
+    public static Tensor ClampMin(Tensor x, double value)
+    {
+        using var scalar = value.ToScalar();
+        var result = x.clamp_min(scalar);
+        GC.KeepAlive(scalar);
+        return result;
+    }
+}
