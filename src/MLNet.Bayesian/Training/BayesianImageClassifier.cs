@@ -41,9 +41,10 @@ public sealed class BayesianImageClassifier : IDisposable
     /// Scores images (pixels in [0, 1], N x C x H x W flattened) with <paramref name="samples"/> posterior
     /// draws per batch; a deterministic network uses one. Normalisation layers run in evaluation mode. With a
     /// <paramref name="seed"/>, draw s uses a generator seeded from (seed, s): the same weights for every batch
-    /// and call, so a row's scores do not depend on its batch.
+    /// and call, so a row's scores do not depend on its batch. <paramref name="keepSamples"/> also returns the
+    /// S per-sample probability vectors.
     /// </summary>
-    public PredictiveDistribution Predict(ReadOnlySpan<float> pixels, int samples, int batchSize = 256, int? seed = null)
+    public PredictiveDistribution Predict(ReadOnlySpan<float> pixels, int samples, int batchSize = 256, int? seed = null, bool keepSamples = false)
     {
         if (pixels.Length % ImageSize != 0)
             throw new ArgumentException($"{pixels.Length} values are not a whole number of {Channels}x{Height}x{Width} images.");
@@ -69,7 +70,7 @@ public sealed class BayesianImageClassifier : IDisposable
                     generator?.manual_seed(SampleSeed(seed!.Value, s));
                     probs[s] = nn.functional.softmax(Network.call(x), 1);
                 }
-                parts.Add(PredictiveDistribution.FromSamples(stack(probs)));
+                parts.Add(PredictiveDistribution.FromSamples(stack(probs), keepSamples));
             }
         }
         finally

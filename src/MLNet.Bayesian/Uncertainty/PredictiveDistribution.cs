@@ -20,6 +20,9 @@ public sealed class PredictiveDistribution
         Samples = samples;
     }
 
+    /// <summary>Per-sample probabilities, S x N x C row-major, when prediction was asked to keep them; else null.</summary>
+    public float[]? SampleProbabilities { get; private init; }
+
     /// <summary>Number of classes.</summary>
     public int Classes { get; }
     /// <summary>Number of posterior samples averaged.</summary>
@@ -45,7 +48,7 @@ public sealed class PredictiveDistribution
     public ReadOnlySpan<float> Row(int index) => Probabilities.AsSpan(index * Classes, Classes);
 
     /// <summary>Computes the distribution from per-sample probabilities shaped S x N x C.</summary>
-    public static PredictiveDistribution FromSamples(Tensor sampleProbabilities)
+    public static PredictiveDistribution FromSamples(Tensor sampleProbabilities, bool keepSamples = false)
     {
         using var scope = NewDisposeScope();
         var p = sampleProbabilities.to(float64);
@@ -56,16 +59,37 @@ public sealed class PredictiveDistribution
         var expected = (-(p * Layers.ScalarSafeOps.ClampMin(p, 1e-300).log()).sum(2)).mean(new long[] { 0 });
         return new PredictiveDistribution((int)p.shape[2],
             mean.to(float32).cpu().data<float>().ToArray(), std.to(float32).cpu().data<float>().ToArray(),
-            entropy.to(float32).cpu().data<float>().ToArray(), expected.to(float32).cpu().data<float>().ToArray(), (int)s);
+            entropy.to(float32).cpu().data<float>().ToArray(), expected.to(float32).cpu().data<float>().ToArray(), (int)s)
+        {
+            SampleProbabilities = keepSamples ? sampleProbabilities.to(float32).cpu().contiguous().data<float>().ToArray() : null,
+        };
     }
 
     /// <summary>Concatenates distributions of consecutive batches.</summary>
     public static PredictiveDistribution Concat(IReadOnlyList<PredictiveDistribution> parts)
     {
         if (parts.Count == 0) throw new ArgumentException("Nothing to concatenate.");
+        if (parts.Count == 1) return parts[0];
+        float[]? samples = null;
+        if (parts.All(p => p.SampleProbabilities is not null))
+        {
+            // Interleave per sample: S x (N1 + N2 + ...) x C.
+            int s = parts[0].Samples, c = parts[0].Classes;
+            samples = new float[s * parts.Sum(p => p.Count) * c];
+            int offset = 0;
+            foreach (var part in parts)
+            {
+                for (int k = 0; k < s; k++)
+                    Array.Copy(part.SampleProbabilities!, k * part.Count * c, samples, (k * parts.Sum(p => p.Count) + offset) * c, part.Count * c);
+                offset += part.Count;
+            }
+        }
         return new PredictiveDistribution(parts[0].Classes,
             parts.SelectMany(p => p.Probabilities).ToArray(), parts.SelectMany(p => p.ClassStd).ToArray(),
-            parts.SelectMany(p => p.PredictiveEntropy).ToArray(), parts.SelectMany(p => p.ExpectedEntropy).ToArray(), parts[0].Samples);
+            parts.SelectMany(p => p.PredictiveEntropy).ToArray(), parts.SelectMany(p => p.ExpectedEntropy).ToArray(), parts[0].Samples)
+        {
+            SampleProbabilities = samples,
+        };
     }
 
     static int ArgMax(ReadOnlySpan<float> v)

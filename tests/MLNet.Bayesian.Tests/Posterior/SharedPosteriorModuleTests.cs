@@ -140,6 +140,20 @@ public sealed class SharedPosteriorModuleTests
     }
 
     [TestMethod]
+    public void ZeroMeanPriorKLMatchesTheClosedForm()
+    {
+        using var net = MeanFieldNet(10);
+        var plan = Plan(net);
+        using var posterior = new SharedPosterior(plan, SamplingVariant.Shared, SharedPrior.ZeroMean, priorSigma: 0.5);
+        var q = posterior.CurrentComponents();
+        double expected = q.Select((g, k) => Gaussian2.KL(g, new Gaussian2(0, plan.Components[k].My, 0.25, 0, plan.Components[k].Syy))).Sum();
+        var sigma = posterior.OutliersRho.detach().data<float>().ToArray().Select(r => Math.Log(1 + Math.Exp(r)) + StochasticLayer.SigmaFloor).ToArray();
+        var mu = posterior.OutliersMu.detach().data<float>().ToArray();
+        expected += mu.Select((m, o) => Math.Log(0.5 / sigma[o]) + (sigma[o] * sigma[o] + m * m) / (2 * 0.25) - 0.5).Sum();
+        Assert.AreEqual(expected, posterior.KL().item<float>(), 1e-3 * Math.Abs(expected));
+    }
+
+    [TestMethod]
     public void SixteenBitIndexAboveTwoHundredFiftySixComponents()
     {
         var rng = new Random(1);

@@ -77,4 +77,25 @@ public sealed class TrainingTests
         StringAssert.Contains(e.Message, "single class");
         StringAssert.Contains(e.Message, "Dress");
     }
+
+    [TestMethod]
+    public void KeptSampleProbabilitiesAverageToTheScoreAcrossBatches()
+    {
+        var options = new TrainerOptions { DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 0, StopAfterMeanField = true, BatchSize = 32 };
+        using var model = Fit(options, TestData.Train.StratifiedHead(20));
+        var probe = TestData.Test.StratifiedHead(3);   // 30 images in batches of 16: two batches
+        var p = model.Predict(probe.Pixels, samples: 5, batchSize: 16, seed: 4, keepSamples: true);
+        Assert.IsNotNull(p.SampleProbabilities);
+        Assert.AreEqual(5 * 30 * 10, p.SampleProbabilities!.Length);
+        for (int i = 0; i < 30; i++)
+            for (int c = 0; c < 10; c++)
+            {
+                double mean = Enumerable.Range(0, 5).Average(s => p.SampleProbabilities[(s * 30 + i) * 10 + c]);
+                Assert.AreEqual(p.Probabilities[i * 10 + c], mean, 1e-5, $"row {i} class {c}");
+            }
+        var samples = Enumerable.Range(0, 5).Select(s => p.SampleProbabilities.AsSpan(s * 300, 300).ToArray()).ToList();
+        Assert.IsFalse(samples[0].SequenceEqual(samples[1]), "draws differ");
+        var again = model.Predict(probe.Pixels, samples: 5, batchSize: 7, seed: 4);
+        for (int j = 0; j < again.Probabilities.Length; j++) Assert.AreEqual(p.Probabilities[j], again.Probabilities[j], 1e-5f, "batching does not change seeded scores");
+    }
 }
