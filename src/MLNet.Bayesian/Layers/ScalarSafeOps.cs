@@ -11,8 +11,21 @@ namespace MLNet.Bayesian.Layers;
 /// </summary>
 public static class ScalarSafeOps
 {
+    // Static, so never finalized: tensor + tensor passes an alpha Scalar that TorchSharp would create per call.
+    static readonly Scalar One = 1.0.ToScalar();
+
+    /// <summary>The Scalar 1, alive for the whole process (for in-place adds).</summary>
+    public static Scalar OneScalar => One;
+    static readonly Scalar MinusOne = (-1.0).ToScalar();
+
+    /// <summary>a + b.</summary>
+    public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
+
+    /// <summary>a - b.</summary>
+    public static Tensor Minus(this Tensor a, Tensor b) => a.add(b, MinusOne);
+
     /// <summary>softplus(x) = max(x, 0) + log(1 + exp(-|x|)), built from scalar-free operations.</summary>
-    public static Tensor Softplus(Tensor x) => x.relu() + x.abs().neg().exp().log1p();
+    public static Tensor Softplus(Tensor x) => x.relu().Plus(x.abs().neg().exp().log1p());
 
     /// <summary>A 0-dimensional tensor holding <paramref name="value"/> with <paramref name="like"/>'s type and device:
     /// arithmetic with it passes no Scalar object to LibTorch.</summary>

@@ -93,7 +93,7 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
             return _sharedWeight ?? throw new InvalidOperationException(
                 $"Layer {GetName()} is in shared mode but no weight was drawn: call the network through BayesianNetwork.");
         if (!SampleWeights) return weight_mu!;
-        return weight_mu! + WeightSigma() * Noise.Like(weight_mu!, NoiseGenerator);
+        return weight_mu!.Plus(WeightSigma() * Noise.Like(weight_mu!, NoiseGenerator));
     }
 
     /// <summary>KL(N(mu, sigma^2) || N(0, priorSigma^2)) summed over the layer's weights.</summary>
@@ -102,7 +102,7 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
         var sigma = WeightSigma();
         var logPrior = ScalarSafeOps.Constant(Math.Log(priorSigma) - 0.5, sigma);
         var inverseTwiceVariance = ScalarSafeOps.Constant(1 / (2 * priorSigma * priorSigma), sigma);
-        return (logPrior - sigma.log() + (sigma.square() + weight_mu!.square()) * inverseTwiceVariance).sum();
+        return logPrior.Minus(sigma.log()).Plus(sigma.square().Plus(weight_mu!.square()) * inverseTwiceVariance).sum();
     }
 
     /// <inheritdoc />

@@ -72,18 +72,17 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         channel.Info(MessageSensitivity.None, $"{Name}: {train.Count} training images of {reader.Channels}x{reader.Height}x{reader.Width}, " +
             $"{keyCount} classes, {(validation is null ? "no" : validation.Count.ToString())} validation images, device {device}, seed {seed}.");
 
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_options.CancellationToken);
-        using var poll = new Timer(_ => { if (MLNetInternals.IsCanceled(_env)) cancel.Cancel(); }, null, 0, 100);
-        var trainer = new BayesianTrainer(trainerOptions, line => channel.Info(MessageSensitivity.None, line), cancel.Token);
+        var trainer = new BayesianTrainer(trainerOptions, line => channel.Info(MessageSensitivity.None, line), _options.CancellationToken,
+            () => MLNetInternals.IsCanceled(_env));
         var factory = _options.NetworkFactory ?? ArchitectureFactory.Create(_options.Architecture);
         BayesianImageClassifier model;
         try
         {
             model = trainer.Fit(factory, train, validation, device);
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (OperationCanceledException e)
         {
-            throw new OperationCanceledException($"{Name}: training was canceled (MLContext.CancelExecution or Options.CancellationToken).", cancel.Token);
+            throw new OperationCanceledException($"{Name}: training was canceled (MLContext.CancelExecution or Options.CancellationToken).", e, _options.CancellationToken);
         }
         channel.Info(MessageSensitivity.None, model.Report.ToString());
         return new BayesianImageClassificationTransformer(_env, model, new BayesianImageClassificationTransformer.InputSpec(

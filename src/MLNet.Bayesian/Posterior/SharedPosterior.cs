@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -155,13 +156,13 @@ public sealed class SharedPosterior : nn.Module
     /// <summary>Draws one sample of every layer's weight tensor, in the plan's layer order (noise from <paramref name="generator"/> when given).</summary>
     public Tensor[] SampleLayerWeights(Generator? generator = null)
     {
-        var z = components_mean + CholeskyTimes(components_cholesky, Layers.Noise.Like(components_mean, generator));
+        var z = components_mean.Plus(CholeskyTimes(components_cholesky, Layers.Noise.Like(components_mean, generator)));
         var outlierSigma = Layers.ScalarSafeOps.Add(Layers.ScalarSafeOps.Softplus(outliers_rho), Layers.StochasticLayer.SigmaFloor);
         Tensor flat;
         if (Variant == SamplingVariant.Shared)
         {
             var componentValue = z[.., 0];
-            var outlierValue = outliers_mu + outlierSigma * Layers.Noise.Like(outliers_mu, generator);
+            var outlierValue = outliers_mu.Plus(outlierSigma * Layers.Noise.Like(outliers_mu, generator));
             var table = cat(new[] { componentValue, outlierValue, Blend(componentValue) });
             flat = table.index_select(0, gather_index);
         }
@@ -172,7 +173,7 @@ public sealed class SharedPosterior : nn.Module
             var locTable = cat(new[] { loc, outliers_mu, Blend(loc) });
             var scaleTable = cat(new[] { scale, outlierSigma, Blend(scale) });
             var locs = locTable.index_select(0, gather_index);
-            flat = locs + scaleTable.index_select(0, gather_index) * Layers.Noise.Like(locs, generator);
+            flat = locs.Plus(scaleTable.index_select(0, gather_index) * Layers.Noise.Like(locs, generator));
         }
         var weights = new Tensor[Plan.Layers.Count];
         for (int i = 0; i < weights.Length; i++)
@@ -188,23 +189,23 @@ public sealed class SharedPosterior : nn.Module
     {
         var q = CovarianceParts(components_cholesky);
         var p = CovarianceParts(prior_cholesky);
-        var det = p.xx * p.yy - p.xy * p.xy;
+        var det = (p.xx * p.yy).Minus(p.xy * p.xy);
         var ixx = p.yy / det; var ixy = -p.xy / det; var iyy = p.xx / det;
         var two = Layers.ScalarSafeOps.Constant(2, components_mean);
         var half = Layers.ScalarSafeOps.Constant(0.5, components_mean);
-        var trace = ixx * q.xx + two * ixy * q.xy + iyy * q.yy;
-        var d = prior_mean - components_mean;
+        var trace = (ixx * q.xx).Plus(two * ixy * q.xy).Plus(iyy * q.yy);
+        var d = prior_mean.Minus(components_mean);
         var dx = d[.., 0]; var dy = d[.., 1];
-        var quad = ixx * dx * dx + two * ixy * dx * dy + iyy * dy * dy;
+        var quad = (ixx * dx * dx).Plus(two * ixy * dx * dy).Plus(iyy * dy * dy);
         // log det(L L^T) = 2 (log l11 + log l22)
-        var logDetQ = two * (components_cholesky[.., 0] + components_cholesky[.., 2]);
-        var logDetP = two * (prior_cholesky[.., 0] + prior_cholesky[.., 2]);
-        var componentKl = half * (trace + quad - two + logDetP - logDetQ);
+        var logDetQ = two * components_cholesky[.., 0].Plus(components_cholesky[.., 2]);
+        var logDetP = two * prior_cholesky[.., 0].Plus(prior_cholesky[.., 2]);
+        var componentKl = half * trace.Plus(quad).Minus(two).Plus(logDetP).Minus(logDetQ);
 
         var sigma = Layers.ScalarSafeOps.Add(Layers.ScalarSafeOps.Softplus(outliers_rho), Layers.StochasticLayer.SigmaFloor);
-        var outlierKl = prior_outlier_sigma.log() - sigma.log()
-            + (sigma.square() + (outliers_mu - prior_outlier_mu).square()) / (two * prior_outlier_sigma.square()) - half;
-        return componentKl.sum() + outlierKl.sum();
+        var outlierKl = prior_outlier_sigma.log().Minus(sigma.log())
+            .Plus(sigma.square().Plus(outliers_mu.Minus(prior_outlier_mu).square()) / (two * prior_outlier_sigma.square())).Minus(half);
+        return componentKl.sum().Plus(outlierKl.sum());
     }
 
     /// <summary>Current components as 2-D Gaussians (for statistics, plots and re-merging).</summary>
@@ -220,20 +221,20 @@ public sealed class SharedPosterior : nn.Module
     Tensor Blend(Tensor perComponent)
     {
         if (Plan.EllipsePositions.Length == 0) return perComponent.new_empty(0);
-        return perComponent.index_select(0, ellipse_first) * ellipse_alpha[.., 0]
-             + perComponent.index_select(0, ellipse_second) * ellipse_alpha[.., 1];
+        return (perComponent.index_select(0, ellipse_first) * ellipse_alpha[.., 0])
+            .Plus(perComponent.index_select(0, ellipse_second) * ellipse_alpha[.., 1]);
     }
 
     static Tensor CholeskyTimes(Tensor raw, Tensor eps)
     {
         var l11 = raw[.., 0].exp(); var l21 = raw[.., 1]; var l22 = raw[.., 2].exp();
         var e0 = eps[.., 0]; var e1 = eps[.., 1];
-        return stack(new[] { l11 * e0, l21 * e0 + l22 * e1 }, 1);
+        return stack(new[] { l11 * e0, (l21 * e0).Plus(l22 * e1) }, 1);
     }
 
     static (Tensor xx, Tensor xy, Tensor yy) CovarianceParts(Tensor raw)
     {
         var l11 = raw[.., 0].exp(); var l21 = raw[.., 1]; var l22 = raw[.., 2].exp();
-        return (l11 * l11, l11 * l21, l21 * l21 + l22 * l22);
+        return (l11 * l11, l11 * l21, (l21 * l21).Plus(l22 * l22));
     }
 }

@@ -1,4 +1,5 @@
 using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Layers;
 using MLNet.Bayesian.Uncertainty;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -101,7 +102,7 @@ public sealed class BayesianImageClassifier : IDisposable
         long c = x.shape[1];
         var m = tensor(Broadcast(mean, c, "NormalizeMean")).view(1, c, 1, 1).to(x.device);
         var s = tensor(Broadcast(std, c, "NormalizeStd")).view(1, c, 1, 1).to(x.device);
-        return (x - m) / s;
+        return x.Minus(m) / s;
     }
 
     static float[] Broadcast(float[] values, long channels, string name)

@@ -108,7 +108,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     {
         return Stage switch
         {
-            BayesianStage.MeanField => _layers.Select(l => l.Layer.KLToZeroMeanPrior(priorSigma)).Aggregate((a, b) => a + b),
+            BayesianStage.MeanField => _layers.Select(l => l.Layer.KLToZeroMeanPrior(priorSigma)).Aggregate((a, b) => a.Plus(b)),
             BayesianStage.Shared => posterior!.KL(),
             _ => zeros(1).squeeze(),
         };

@@ -21,13 +21,26 @@ public sealed class BayesianTrainer
     readonly TrainerOptions _options;
     readonly Action<string> _log;
     readonly CancellationToken _cancel;
+    readonly Func<bool>? _stopRequested;
 
-    /// <summary>Creates a trainer; <paramref name="log"/> receives one line per epoch and stage.</summary>
-    public BayesianTrainer(TrainerOptions options, Action<string>? log = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Creates a trainer; <paramref name="log"/> receives one line per epoch and stage. Training stops with an
+    /// <see cref="OperationCanceledException"/> at the next batch once <paramref name="cancel"/> is cancelled or
+    /// <paramref name="stopRequested"/> returns true (polled on the training thread: a polling timer thread
+    /// would allocate concurrently with LibTorch calls, see ScalarSafeOps).
+    /// </summary>
+    public BayesianTrainer(TrainerOptions options, Action<string>? log = null, CancellationToken cancel = default, Func<bool>? stopRequested = null)
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _log = log ?? (_ => { });
         _cancel = cancel;
+        _stopRequested = stopRequested;
+    }
+
+    void ThrowIfStopped()
+    {
+        _cancel.ThrowIfCancellationRequested();
+        if (_stopRequested?.Invoke() == true) throw new OperationCanceledException("Training was stopped on request.");
     }
 
     /// <summary>Trains through the configured stages and returns the classifier.</summary>
@@ -106,7 +119,7 @@ public sealed class BayesianTrainer
 
         for (int epoch = 0; epoch < epochs; epoch++)
         {
-            _cancel.ThrowIfCancellationRequested();
+            ThrowIfStopped();
             network.train();
             bool lastEpoch = epoch == epochs - 1;
             int gradientSteps = 0;
@@ -116,7 +129,7 @@ public sealed class BayesianTrainer
             int[] order = Enumerable.Range(0, train.Count).OrderBy(_ => rng.Next()).ToArray();
             for (int start = 0; start < order.Length; start += _options.BatchSize)
             {
-                _cancel.ThrowIfCancellationRequested();
+                ThrowIfStopped();
                 var clock = Stopwatch.StartNew();
                 using var scope = NewDisposeScope();
                 int n = Math.Min(_options.BatchSize, order.Length - start);
@@ -129,7 +142,7 @@ public sealed class BayesianTrainer
                 if (variational)
                 {
                     kl = network.KL(_options.PriorSigma);
-                    loss = nll + kl * ScalarSafeOps.Constant(klWeight / train.Count, kl);
+                    loss = nll.Plus(kl * ScalarSafeOps.Constant(klWeight / train.Count, kl));
                 }
                 loss.backward();
                 optimizer.step();
@@ -140,7 +153,7 @@ public sealed class BayesianTrainer
                     for (int i = 0; i < gradientSums.Count; i++)
                     {
                         var g = network.Layers[i].Layer.WeightMu!.grad;
-                        if (g is not null) gradientSums[i].add_(g.abs());
+                        if (g is not null) gradientSums[i].add_(g.abs(), ScalarSafeOps.OneScalar);
                     }
                     gradientSteps++;
                 }
