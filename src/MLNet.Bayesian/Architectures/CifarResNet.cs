@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Layers;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -7,7 +8,7 @@ namespace MLNet.Bayesian.Architectures;
 /// CIFAR-style ResNet (He et al. 2016, section 4.2): a 3x3 stem with 16 channels, three stages of n basic
 /// blocks with 16, 32, 64 channels, global average pooling, one linear layer. Depth 6n + 2 (ResNet-20: n = 3).
 /// </summary>
-public sealed class CifarResNet : Module<Tensor, Tensor>
+public sealed class CifarResNet : Module<Tensor, Tensor>, Onnx.IOnnxExportable
 {
     readonly Module<Tensor, Tensor> stem;
     readonly Module<Tensor, Tensor> stages;
@@ -36,7 +37,10 @@ public sealed class CifarResNet : Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input) => head.call(stages.call(stem.call(input)));
 
-    sealed class BasicBlock : Module<Tensor, Tensor>
+    string Onnx.IOnnxExportable.ExportOnnx(Onnx.OnnxNetworkExporter exporter, string input)
+        => exporter.Export(head, exporter.Export(stages, exporter.Export(stem, input)));
+
+    sealed class BasicBlock : Module<Tensor, Tensor>, Onnx.IOnnxExportable
     {
         readonly Module<Tensor, Tensor> conv1, bn1, conv2, bn2;
         readonly Module<Tensor, Tensor> shortcut;
@@ -57,7 +61,14 @@ public sealed class CifarResNet : Module<Tensor, Tensor>
         {
             var y = functional.relu(bn1.call(conv1.call(x)));
             y = bn2.call(conv2.call(y));
-            return functional.relu(y + shortcut.call(x));
+            return functional.relu(y.Plus(shortcut.call(x)));
+        }
+
+        string Onnx.IOnnxExportable.ExportOnnx(Onnx.OnnxNetworkExporter e, string x)
+        {
+            var y = e.Graph.Node("Relu", new[] { e.Export(bn1, e.Export(conv1, x)) });
+            y = e.Export(bn2, e.Export(conv2, y));
+            return e.Graph.Node("Relu", new[] { e.Graph.Node("Add", new[] { y, e.Export(shortcut, x) }) });
         }
     }
 }

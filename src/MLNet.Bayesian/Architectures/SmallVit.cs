@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Layers;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -37,7 +38,7 @@ public sealed class SmallVit : Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         var x = patch.call(input).flatten(2).transpose(1, 2);            // N x patches x dim
-        x = cat(new[] { cls_token.expand(x.shape[0], -1, -1), x }, 1) + position;
+        x = cat(new[] { cls_token.expand(x.shape[0], -1, -1), x }, 1).Plus(position);
         x = norm.call(blocks.call(x));
         return head.call(x.select(1, 0));
     }
@@ -64,8 +65,8 @@ public sealed class SmallVit : Module<Tensor, Tensor>
             var parts = qkv.call(norm1.call(x)).view(n, t, 3, _heads, hd).permute(2, 0, 3, 1, 4); // 3 x N x heads x T x hd
             var attention = functional.softmax(parts[0].matmul(parts[1].transpose(-2, -1)) / Math.Sqrt(hd), -1);
             var mixed = attention.matmul(parts[2]).transpose(1, 2).reshape(n, t, d);
-            x = x + proj.call(mixed);
-            return x + mlp.call(norm2.call(x));
+            x = x.Plus(proj.call(mixed));
+            return x.Plus(mlp.call(norm2.call(x)));
         }
     }
 }

@@ -22,6 +22,11 @@ public sealed class BayesianConv2d : StochasticLayer
         _groups = conv.groups;
     }
 
+    internal long[] Stride => _stride;
+    internal long[] Padding => _padding;
+    internal long[] Dilation => _dilation;
+    internal long Groups => _groups;
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
         => nn.functional.conv2d(input, CurrentWeight(), Bias, _stride, _padding, _dilation, _groups);

@@ -86,8 +86,21 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
         _sharedWeight = weight;
     }
 
+    /// <summary>When true, each forward pass keeps a detached copy of the weight it used (ONNX export).</summary>
+    internal bool CaptureWeight { get; set; }
+    /// <summary>The weight of the last forward pass while <see cref="CaptureWeight"/> was on.</summary>
+    internal float[]? CapturedWeight { get; private set; }
+
     /// <summary>The weight for this forward pass.</summary>
     protected Tensor CurrentWeight()
+    {
+        var weight = DrawWeight();
+        if (CaptureWeight)
+            using (no_grad()) CapturedWeight = weight.detach().cpu().contiguous().data<float>().ToArray();
+        return weight;
+    }
+
+    Tensor DrawWeight()
     {
         if (Mode == WeightMode.Shared)
             return _sharedWeight ?? throw new InvalidOperationException(

@@ -150,6 +150,11 @@ public sealed class SharedPosterior : nn.Module
     /// <summary>Outlier rho (sigma = softplus(rho) + floor).</summary>
     public Parameter OutliersRho => outliers_rho;
 
+    /// <summary>When true (shared variant), each draw keeps a copy of its value table [components | outliers | blends] (ONNX export).</summary>
+    internal bool CaptureTable { get; set; }
+    /// <summary>The value table of the last draw while <see cref="CaptureTable"/> was on.</summary>
+    internal float[]? CapturedTable { get; private set; }
+
     /// <summary>Trainable numbers: 5 per component and 2 per outlier.</summary>
     public long TrainableCount => 5L * Plan.Components.Length + 2L * Plan.OutlierPositions.Length;
 
@@ -164,6 +169,8 @@ public sealed class SharedPosterior : nn.Module
             var componentValue = z[.., 0];
             var outlierValue = outliers_mu.Plus(outlierSigma * Layers.Noise.Like(outliers_mu, generator));
             var table = cat(new[] { componentValue, outlierValue, Blend(componentValue) });
+            if (CaptureTable)
+                using (no_grad()) CapturedTable = table.detach().cpu().contiguous().data<float>().ToArray();
             flat = table.index_select(0, gather_index);
         }
         else

@@ -81,7 +81,7 @@ public sealed class BayesianImageClassifier : IDisposable
         return PredictiveDistribution.Concat(parts);
     }
 
-    static long SampleSeed(int seed, int sample) => (long)seed * 1_000_003L + sample;
+    internal static long SampleSeed(int seed, int sample) => (long)seed * 1_000_003L + sample;
 
     /// <summary>Scores a whole image set.</summary>
     public PredictiveDistribution Predict(ImageSet set, int samples) => Predict(set.Pixels, samples);

@@ -1,0 +1,98 @@
+using MLNet.Bayesian.Layers;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Onnx;
+
+/// <summary>
+/// Writes a TorchSharp network's forward pass (evaluation mode) into an ONNX graph, module by module.
+/// Knows Sequential, the Bayesian and plain Conv2d/Linear, BatchNorm2d, ReLU, Tanh, MaxPool2d, Flatten,
+/// AdaptiveAvgPool2d(1), Identity, and modules that implement <see cref="IOnnxExportable"/> (this library's
+/// architectures). Anything else is refused with its type name.
+/// </summary>
+internal sealed class OnnxNetworkExporter
+{
+    readonly IReadOnlyDictionary<nn.Module, string> _weights;
+
+    public OnnxNetworkExporter(OnnxGraphBuilder graph, IReadOnlyDictionary<nn.Module, string> weights)
+    {
+        Graph = graph;
+        _weights = weights;
+    }
+
+    public OnnxGraphBuilder Graph { get; }
+
+    public string Export(nn.Module module, string x)
+    {
+        switch (module)
+        {
+            case IOnnxExportable custom:
+                return custom.ExportOnnx(this, x);
+            case Sequential sequential:
+                foreach (var (_, child) in sequential.named_children()) x = Export(child, x);
+                return x;
+            case BayesianConv2d conv:
+                return Conv(x, _weights[conv], conv.Bias, conv.Stride, conv.Padding, conv.Dilation, conv.Groups);
+            case Conv2d conv:
+                if (conv.padding is null || conv.padding_mode != TorchSharp.PaddingModes.Zeros)
+                    throw new NotSupportedException("ONNX export supports Conv2d with explicit zero padding only.");
+                return Conv(x, Weight(conv.weight), conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups);
+            case BayesianLinear linear:
+                return Linear(x, _weights[linear], linear.Bias);
+            case Linear linear:
+                return Linear(x, Weight(linear.weight), linear.bias);
+            case BatchNorm2d bn:
+                return BatchNorm(x, bn);
+            case ReLU:
+                return Graph.Node("Relu", new[] { x });
+            case Tanh:
+                return Graph.Node("Tanh", new[] { x });
+            case MaxPool2d pool:
+                return Graph.Node("MaxPool", new[] { x }, ("kernel_shape", Pair(pool.kernel_size)), ("strides", Pair(pool.stride ?? pool.kernel_size)),
+                    ("pads", Pads(pool.padding ?? new long[] { 0 })), ("ceil_mode", pool.ceil_mode ? 1L : 0L));
+            case Flatten flatten when flatten.start_dim == 1 && flatten.end_dim == -1:
+                return Graph.Node("Flatten", new[] { x }, ("axis", 1L));
+            case AdaptiveAvgPool2d pool when pool.output_size.All(s => s == 1):
+                return Graph.Node("GlobalAveragePool", new[] { x });
+            case Identity:
+                return x;
+            default:
+                throw new NotSupportedException(
+                    $"ONNX export does not know the module {module.GetType().Name}. Supported: Sequential, Conv2d, Linear, BatchNorm2d, ReLU, Tanh, " +
+                    "MaxPool2d, Flatten, AdaptiveAvgPool2d(1), Identity, and this library's SmallCnn and ResNet-20.");
+        }
+    }
+
+    string Conv(string x, string weight, Tensor? bias, long[] stride, long[] padding, long[] dilation, long groups)
+    {
+        var inputs = bias is null ? new[] { x, weight } : new[] { x, weight, Weight(bias) };
+        return Graph.Node("Conv", inputs, ("strides", Pair(stride)), ("pads", Pads(padding)), ("dilations", Pair(dilation)), ("group", groups));
+    }
+
+    string Linear(string x, string weight, Tensor? bias)
+    {
+        var b = bias is null ? Graph.Scalar("zero", 0f) : Weight(bias);
+        return Graph.Node("Gemm", new[] { x, weight, b }, ("transB", 1L));
+    }
+
+    string BatchNorm(string x, BatchNorm2d bn)
+    {
+        if (bn.running_mean is null || bn.running_var is null)
+            throw new NotSupportedException("ONNX export needs BatchNorm2d with running statistics.");
+        long c = bn.num_features;
+        string scale = bn.weight is null ? Graph.Initializer("bn_scale", Enumerable.Repeat(1f, (int)c).ToArray(), c) : Weight(bn.weight);
+        string shift = bn.bias is null ? Graph.Initializer("bn_shift", new float[c], c) : Weight(bn.bias);
+        return Graph.Node("BatchNormalization", new[] { x, scale, shift, Weight(bn.running_mean), Weight(bn.running_var) }, ("epsilon", bn.eps));
+    }
+
+    /// <summary>A deterministic tensor as an initializer.</summary>
+    public string Weight(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        var cpu = t.detach().cpu().contiguous();
+        return Graph.Initializer("w", cpu.data<float>().ToArray(), cpu.shape);
+    }
+
+    static long[] Pair(long[] v) => v.Length == 1 ? new[] { v[0], v[0] } : v;
+    static long[] Pads(long[] p) { var two = Pair(p); return new[] { two[0], two[1], two[0], two[1] }; }
+}

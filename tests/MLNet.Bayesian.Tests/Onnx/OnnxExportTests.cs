@@ -1,0 +1,71 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Onnx;
+using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Training;
+
+namespace MLNet.Bayesian.Tests.Onnx;
+
+[TestClass]
+public sealed class OnnxExportTests
+{
+    static BayesianImageClassifier Train(Architecture architecture, SamplingVariant variant, int sharedEpochs = 1)
+    {
+        var options = new TrainerOptions
+        {
+            DeterministicEpochs = 2, MeanFieldEpochs = 1, SharedEpochs = sharedEpochs, BatchSize = 32, LearningRate = 3e-3, Variant = variant,
+            SharedPosterior = { ComponentBudget = 64, MinMembers = 10 },
+        };
+        return new BayesianTrainer(options).Fit(ArchitectureFactory.Create(architecture), TestData.Train.StratifiedHead(40));
+    }
+
+    static (float[] Probabilities, long[] Classes, float[] MutualInformation) RunOnnx(byte[] onnx, float[] pixels, int n, int c, int h, int w)
+    {
+        using var session = new InferenceSession(onnx);
+        var input = new DenseTensor<float>(pixels, new[] { n, c, h, w });
+        using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor("pixels", input) });
+        var byName = results.ToDictionary(r => r.Name);
+        return (byName["probabilities"].AsTensor<float>().ToArray(), byName["predicted_class"].AsTensor<long>().ToArray(),
+            byName["mutual_information"].AsTensor<float>().ToArray());
+    }
+
+    [TestMethod]
+    [DataRow(Architecture.SmallCnn, SamplingVariant.Shared)]
+    [DataRow(Architecture.SmallCnn, SamplingVariant.Hierarchical)]
+    [DataRow(Architecture.ResNet20, SamplingVariant.Shared)]
+    public void OnnxScoresMatchTorchSharpOnTheSameDraws(Architecture architecture, SamplingVariant variant)
+    {
+        using var model = Train(architecture, variant);
+        var probe = TestData.Test.StratifiedHead(5);
+        const int samples = 6, seed = 11;
+        var torch = model.Predict(probe.Pixels, samples, seed: seed);
+        byte[] onnx = BayesianOnnxExport.Export(model, samples, seed);
+        var (probabilities, classes, mutual) = RunOnnx(onnx, probe.Pixels, probe.Count, 1, 28, 28);
+        double maxDiff = probabilities.Zip(torch.Probabilities, (a, b) => Math.Abs(a - b)).Max();
+        Console.WriteLine($"{architecture}/{variant}: max |ONNX - TorchSharp| = {maxDiff:E2}, ONNX bytes {onnx.Length:N0}");
+        Assert.IsTrue(maxDiff <= 1e-4, $"max difference {maxDiff}");
+        CollectionAssert.AreEqual(torch.PredictedClass.Select(v => (long)v).ToArray(), classes);
+        for (int i = 0; i < probe.Count; i++) Assert.AreEqual(torch.MutualInformation[i], mutual[i], 1e-4);
+    }
+
+    [TestMethod]
+    public void MetadataDescribesTheModelAndOldFormatsAreRefused()
+    {
+        using var model = Train(Architecture.SmallCnn, SamplingVariant.Shared);
+        byte[] onnx = BayesianOnnxExport.Export(model, 3, 5);
+        var metadata = BayesianOnnxExport.ReadMetadata(onnx);
+        Assert.AreEqual(BayesianOnnxExport.FormatVersion, metadata["format"]);
+        Assert.AreEqual("3", metadata["samples"]);
+        Assert.AreEqual("5", metadata["seed"]);
+        Assert.AreEqual("[1,28,28]", metadata["input_shape"]);
+        StringAssert.Contains(metadata["labels"], "Ankle-boot");
+
+        var proto = global::Onnx.ModelProto.Parser.ParseFrom(onnx);
+        proto.MetadataProps.Single(p => p.Key == "format").Value = "mlnet-bayesian-onnx/0";
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => BayesianOnnxExport.ReadMetadata(Google.Protobuf.MessageExtensions.ToByteArray(proto), "old.onnx"));
+        StringAssert.Contains(e.Message, "old.onnx");
+        StringAssert.Contains(e.Message, BayesianOnnxExport.FormatVersion);
+        Assert.ThrowsExactly<InvalidDataException>(() => BayesianOnnxExport.ReadMetadata(new byte[] { 1, 2, 3, 4, 5, 6, 7 }, "junk.onnx"));
+    }
+}
