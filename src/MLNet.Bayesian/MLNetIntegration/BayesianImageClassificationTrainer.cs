@@ -86,7 +86,7 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         }
         channel.Info(MessageSensitivity.None, model.Report.ToString());
         return new BayesianImageClassificationTransformer(_env, model, new BayesianImageClassificationTransformer.InputSpec(
-            _options.ImageColumnName, reader.Channels, reader.Height, reader.Width, _options.VectorPixelScale),
+            _options.ImageColumnName, reader.Channels, reader.Height, reader.Width, _options.VectorPixelScale) { Kind = reader.InputKind },
             classNames, _options.PredictedLabelColumnName, _options.ScoreColumnName, _options.PredictionSamples, seed, _options.BatchSize);
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Training;
 using MLNet.Bayesian.Uncertainty;
 
@@ -16,7 +17,10 @@ namespace MLNet.Bayesian.MLNetIntegration;
 public sealed class BayesianImageClassificationTransformer : ITransformer, IDisposable
 {
     /// <summary>How the image column becomes the network's input.</summary>
-    public sealed record InputSpec(string ImageColumnName, int Channels, int Height, int Width, float VectorPixelScale);
+    public sealed record InputSpec(string ImageColumnName, int Channels, int Height, int Width, float VectorPixelScale)
+    {
+        internal ImageColumnReader.Kind Kind { get; init; }
+    }
 
     readonly IHostEnvironment _env;
     readonly string[] _outputNames;
@@ -74,13 +78,93 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new ScoringRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
 
     /// <summary>
-    /// Saving needs the ONNX route (the shared posterior exported as an ONNX graph behind an OnnxTransformer),
-    /// which this version does not have yet. Throws with that explanation rather than writing a model that cannot load.
+    /// Saves the transformer as public ML.NET parts, so that <c>mlContext.Model.Load</c> needs no private code:
+    /// the image preprocessing (ResizeImages with Fill, ConvertToGrayscale for gray models, ExtractPixels scaled
+    /// to [0, 1]; or the pixel vector as it is), an OnnxTransformer holding the exported graph of S posterior
+    /// draws (the ONNX bytes live inside the zip), a CustomMapping (<see cref="OnnxOutputSqueeze"/>) that makes
+    /// scalars of its one-element outputs, a MapValue that turns the predicted class index into the
+    /// PredictedLabel key with the training label's key values, and a DropColumns of the intermediate columns.
+    /// Raw-byte image columns cannot be saved: no public ML.NET transform decodes bytes to an image.
+    /// Load with <see cref="BayesianModel.Load"/>, or call <see cref="BayesianModel.Register"/> before mlContext.Model.Load.
     /// </summary>
     public void Save(ModelSaveContext ctx)
-        => throw new NotSupportedException("BayesianImageClassificationTransformer cannot be saved with mlContext.Model.Save in this version: " +
-            "ML.NET lets outside libraries persist only through public transformers, and the ONNX export of the shared posterior is not built yet. " +
-            "Keep the fitted transformer in memory, or retrain from the same seed.");
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        string file = Path.Combine(Path.GetTempPath(), $"mlnet-bayesian-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            // OnnxTransformer reads the file again when it saves itself; only then can it go.
+            ((ICanSaveModel)SaveableChain(file)).Save(ctx);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>The chain of public ML.NET transformers that <see cref="Save"/> writes, its ONNX graph written to <paramref name="file"/>.</summary>
+    ITransformer SaveableChain(string file)
+    {
+        var ml = new MLContext(Seed);
+        const string Resized = "__mlnb_resized", Gray = "__mlnb_gray", Pixels = BayesianOnnxExport.MLNetInputName;
+        var temporaries = new List<string> { Pixels, OnnxOutputSqueeze.Names.Confidence, OnnxOutputSqueeze.Names.PredictiveEntropy,
+            OnnxOutputSqueeze.Names.ExpectedEntropy, OnnxOutputSqueeze.Names.MutualInformation, OnnxOutputSqueeze.Names.PredictedClass,
+            OnnxOutputSqueeze.Names.PredictedClassScalar };
+        IEstimator<ITransformer> preprocessing;
+        IDataView empty;
+        switch (Input.Kind)
+        {
+            case ImageColumnReader.Kind.Image:
+                IEstimator<ITransformer> images = ml.Transforms.ResizeImages(Resized, Input.Width, Input.Height, Input.ImageColumnName,
+                    Microsoft.ML.Transforms.Image.ImageResizingEstimator.ResizingKind.Fill);
+                string source = Resized;
+                if (Input.Channels == 1)
+                {
+                    images = images.Append(ml.Transforms.ConvertToGrayscale(Gray, Resized));
+                    source = Gray;
+                    temporaries.Add(Gray);
+                }
+                temporaries.Add(Resized);
+                preprocessing = images.Append(ml.Transforms.ExtractPixels(Pixels, source,
+                    Input.Channels == 1 ? Microsoft.ML.Transforms.Image.ImagePixelExtractingEstimator.ColorBits.Red : Microsoft.ML.Transforms.Image.ImagePixelExtractingEstimator.ColorBits.Rgb,
+                    Microsoft.ML.Transforms.Image.ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255f));
+                empty = EmptyView<ImageRow>(ml, Input.ImageColumnName, new Microsoft.ML.Transforms.Image.ImageDataViewType());
+                break;
+            case ImageColumnReader.Kind.Vector:
+                preprocessing = ml.Transforms.CopyColumns(Pixels, Input.ImageColumnName);
+                empty = EmptyView<VectorRow>(ml, Input.ImageColumnName, new VectorDataViewType(NumberDataViewType.Single, Input.Channels * Input.Height * Input.Width));
+                break;
+            default:
+                throw new NotSupportedException($"A model trained on raw image bytes (column '{Input.ImageColumnName}') cannot be saved: no public ML.NET " +
+                    "transform decodes bytes into an image. Load images with mlContext.Transforms.LoadImages instead, or export the bare ONNX graph with BayesianOnnxExport.");
+        }
+
+        float inputScale = Input.Kind == ImageColumnReader.Kind.Vector ? Input.VectorPixelScale : 1f;
+        byte[] onnx = BayesianOnnxExport.ExportForMLNet(Model, Samples, Seed, inputScale, ScoreColumnName);
+        File.WriteAllBytes(file, onnx);
+        var outputs = new[] { ScoreColumnName, OnnxOutputSqueeze.Names.Confidence, OnnxOutputSqueeze.Names.PredictiveEntropy,
+            OnnxOutputSqueeze.Names.ExpectedEntropy, OnnxOutputSqueeze.Names.MutualInformation, OnnxOutputSqueeze.Names.PredictedClass };
+        var estimator = preprocessing
+            .Append(ml.Transforms.ApplyOnnxModel(outputColumnNames: outputs, inputColumnNames: new[] { Pixels }, modelFile: file,
+                shapeDictionary: new Dictionary<string, int[]> { [Pixels] = new[] { 1, Input.Channels, Input.Height, Input.Width } },
+                gpuDeviceId: null, fallbackToCpu: false))
+            .Append(ml.Transforms.CustomMapping(new OnnxOutputSqueeze().GetMapping(), OnnxOutputSqueeze.ContractName))
+            .Append(ml.Transforms.Conversion.MapValue(PredictedLabelColumnName,
+                ClassNames.Select((name, i) => new KeyValuePair<long, string>(i, name)), OnnxOutputSqueeze.Names.PredictedClassScalar, treatValuesAsKeyType: true))
+            .Append(ml.Transforms.DropColumns(temporaries.ToArray()));
+        return estimator.Fit(empty);
+    }
+
+    sealed class ImageRow { [Microsoft.ML.Transforms.Image.ImageType(1, 1)] public MLImage? Image { get; set; } }
+    sealed class VectorRow { public float[] Pixels { get; set; } = Array.Empty<float>(); }
+
+    static IDataView EmptyView<TRow>(MLContext ml, string column, DataViewType type) where TRow : class
+    {
+        var schema = SchemaDefinition.Create(typeof(TRow));
+        schema[0].ColumnName = column;
+        schema[0].ColumnType = type;
+        return ml.Data.LoadFromEnumerable(Array.Empty<TRow>(), schema);
+    }
 
     /// <inheritdoc />
     public void Dispose() => Model.Dispose();

@@ -11,7 +11,7 @@ namespace MLNet.Bayesian.MLNetIntegration;
 /// </summary>
 internal sealed class ImageColumnReader
 {
-    enum Kind { Image, Bytes, Vector }
+    internal enum Kind { Image, Bytes, Vector }
 
     readonly Kind _kind;
     readonly string _column;
@@ -40,6 +40,7 @@ internal sealed class ImageColumnReader
     }
 
     public string ColumnName => _column;
+    public Kind InputKind => _kind;
     public int Channels { get; }
     public int Height { get; }
     public int Width { get; }

@@ -42,8 +42,8 @@ public static class BayesianOnnxExport
     /// The graph ML.NET's OnnxTransformer runs: one row at a time, outputs named after the ML.NET columns
     /// and squeezed to the row's shape (scores [K], scalars []), and the predicted label as text.
     /// </summary>
-    internal static byte[] ExportForMLNet(BayesianImageClassifier model, int samples, int seed, float inputScale)
-        => Build(model, samples, seed, inputScale, rowMode: true).ToByteArray();
+    internal static byte[] ExportForMLNet(BayesianImageClassifier model, int samples, int seed, float inputScale, string scoreColumnName)
+        => Build(model, samples, seed, inputScale, rowMode: true, scoreColumnName).ToByteArray();
 
     /// <summary>Reads the metadata of an exported file, checking that this version can read it.</summary>
     public static IReadOnlyDictionary<string, string> ReadMetadata(byte[] onnx, string source = "the ONNX model")
@@ -59,16 +59,16 @@ public static class BayesianOnnxExport
         return metadata;
     }
 
-    static ModelProto Build(BayesianImageClassifier model, int samples, int seed, float inputScale, bool rowMode)
+    static ModelProto Build(BayesianImageClassifier model, int samples, int seed, float inputScale, bool rowMode, string scoreColumnName = BayesianColumnNames.Score)
     {
         if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), "at least one sample is needed");
         var network = model.Network;
         if (network.Stage == BayesianStage.Deterministic) samples = 1;
         var g = new OnnxGraphBuilder();
         int c = model.Channels, h = model.Height, w = model.Width, k = model.ClassNames.Count;
-        g.Input("pixels", DataType.Float, rowMode ? 1 : -1, c, h, w);
+        string x = rowMode ? MLNetInputName : "pixels";
+        g.Input(x, DataType.Float, rowMode ? 1 : -1, c, h, w);
 
-        string x = "pixels";
         if (inputScale != 1f) x = g.Node("Mul", new[] { x, g.Scalar("input_scale", inputScale) });
         var mean = Broadcast(model.NormalizeMean, c);
         var std = Broadcast(model.NormalizeStd, c);
@@ -97,13 +97,15 @@ public static class BayesianOnnxExport
 
         if (rowMode)
         {
+            // OnnxTransformer reads only tensors: each row output is a one-element vector (OnnxOutputSqueeze makes
+            // scalars of them), the scores a [K] vector, and the class index goes out as int64.
             string Squeeze(string v) => g.Node("Squeeze", new[] { v, g.Int64s("axes", 0) });
-            g.Output(Squeeze(meanP), BayesianColumnNames.Score, DataType.Float, k);
-            g.Output(Squeeze(confidence), BayesianColumnNames.Confidence, DataType.Float);
-            g.Output(Squeeze(entropy), BayesianColumnNames.PredictiveEntropy, DataType.Float);
-            g.Output(Squeeze(expected), BayesianColumnNames.ExpectedEntropy, DataType.Float);
-            g.Output(Squeeze(mutual), BayesianColumnNames.MutualInformation, DataType.Float);
-            g.Output(Squeeze(label), PredictedLabelNameOutput, DataType.String);
+            g.Output(Squeeze(meanP), scoreColumnName, DataType.Float, k);
+            g.Output(confidence, OnnxOutputSqueeze.Names.Confidence, DataType.Float, 1);
+            g.Output(entropy, OnnxOutputSqueeze.Names.PredictiveEntropy, DataType.Float, 1);
+            g.Output(expected, OnnxOutputSqueeze.Names.ExpectedEntropy, DataType.Float, 1);
+            g.Output(mutual, OnnxOutputSqueeze.Names.MutualInformation, DataType.Float, 1);
+            g.Output(predicted, OnnxOutputSqueeze.Names.PredictedClass, DataType.Int64, 1);
         }
         else
         {
@@ -134,7 +136,7 @@ public static class BayesianOnnxExport
         return g.Build(metadata);
     }
 
-    internal const string PredictedLabelNameOutput = "PredictedLabelName";
+    internal const string MLNetInputName = "__mlnb_pixels";
 
     /// <summary>
     /// Draws the S posterior samples with the scorer's seeds (BayesianImageClassifier.Predict) and writes them:
