@@ -3,6 +3,10 @@ using Microsoft.ML.Data;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.MLNetIntegration;
 using MLNet.Bayesian.Tests.MLNetIntegration;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Compression;
+using System.Reflection;
 
 namespace MLNet.Bayesian.Tests.Persistence;
 
@@ -93,4 +97,84 @@ public sealed class SaveLoadTests
         Console.WriteLine($"saved zip {zip:N0} bytes; deterministic float32 weights {deterministic:N0}; mean-field {meanField:N0} ({100.0 * zip / meanField:F1}%)");
         Assert.IsTrue(zip <= 0.3 * meanField, $"zip {zip} bytes is more than 30% of {meanField}");
     }
+
+    [TestMethod]
+    public void AnotherProcessLoadsTheZipAndScoresTheSameImages()
+    {
+        var (code, stdout, stderr) = RunLoadCheck();
+        Assert.AreEqual(0, code, $"stdout: {stdout}\nstderr: {stderr}");
+        string csv = LastCsv;
+
+        var lines = File.ReadAllLines(csv);
+        var expected = _ml.Data.CreateEnumerable<Scored>(_model.Transform(ImagePipelineTests.Load(_ml, _test)), reuseRowObject: false).ToList();
+        var keyNames = KeyNames(_model.Transform(ImagePipelineTests.Load(_ml, _test)).Schema["PredictedLabel"]);
+        Assert.AreEqual(expected.Count, lines.Length);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var fields = lines[i].Split(',');
+            Assert.AreEqual(keyNames[(int)expected[i].PredictedLabel - 1], fields[0], $"row {i} label");
+            Assert.AreEqual(expected[i].MutualInformation, float.Parse(fields[4], CultureInfo.InvariantCulture), 1e-4f);
+            for (int c = 0; c < expected[i].Score.Length; c++)
+                Assert.AreEqual(expected[i].Score[c], float.Parse(fields[5 + c], CultureInfo.InvariantCulture), 1e-4f, $"row {i} class {c}");
+        }
+    }
+
+    static string[] KeyNames(DataViewSchema.Column column)
+    {
+        VBuffer<ReadOnlyMemory<char>> keys = default;
+        column.GetKeyValues(ref keys);
+        return keys.DenseValues().Select(k => k.ToString()).ToArray();
+    }
+
+    [TestMethod]
+    public void FlippedBytesOrAMissingEntryGiveAClearError()
+    {
+        string folder = TestData.TempFolder();
+        string flipped = Path.Combine(folder, "flipped.zip");
+        var bytes = File.ReadAllBytes(_zip);
+        for (int i = bytes.Length / 3; i < bytes.Length / 3 + 64; i++) bytes[i] ^= 0xFF;
+        File.WriteAllBytes(flipped, bytes);
+        var e1 = Assert.ThrowsExactly<InvalidDataException>(() => BayesianModel.Load(new MLContext(), flipped, out _));
+        StringAssert.Contains(e1.Message, flipped);
+
+        string missing = Path.Combine(folder, "missing.zip");
+        File.Copy(_zip, missing);
+        using (var archive = ZipFile.Open(missing, ZipArchiveMode.Update))
+        {
+            var onnxEntry = archive.Entries.First(en => en.FullName.Contains("Onnx", StringComparison.OrdinalIgnoreCase) || en.FullName.EndsWith("Model.key"));
+            onnxEntry.Delete();
+        }
+        var e2 = Assert.ThrowsExactly<InvalidDataException>(() => BayesianModel.Load(new MLContext(), missing, out _));
+        StringAssert.Contains(e2.Message, missing);
+
+        var e3 = Assert.ThrowsExactly<FileNotFoundException>(() => BayesianModel.Load(new MLContext(), Path.Combine(folder, "nope.zip"), out _));
+        StringAssert.Contains(e3.Message, "nope.zip");
+    }
+
+    [TestMethod]
+    public void PlainModelLoadWorksInAFreshProcessThatUsesTheLibrary()
+    {
+        // mlContext.Model.Load finds the CustomMapping once this library's assembly is loaded in the process.
+        var (code, stdout, stderr) = RunLoadCheck("--plain-load");
+        Assert.AreEqual(0, code, $"stdout: {stdout}\nstderr: {stderr}");
+        Assert.AreEqual(100, File.ReadAllLines(LastCsv).Length);
+    }
+
+    static (int Code, string Stdout, string Stderr) RunLoadCheck(params string[] extra)
+    {
+        string directory = typeof(SaveLoadTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "LoadCheckDirectory").Value!;
+        string tool = Path.Combine(directory, "MLNet.Bayesian.LoadCheck.dll");
+        Assert.IsTrue(File.Exists(tool), $"the load-check program was built at {tool}");
+        string csv = Path.Combine(TestData.TempFolder(), "scores.csv");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in new[] { tool, _zip, _test, csv }.Concat(extra)) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stdoutTask = process.StandardOutput.ReadToEndAsync();
+        string stderr = process.StandardError.ReadToEnd();
+        Assert.IsTrue(process.WaitForExit(120_000), "the other process finished");
+        LastCsv = csv;
+        return (process.ExitCode, stdoutTask.Result, stderr);
+    }
+
+    static string LastCsv = "";
 }
