@@ -106,8 +106,10 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     ITransformer SaveableChain(string file)
     {
         var ml = new MLContext(Seed);
-        const string Resized = "__mlnb_resized", Gray = "__mlnb_gray", Pixels = BayesianOnnxExport.MLNetInputName;
-        var temporaries = new List<string> { Pixels, OnnxOutputSqueeze.Names.Confidence, OnnxOutputSqueeze.Names.PredictiveEntropy,
+        const string Resized = "__mlnb_resized", Gray = "__mlnb_gray";
+        // A pixel vector goes into the graph under its own name, so that ONNX Runtime's shape errors name it.
+        string Pixels = Input.Kind == ImageColumnReader.Kind.Vector ? Input.ImageColumnName : BayesianOnnxExport.MLNetInputName;
+        var temporaries = new List<string> { OnnxOutputSqueeze.Names.Confidence, OnnxOutputSqueeze.Names.PredictiveEntropy,
             OnnxOutputSqueeze.Names.ExpectedEntropy, OnnxOutputSqueeze.Names.MutualInformation, OnnxOutputSqueeze.Names.PredictedClass,
             OnnxOutputSqueeze.Names.PredictedClassScalar };
         IEstimator<ITransformer> preprocessing;
@@ -125,13 +127,14 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
                     temporaries.Add(Gray);
                 }
                 temporaries.Add(Resized);
+                temporaries.Add(Pixels);
                 preprocessing = images.Append(ml.Transforms.ExtractPixels(Pixels, source,
                     Input.Channels == 1 ? Microsoft.ML.Transforms.Image.ImagePixelExtractingEstimator.ColorBits.Red : Microsoft.ML.Transforms.Image.ImagePixelExtractingEstimator.ColorBits.Rgb,
                     Microsoft.ML.Transforms.Image.ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, scaleImage: 1f / 255f));
                 empty = EmptyView<ImageRow>(ml, Input.ImageColumnName, new Microsoft.ML.Transforms.Image.ImageDataViewType());
                 break;
             case ImageColumnReader.Kind.Vector:
-                preprocessing = ml.Transforms.CopyColumns(Pixels, Input.ImageColumnName);
+                preprocessing = new EstimatorChain<ITransformer>();
                 empty = EmptyView<VectorRow>(ml, Input.ImageColumnName, new VectorDataViewType(NumberDataViewType.Single, Input.Channels * Input.Height * Input.Width));
                 break;
             default:
@@ -140,7 +143,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
         }
 
         float inputScale = Input.Kind == ImageColumnReader.Kind.Vector ? Input.VectorPixelScale : 1f;
-        byte[] onnx = BayesianOnnxExport.ExportForMLNet(Model, Samples, Seed, inputScale, ScoreColumnName);
+        byte[] onnx = BayesianOnnxExport.ExportForMLNet(Model, Samples, Seed, inputScale, ScoreColumnName, Pixels);
         File.WriteAllBytes(file, onnx);
         var outputs = new[] { ScoreColumnName, OnnxOutputSqueeze.Names.Confidence, OnnxOutputSqueeze.Names.PredictiveEntropy,
             OnnxOutputSqueeze.Names.ExpectedEntropy, OnnxOutputSqueeze.Names.MutualInformation, OnnxOutputSqueeze.Names.PredictedClass };
@@ -165,6 +168,14 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
         schema[0].ColumnType = type;
         return ml.Data.LoadFromEnumerable(Array.Empty<TRow>(), schema);
     }
+
+    /// <summary>
+    /// Writes the bare ONNX graph (batch inputs and outputs, see <see cref="BayesianOnnxExport"/>) with this
+    /// transformer's S and seed, so that it scores like <see cref="Transform"/>. Its input is the pixel tensor
+    /// after resizing (and, for a pixel-vector input, before VectorPixelScale, which the graph applies).
+    /// </summary>
+    public void ExportOnnx(string path)
+        => BayesianOnnxExport.Export(Model, path, Samples, Seed, Input.Kind == ImageColumnReader.Kind.Vector ? Input.VectorPixelScale : 1f);
 
     /// <inheritdoc />
     public void Dispose() => Model.Dispose();

@@ -42,8 +42,8 @@ public static class BayesianOnnxExport
     /// The graph ML.NET's OnnxTransformer runs: one row at a time, outputs named after the ML.NET columns
     /// and squeezed to the row's shape (scores [K], scalars []), and the predicted label as text.
     /// </summary>
-    internal static byte[] ExportForMLNet(BayesianImageClassifier model, int samples, int seed, float inputScale, string scoreColumnName)
-        => Build(model, samples, seed, inputScale, rowMode: true, scoreColumnName).ToByteArray();
+    internal static byte[] ExportForMLNet(BayesianImageClassifier model, int samples, int seed, float inputScale, string scoreColumnName, string inputName)
+        => Build(model, samples, seed, inputScale, rowMode: true, scoreColumnName, inputName).ToByteArray();
 
     /// <summary>Reads the metadata of an exported file, checking that this version can read it.</summary>
     public static IReadOnlyDictionary<string, string> ReadMetadata(byte[] onnx, string source = "the ONNX model")
@@ -59,14 +59,15 @@ public static class BayesianOnnxExport
         return metadata;
     }
 
-    static ModelProto Build(BayesianImageClassifier model, int samples, int seed, float inputScale, bool rowMode, string scoreColumnName = BayesianColumnNames.Score)
+    static ModelProto Build(BayesianImageClassifier model, int samples, int seed, float inputScale, bool rowMode,
+        string scoreColumnName = BayesianColumnNames.Score, string inputName = MLNetInputName)
     {
         if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), "at least one sample is needed");
         var network = model.Network;
         if (network.Stage == BayesianStage.Deterministic) samples = 1;
         var g = new OnnxGraphBuilder();
         int c = model.Channels, h = model.Height, w = model.Width, k = model.ClassNames.Count;
-        string x = rowMode ? MLNetInputName : "pixels";
+        string x = rowMode ? inputName : "pixels";
         g.Input(x, DataType.Float, rowMode ? 1 : -1, c, h, w);
 
         if (inputScale != 1f) x = g.Node("Mul", new[] { x, g.Scalar("input_scale", inputScale) });

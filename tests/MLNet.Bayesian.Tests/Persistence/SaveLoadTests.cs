@@ -177,4 +177,35 @@ public sealed class SaveLoadTests
     }
 
     static string LastCsv = "";
+
+    [TestMethod]
+    public void PixelVectorModelRoundTripsAndAWrongSizeNamesTheColumn()
+    {
+        var ml = new MLContext(seed: 2);
+        var view = TestData.Train.StratifiedHead(20).ToDataView(ml);
+        var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(view);
+        using var model = ml.MulticlassClassification.Trainers.BayesianImageClassification(new BayesianImageClassificationTrainer.Options
+        {
+            ImageColumnName = "Pixels", ImageChannels = 1, ImageHeight = 28, ImageWidth = 28, VectorPixelScale = 1,
+            DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, PredictionSamples = 4,
+            SharedPosterior = { MinMembers = 10, ComponentBudget = 32 },
+        }).Fit(keys.Transform(view));
+        string zip = Path.Combine(TestData.TempFolder(), "vector.zip");
+        ml.Model.Save(model, view.Schema, zip);
+        var probe = TestData.Test.StratifiedHead(3).ToDataView(ml);
+        var expected = ml.Data.CreateEnumerable<Scored>(model.Transform(probe), reuseRowObject: false).ToList();
+        var loaded = BayesianModel.Load(new MLContext(), zip, out _);
+        var actual = ml.Data.CreateEnumerable<Scored>(loaded.Transform(probe), reuseRowObject: false).ToList();
+        for (int i = 0; i < expected.Count; i++)
+            for (int c = 0; c < 10; c++) Assert.AreEqual(expected[i].Score[c], actual[i].Score[c], 1e-4f);
+
+        var small = new ImageSet(new float[3 * 64], new[] { 0, 1, 2 }, 1, 8, 8, MLNet.Bayesian.Data.FashionMnist.ClassNames).ToDataView(ml);
+        var e = Assert.Throws<Exception>(() => loaded.Transform(small));
+        StringAssert.Contains(e.Message, "'Pixels'");
+        StringAssert.Contains(e.Message, "1,1,28,28");
+
+        string onnx = Path.Combine(TestData.TempFolder(), "bare.onnx");
+        model.ExportOnnx(onnx);
+        Assert.AreEqual("4", MLNet.Bayesian.Onnx.BayesianOnnxExport.ReadMetadata(File.ReadAllBytes(onnx))["samples"]);
+    }
 }
