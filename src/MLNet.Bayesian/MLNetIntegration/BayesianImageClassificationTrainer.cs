@@ -163,11 +163,7 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         {
             VBuffer<byte> bytes = default;
             cursor.GetGetter<VBuffer<byte>>(column)(ref bytes);
-            try { image = MLImage.CreateFromStream(new MemoryStream(bytes.DenseValues().ToArray())); }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or NullReferenceException)
-            {
-                throw new InvalidDataException($"Row 0: the bytes in image column '{column.Name}' are not a readable image ({e.Message}).", e);
-            }
+            image = ImageColumnReader.DecodeBytes(bytes, column.Name, 0);
             owned = true;
         }
         else

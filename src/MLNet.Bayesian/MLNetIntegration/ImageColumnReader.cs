@@ -76,13 +76,8 @@ internal sealed class ImageColumnReader
                 {
                     getter(ref bytes);
                     if (bytes.Length == 0) throw new InvalidDataException($"Row {rowId}: image column '{_column}' holds no bytes.");
-                    MLImage image;
-                    try { image = MLImage.CreateFromStream(new MemoryStream(bytes.DenseValues().ToArray())); }
-                    catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or NullReferenceException)
-                    {
-                        throw new InvalidDataException($"Row {rowId}: the bytes in image column '{_column}' are not a readable image ({e.Message}).", e);
-                    }
-                    using (image) Decode(image, destination, rowId);
+                    using var image = DecodeBytes(bytes, _column, rowId);
+                    Decode(image, destination, rowId);
                 };
             }
             default:
@@ -133,6 +128,16 @@ internal sealed class ImageColumnReader
                 if (Channels == 1) destination[p] = (rgb[0] + rgb[1] + rgb[2]) / 3f;
                 else for (int c = 0; c < 3; c++) destination[c * Height * Width + p] = rgb[c];
             }
+        }
+    }
+
+    /// <summary>Decodes encoded image bytes (PNG, JPEG, ...); the error names the row and column.</summary>
+    public static MLImage DecodeBytes(VBuffer<byte> bytes, string column, long rowId)
+    {
+        try { return MLImage.CreateFromStream(new MemoryStream(bytes.DenseValues().ToArray())); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or NullReferenceException)
+        {
+            throw new InvalidDataException($"Row {rowId}: the bytes in image column '{column}' are not a readable image ({e.Message}).", e);
         }
     }
 
