@@ -1,0 +1,18 @@
+using MLNet.Bayesian.Cli.Commands;
+using Spectre.Console.Cli;
+
+var app = new CommandApp();
+app.Configure(config =>
+{
+    config.SetApplicationName("mlnet-bayesian");
+    config.AddCommand<TrainCommand>("train")
+        .WithDescription("Train a 2DGBNN image classifier on a folder of images (one sub-folder per class) or on Fashion-MNIST, and save it as an ML.NET model zip.")
+        .WithExample("train", "--data", "images/", "--out", "model.zip");
+    config.AddCommand<EvaluateCommand>("evaluate")
+        .WithDescription("Evaluate a model on a labelled image folder (and optionally out-of-distribution images); write metrics.json and PNG plots.")
+        .WithExample("evaluate", "--model", "model.zip", "--data", "test/", "--ood", "other/", "--report", "report/");
+    config.AddCommand<ScoreCommand>("score")
+        .WithDescription("Score every image in a folder into a CSV: prediction, probabilities, uncertainty and a needs_review flag; unreadable files get an error row.")
+        .WithExample("score", "--model", "model.zip", "--images", "incoming/", "--out", "predictions.csv");
+});
+return app.Run(args);
