@@ -9,7 +9,7 @@ using MLNet.Bayesian.MLNetIntegration;
 
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 var positional = args.Where((a, i) => !a.StartsWith("--") && (i == 0 || !args[i - 1].StartsWith("--"))).ToList();
-string folder = positional.FirstOrDefault() ?? WriteSampleFolder();
+string folder = positional.FirstOrDefault() ?? MLNet.Bayesian.Examples.Samples.ImageFolderPath();
 var ml = new MLContext(seed: 1);
 ml.Log += (_, e) => { if (e.Message.Contains("] stage ")) Console.WriteLine($"  {e.Message[(e.Message.IndexOf("] ") + 2)..]}"); };
 
@@ -46,14 +46,6 @@ foreach (var r in rows.OrderByDescending(r => r.MutualInformation).Take(5))
     Console.WriteLine($"  {Path.GetFileName(Path.GetDirectoryName(r.ImagePath))}/{Path.GetFileName(r.ImagePath)}: predicted {r.PredictedClass} " +
                       $"(confidence {r.Confidence:F2}, entropy {r.PredictiveEntropy:F3}, epistemic {r.MutualInformation:F4})");
 (model as IDisposable)?.Dispose();
-
-static string WriteSampleFolder()
-{
-    string root = Path.Combine(Path.GetTempPath(), "mlnet-bayesian-sample-images");
-    if (!Directory.Exists(root))
-        ImageFolder.Write(FashionMnist.Load(train: true, Path.Combine("tests", "data", "fashion-mnist-subset")).StratifiedHead(100), root);
-    return root;
-}
 
 sealed class Prediction
 {

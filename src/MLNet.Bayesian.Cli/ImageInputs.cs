@@ -27,6 +27,24 @@ internal static class ImageInputs
         return cache;
     }
 
+    /// <summary>
+    /// An out-of-distribution image folder: the given folder, or for a digits CSV (scikit-learn's 8x8 digits,
+    /// .csv or .csv.gz) the digits resized to <paramref name="size"/> and written once as PNG under the cache.
+    /// </summary>
+    public static string ResolveOodFolder(string ood, int size)
+    {
+        if (Directory.Exists(ood)) return ood;
+        if (!File.Exists(ood)) throw new FileNotFoundException($"--ood: '{ood}' is neither a folder nor a digits CSV file.", ood);
+        string cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "mlnet-bayesian", "digits", $"{size}px");
+        if (!File.Exists(Path.Combine(cache, ".complete")))
+        {
+            if (Directory.Exists(cache)) Directory.Delete(cache, recursive: true);
+            ImageFolder.Write(DigitsCsvReader.ReadResized(ood, size), cache);
+            File.WriteAllText(Path.Combine(cache, ".complete"), DateTime.UtcNow.ToString("O"));
+        }
+        return cache;
+    }
+
     /// <summary>The labelled entries of a folder, with absolute paths.</summary>
     public static IReadOnlyList<ImageFolderEntry> Entries(string folder)
         => ImageFolder.Read(folder).Select(e => new ImageFolderEntry { ImagePath = Path.GetFullPath(Path.Combine(folder, e.ImagePath)), Label = e.Label }).ToList();

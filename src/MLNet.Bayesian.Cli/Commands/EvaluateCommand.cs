@@ -21,7 +21,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         [CommandOption("--data <SOURCE>"), Description("Labelled image folder (one sub-folder per class) or 'fashion-mnist' (its test split).")]
         public string Data { get; set; } = "";
 
-        [CommandOption("--ood <FOLDER>"), Description("Images of none of the classes (any layout), for OOD detection metrics.")]
+        [CommandOption("--ood <SOURCE>"), Description("Images of none of the classes (a folder, any layout; or a digits .csv/.csv.gz, drawn at the model's size), for OOD metrics.")]
         public string? Ood { get; set; }
 
         [CommandOption("--report <DIR>"), Description("Folder for metrics.json and the PNG plots.")]
@@ -34,7 +34,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         {
             if (!File.Exists(Model)) return ValidationResult.Error($"--model: file '{Model}' does not exist.");
             if (string.IsNullOrWhiteSpace(Data)) return ValidationResult.Error("--data is required.");
-            if (Ood is not null && !Directory.Exists(Ood)) return ValidationResult.Error($"--ood: folder '{Ood}' does not exist.");
+            if (Ood is not null && !Directory.Exists(Ood) && !File.Exists(Ood)) return ValidationResult.Error($"--ood: '{Ood}' does not exist.");
             return ValidationResult.Success();
         }
     }
@@ -45,7 +45,8 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var ml = new MLContext(seed: 1);
         var model = BayesianModel.Load(ml, settings.Model, out _);
         string folder = ImageInputs.ResolveFolder(settings.Data, train: false);
-        var scored = model.Transform(ImageInputs.Load(ml, ImageInputs.Entries(folder)));
+        var entries = ImageInputs.Entries(folder);
+        var scored = model.Transform(ImageInputs.Load(ml, entries));
         Directory.CreateDirectory(settings.Report);
 
         var rows = ml.Data.CreateEnumerable<Row>(scored, reuseRowObject: false).Where(r => r.Label > 0).ToList();
@@ -76,7 +77,11 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var histograms = new Dictionary<string, float[]> { ["in distribution"] = rows.Select(r => r.PredictiveEntropy).ToArray() };
         if (settings.Ood is not null)
         {
-            var oodFiles = Directory.EnumerateFiles(settings.Ood, "*", SearchOption.AllDirectories)
+            // Digits are drawn at the size of the evaluation images.
+            int side;
+            using (var first = MLImage.CreateFromFile(entries[0].ImagePath)) side = first.Height;
+            string oodFolder = ImageInputs.ResolveOodFolder(settings.Ood, side);
+            var oodFiles = Directory.EnumerateFiles(oodFolder, "*", SearchOption.AllDirectories)
                 .Where(f => new[] { ".png", ".jpg", ".jpeg", ".bmp" }.Contains(Path.GetExtension(f).ToLowerInvariant())).OrderBy(f => f).ToList();
             var ood = ml.Data.CreateEnumerable<Row>(model.Transform(ml.Data.LoadFromEnumerable(
                 oodFiles.Select(f => new MLNet.Bayesian.Data.ImageFolderEntry { ImagePath = Path.GetFullPath(f), Label = "" }))), reuseRowObject: false).ToList();
