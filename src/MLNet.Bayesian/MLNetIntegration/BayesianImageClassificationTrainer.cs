@@ -85,7 +85,7 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
             throw new OperationCanceledException($"{Name}: training was canceled (MLContext.CancelExecution or Options.CancellationToken).", e, _options.CancellationToken);
         }
         channel.Info(MessageSensitivity.None, model.Report.ToString());
-        return new BayesianImageClassificationTransformer(_env, model, new BayesianImageClassificationTransformer.InputSpec(
+        return new BayesianImageClassificationTransformer(model, new BayesianImageClassificationTransformer.InputSpec(
             _options.ImageColumnName, reader.Channels, reader.Height, reader.Width, _options.VectorPixelScale) { Kind = reader.InputKind },
             classNames, _options.PredictedLabelColumnName, _options.ScoreColumnName, _options.PredictionSamples, seed, _options.BatchSize);
     }

@@ -22,13 +22,11 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
         internal ImageColumnReader.Kind Kind { get; init; }
     }
 
-    readonly IHostEnvironment _env;
     readonly string[] _outputNames;
 
-    internal BayesianImageClassificationTransformer(IHostEnvironment env, BayesianImageClassifier model, InputSpec input,
+    internal BayesianImageClassificationTransformer(BayesianImageClassifier model, InputSpec input,
         IReadOnlyList<string> classNames, string predictedLabelColumn, string scoreColumn, int samples, int seed, int batchSize)
     {
-        _env = env;
         Model = model; Input = input; ClassNames = classNames; PredictedLabelColumnName = predictedLabelColumn;
         ScoreColumnName = scoreColumn; Samples = samples; Seed = seed; BatchSize = batchSize;
         _outputNames = new[] { predictedLabelColumn, scoreColumn, BayesianColumnNames.Confidence, BayesianColumnNames.PredictiveEntropy,
@@ -195,7 +193,6 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     /// <summary>Scores a batch of images (N x C x H x W values in [0, 1]).</summary>
     internal PredictiveDistribution Score(ReadOnlySpan<float> pixels)
     {
-        _env.Register("BayesianImageClassification"); // keeps the environment alive and checks it was not disposed
         return Model.Predict(pixels, Samples, BatchSize, Seed);
     }
 
