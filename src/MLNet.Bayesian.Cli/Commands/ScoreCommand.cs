@@ -158,12 +158,8 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
     static string Csv(string value) => value.IndexOfAny(new[] { ',', '"', '\n', '\r' }) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
     static string R(float v) => v.ToString("R", CultureInfo.InvariantCulture);
 
-    internal static string[] KeyNames(DataViewSchema.Column column)
-    {
-        VBuffer<ReadOnlyMemory<char>> keys = default;
-        column.GetKeyValues(ref keys);
-        return keys.DenseValues().Select(k => k.ToString()).ToArray();
-    }
+    static string[] KeyNames(DataViewSchema.Column column)
+        => ImageSetDataView.KeyNames(column, (int)((KeyDataViewType)column.Type).Count).ToArray();
 
     sealed class Prediction
     {
