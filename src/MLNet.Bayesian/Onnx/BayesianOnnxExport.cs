@@ -163,6 +163,7 @@ public static class BayesianOnnxExport
         try
         {
             network.NoiseGenerator = generator;
+            using var pause = GcPause.Begin();
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             var probe = zeros(1, model.Channels, model.Height, model.Width, device: model.Device);

@@ -62,6 +62,7 @@ public sealed class BayesianImageClassifier : IDisposable
             Network.NoiseGenerator = generator;
             for (int start = 0; start < count; start += batchSize)
             {
+                using var pause = GcPause.Begin();
                 using var scope = NewDisposeScope();
                 int n = Math.Min(batchSize, count - start);
                 var x = ToInput(pixels.Slice(start * ImageSize, n * ImageSize), n);

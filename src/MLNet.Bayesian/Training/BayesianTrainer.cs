@@ -131,6 +131,7 @@ public sealed class BayesianTrainer
             {
                 ThrowIfStopped();
                 var clock = Stopwatch.StartNew();
+                using var pause = GcPause.Begin();
                 using var scope = NewDisposeScope();
                 int n = Math.Min(_options.BatchSize, order.Length - start);
                 var (x, y) = Batch(classifier, train, order.AsSpan(start, n), rng);

@@ -1,0 +1,35 @@
+using System.Runtime;
+
+namespace MLNet.Bayesian.Layers;
+
+/// <summary>
+/// Holds off garbage collection while a block of LibTorch calls runs (one training step, one scoring batch).
+/// TorchSharp 0.107 hands LibTorch the handles of temporary Scalar objects that nothing keeps alive (for
+/// example in BatchNorm's running-statistics update and in its optimisers); a collection during such a call
+/// lets the finalizer free the Scalar while LibTorch reads it (CI saw "alpha must not be a floating point
+/// number" from BatchNorm.forward). With no collection inside the block, the temporaries outlive their calls.
+/// Nested pauses are no-ops; if the block allocates past the budget the runtime collects anyway and the
+/// pause simply ends.
+/// </summary>
+public readonly struct GcPause : IDisposable
+{
+    /// <summary>Managed bytes a training step or scoring batch may allocate without a collection.</summary>
+    public const long DefaultBudget = 64L * 1024 * 1024;
+
+    readonly bool _started;
+
+    GcPause(bool started) => _started = started;
+
+    /// <summary>Starts a pause unless one is already running.</summary>
+    public static GcPause Begin(long budget = DefaultBudget)
+    {
+        if (GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) return new GcPause(false);
+        return new GcPause(GC.TryStartNoGCRegion(budget));
+    }
+
+    /// <summary>Ends the pause if it is still in force.</summary>
+    public void Dispose()
+    {
+        if (_started && GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
+    }
+}
