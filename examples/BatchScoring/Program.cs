@@ -22,8 +22,7 @@ if (Option("--model") is null)
 
 var ml = new MLContext();
 var model = BayesianModel.Load(ml, modelPath, out _);
-var files = Directory.EnumerateFiles(images, "*.*", SearchOption.AllDirectories)
-    .Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase)).OrderBy(f => f).ToList();
+var files = ImageFolder.ListImageFiles(images);
 
 int failed = 0;
 using var writer = new StreamWriter(output);

@@ -81,8 +81,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             int side;
             using (var first = MLImage.CreateFromFile(entries[0].ImagePath)) side = first.Height;
             string oodFolder = ImageInputs.ResolveOodFolder(settings.Ood, side);
-            var oodFiles = Directory.EnumerateFiles(oodFolder, "*", SearchOption.AllDirectories)
-                .Where(f => new[] { ".png", ".jpg", ".jpeg", ".bmp" }.Contains(Path.GetExtension(f).ToLowerInvariant())).OrderBy(f => f).ToList();
+            var oodFiles = MLNet.Bayesian.Data.ImageFolder.ListImageFiles(oodFolder);
             var ood = ml.Data.CreateEnumerable<Row>(model.Transform(ml.Data.LoadFromEnumerable(
                 oodFiles.Select(f => new MLNet.Bayesian.Data.ImageFolderEntry { ImagePath = Path.GetFullPath(f), Label = "" }))), reuseRowObject: false).ToList();
             histograms["out of distribution"] = ood.Select(r => r.PredictiveEntropy).ToArray();

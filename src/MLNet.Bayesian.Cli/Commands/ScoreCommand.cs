@@ -41,8 +41,6 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         }
     }
 
-    static readonly HashSet<string> Extensions = new(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp" };
-
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
         var ml = new MLContext(seed: 1);
@@ -53,8 +51,7 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         if (threshold is null) AnsiConsole.MarkupLine("[yellow]no review threshold given or stored: needs_review is left empty[/]");
 
         string root = Path.GetFullPath(settings.Images);
-        var files = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
-            .Where(f => Extensions.Contains(Path.GetExtension(f))).OrderBy(f => f, StringComparer.Ordinal).ToList();
+        var files = ImageFolder.ListImageFiles(root);
         var done = ReadDone(settings.Out, out bool hasHeader, out int previousErrors);
         var pending = files.Where(f => !done.Contains(Path.GetRelativePath(root, f))).ToList();
         AnsiConsole.MarkupLine($"{files.Count} images, {done.Count} already in {Markup.Escape(settings.Out)}, {pending.Count} to score");

@@ -23,12 +23,19 @@ public static class ImageFolder
         var entries = new List<ImageFolderEntry>();
         foreach (string classDir in Directory.GetDirectories(root).OrderBy(d => d, StringComparer.Ordinal))
             foreach (string file in Directory.GetFiles(classDir).OrderBy(f => f, StringComparer.Ordinal))
-                if (Extensions.Contains(Path.GetExtension(file)))
+                if (IsImageFile(file))
                     entries.Add(new ImageFolderEntry { ImagePath = Path.GetRelativePath(root, file), Label = Path.GetFileName(classDir) });
         if (entries.Count == 0)
             throw new InvalidDataException($"Image folder '{root}' holds no images: expected one sub-folder per class with PNG or JPEG files.");
         return entries;
     }
+
+    /// <summary>Whether the file name has an image extension this library reads (PNG, JPEG, BMP, GIF, WebP).</summary>
+    public static bool IsImageFile(string path) => Extensions.Contains(Path.GetExtension(path));
+
+    /// <summary>Every image file below <paramref name="root"/> (any layout, recursively), sorted by path.</summary>
+    public static List<string> ListImageFiles(string root)
+        => Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Where(IsImageFile).OrderBy(f => f, StringComparer.Ordinal).ToList();
 
     /// <summary>Writes every image as PNG into <c>root/class name/index.png</c>.</summary>
     public static void Write(ImageSet set, string root)

@@ -10,7 +10,7 @@ internal static class ScoredValues
     /// <summary>A getter for output column <paramref name="which"/> (0: PredictedLabel ... 5: MutualInformation).</summary>
     public static Delegate Getter(int which, Func<(PredictiveDistribution Batch, int Row)> current) => which switch
     {
-        0 => (ValueGetter<uint>)((ref uint v) => { var (b, i) = current(); v = (uint)ArgMax(b.Row(i)) + 1; }),
+        0 => (ValueGetter<uint>)((ref uint v) => { var (b, i) = current(); v = (uint)b.PredictedClass[i] + 1; }),
         1 => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
         {
             var (b, i) = current();
@@ -18,19 +18,10 @@ internal static class ScoredValues
             b.Row(i).CopyTo(editor.Values);
             v = editor.Commit();
         }),
-        2 => (ValueGetter<float>)((ref float v) => { var (b, i) = current(); v = Max(b.Row(i)); }),
+        2 => (ValueGetter<float>)((ref float v) => { var (b, i) = current(); v = b.Confidence[i]; }),
         3 => (ValueGetter<float>)((ref float v) => { var (b, i) = current(); v = b.PredictiveEntropy[i]; }),
         4 => (ValueGetter<float>)((ref float v) => { var (b, i) = current(); v = b.ExpectedEntropy[i]; }),
-        5 => (ValueGetter<float>)((ref float v) => { var (b, i) = current(); v = Math.Max(b.PredictiveEntropy[i] - b.ExpectedEntropy[i], 0f); }),
+        5 => (ValueGetter<float>)((ref float v) => { var (b, i) = current(); v = b.MutualInformation[i]; }),
         _ => throw new ArgumentOutOfRangeException(nameof(which)),
     };
-
-    static int ArgMax(ReadOnlySpan<float> v)
-    {
-        int best = 0;
-        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
-        return best;
-    }
-
-    static float Max(ReadOnlySpan<float> v) => v[ArgMax(v)];
 }

@@ -38,11 +38,15 @@ public sealed class PredictiveDistribution
     /// <summary>mean H[p_s]: aleatoric part.</summary>
     public float[] ExpectedEntropy { get; }
     /// <summary>H[mean p] - mean H[p_s]: epistemic part (never below 0).</summary>
-    public float[] MutualInformation => PredictiveEntropy.Zip(ExpectedEntropy, (h, e) => Math.Max(h - e, 0f)).ToArray();
+    public float[] MutualInformation => _mutualInformation ??= PredictiveEntropy.Zip(ExpectedEntropy, (h, e) => Math.Max(h - e, 0f)).ToArray();
     /// <summary>max_c mean p: confidence of the predicted class.</summary>
-    public float[] Confidence => Enumerable.Range(0, Count).Select(i => Row(i).ToArray().Max()).ToArray();
+    public float[] Confidence => _confidence ??= Enumerable.Range(0, Count).Select(i => Row(i)[ArgMax(Row(i))]).ToArray();
     /// <summary>arg max_c mean p.</summary>
-    public int[] PredictedClass => Enumerable.Range(0, Count).Select(i => ArgMax(Row(i))).ToArray();
+    public int[] PredictedClass => _predictedClass ??= Enumerable.Range(0, Count).Select(i => ArgMax(Row(i))).ToArray();
+
+    // Derived per-row values, computed on first use: callers index them row by row.
+    float[]? _mutualInformation, _confidence;
+    int[]? _predictedClass;
 
     /// <summary>The mean probabilities of input <paramref name="index"/>.</summary>
     public ReadOnlySpan<float> Row(int index) => Probabilities.AsSpan(index * Classes, Classes);

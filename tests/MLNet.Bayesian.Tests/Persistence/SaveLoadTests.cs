@@ -119,12 +119,8 @@ public sealed class SaveLoadTests
         }
     }
 
-    static string[] KeyNames(DataViewSchema.Column column)
-    {
-        VBuffer<ReadOnlyMemory<char>> keys = default;
-        column.GetKeyValues(ref keys);
-        return keys.DenseValues().Select(k => k.ToString()).ToArray();
-    }
+    static IReadOnlyList<string> KeyNames(DataViewSchema.Column column)
+        => ImageSetDataView.KeyNames(column, (int)((KeyDataViewType)column.Type).Count);
 
     [TestMethod]
     public void FlippedBytesOrAMissingEntryGiveAClearError()
