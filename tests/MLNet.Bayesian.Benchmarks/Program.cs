@@ -1,31 +1,77 @@
-// Benchmarks of MLNet.Bayesian. So far: persistence (saved-model bytes, ONNX against TorchSharp throughput).
-//   dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- [--quick] --out <dir>
+// Benchmarks of MLNet.Bayesian.
+//   dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- [--quick] [--architecture SmallCnn|ResNet20]
+//       [--epochs 5,2,2] [--samples 30] [--batch-size 128] [--persistence] --out <dir>
+// Methods comparison (always): deterministic, mean-field and 2DGBNN (shared, hierarchical) on the same data
+// -> <dir>/results.json, results.md, PNG plots. --persistence adds saved-model size and ONNX throughput
+// -> <dir>/persistence.md. --quick: the committed 2,000-image subset, one epoch per stage, S = 10.
+using System.Globalization;
 using System.Text.Json;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Benchmarks;
 using MLNet.Bayesian.Data;
 
-bool quick = args.Contains("--quick");
-int outIndex = Array.IndexOf(args, "--out");
-string outDir = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : Path.Combine("artifacts", "benchmarks");
-Directory.CreateDirectory(outDir);
-string subset = Path.Combine("tests", "data", "fashion-mnist-subset");
-var train = FashionMnist.Load(train: true, subset);
-var probe = FashionMnist.Load(train: false, subset);
-if (quick) { train = train.StratifiedHead(30); probe = probe.StratifiedHead(20); }
-
-var samples = quick ? new[] { 1, 10 } : new[] { 1, 10, 30 };
-var architectures = quick ? new[] { Architecture.SmallCnn } : new[] { Architecture.SmallCnn, Architecture.ResNet20 };
-Console.WriteLine($"persistence: {train.Count} training images, {probe.Count} scored, threads {Environment.ProcessorCount}");
-var rows = PersistenceBenchmark.Run(train, probe, architectures, samples, quick ? 1 : 3, outDir);
-
-var lines = new List<string>
+string? Value(string name)
 {
-    $"| architecture | S | saved zip bytes | deterministic float32 | mean-field float32 | zip / mean-field | TorchSharp img/s | ONNX img/s | ONNX / TorchSharp |",
-    "|---|---|---|---|---|---|---|---|---|",
-};
-lines.AddRange(rows.Select(r => $"| {r.Architecture} | {r.Samples} | {r.ZipBytes:N0} | {r.DeterministicBytes:N0} | {r.MeanFieldBytes:N0} | " +
-    $"{100.0 * r.ZipBytes / r.MeanFieldBytes:F1}% | {r.TorchImagesPerSecond:F0} | {r.OnnxImagesPerSecond:F0} | {r.OnnxImagesPerSecond / r.TorchImagesPerSecond:F2} |"));
-File.WriteAllLines(Path.Combine(outDir, "persistence.md"), lines);
-File.WriteAllText(Path.Combine(outDir, "persistence.json"), JsonSerializer.Serialize(new { date = DateTime.UtcNow, quick, rows }, new JsonSerializerOptions { WriteIndented = true }));
-lines.ForEach(Console.WriteLine);
+    int i = Array.IndexOf(args, name);
+    if (i < 0) return null;
+    if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
+    return args[i + 1];
+}
+var known = new HashSet<string> { "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size" };
+var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
+if (unknown.Count > 0)
+{
+    Console.Error.WriteLine($"Unknown option(s) {string.Join(", ", unknown)}. Options: {string.Join(", ", known)}.");
+    return 2;
+}
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+bool quick = args.Contains("--quick");
+string outDir = Value("--out") ?? Path.Combine("artifacts", "benchmarks");
+var architecture = Enum.TryParse<Architecture>(Value("--architecture") ?? "SmallCnn", ignoreCase: true, out var a) && a is Architecture.SmallCnn or Architecture.ResNet20
+    ? a : throw new ArgumentException($"--architecture must be SmallCnn or ResNet20, not '{Value("--architecture")}'.");
+int[] epochs = (Value("--epochs") ?? (quick ? "1,1,1" : "5,2,2")).Split(',').Select(int.Parse).ToArray();
+if (epochs.Length != 3 || epochs.Any(e => e < 1)) throw new ArgumentException("--epochs takes three positive counts: deterministic,mean-field,shared.");
+int samples = int.Parse(Value("--samples") ?? (quick ? "10" : "30"));
+int batchSize = int.Parse(Value("--batch-size") ?? "128");
+Directory.CreateDirectory(outDir);
+
+// Run from the repository root (the data paths are relative to it).
+var data = BenchmarkData.Load(quick);
+Console.WriteLine($"methods: {architecture} on {data.Name}: {data.Train.Count} training images, {data.Test.Count} test, {data.Ood.Count} OOD; " +
+                  $"epochs {string.Join("/", epochs)}, S = {samples}, batch {batchSize}, {TorchSharp.torch.get_num_threads()} threads");
+var settings = new MethodsBenchmark.Settings(architecture, epochs[0], epochs[1], epochs[2], samples, batchSize, Seed: 1, outDir);
+var outcome = new MethodsBenchmark(settings, data).Run();
+MethodsBenchmark.Plot(outcome.Methods, outDir);
+var methods = outcome.Methods.Select(m => m.Result).ToList();
+var targets = ResultsWriter.Targets(methods, architecture);
+ResultsWriter.Write(outDir, ResultsWriter.MakeHeader(data.Name, settings, quick, methods), outcome, targets);
+Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "results.md")));
+if (!outcome.StagesReproduced)
+{
+    Console.Error.WriteLine("The second run's stages 0-1 did not reproduce the first run's weights: the seeds do not make training reproducible.");
+    return 1;
+}
+
+if (args.Contains("--persistence"))
+{
+    string subset = Path.Combine("tests", "data", "fashion-mnist-subset");
+    var train = FashionMnist.Load(train: true, subset);
+    var probe = FashionMnist.Load(train: false, subset);
+    if (quick) { train = train.StratifiedHead(30); probe = probe.StratifiedHead(20); }
+    var persistenceSamples = quick ? new[] { 1, 10 } : new[] { 1, 10, 30 };
+    var architectures = quick ? new[] { Architecture.SmallCnn } : new[] { Architecture.SmallCnn, Architecture.ResNet20 };
+    Console.WriteLine($"persistence: {train.Count} training images, {probe.Count} scored, threads {Environment.ProcessorCount}");
+    var rows = PersistenceBenchmark.Run(train, probe, architectures, persistenceSamples, quick ? 1 : 3, outDir);
+    var lines = new List<string>
+    {
+        "| architecture | S | saved zip bytes | deterministic float32 | mean-field float32 | zip / mean-field | TorchSharp img/s | ONNX img/s | ONNX / TorchSharp |",
+        "|---|---|---|---|---|---|---|---|---|",
+    };
+    lines.AddRange(rows.Select(r => $"| {r.Architecture} | {r.Samples} | {r.ZipBytes:N0} | {r.DeterministicBytes:N0} | {r.MeanFieldBytes:N0} | " +
+        $"{100.0 * r.ZipBytes / r.MeanFieldBytes:F1}% | {r.TorchImagesPerSecond:F0} | {r.OnnxImagesPerSecond:F0} | {r.OnnxImagesPerSecond / r.TorchImagesPerSecond:F2} |"));
+    File.WriteAllLines(Path.Combine(outDir, "persistence.md"), lines);
+    File.WriteAllText(Path.Combine(outDir, "persistence.json"), JsonSerializer.Serialize(new { date = DateTime.UtcNow, quick, rows }, new JsonSerializerOptions { WriteIndented = true }));
+    lines.ForEach(Console.WriteLine);
+}
+return 0;

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNet.Bayesian.Cli.Reports;
+using MLNet.Bayesian.Plots;
 using MLNet.Bayesian.MLNetIntegration;
 using MLNet.Bayesian.Uncertainty;
 using Spectre.Console;
@@ -71,8 +71,8 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             ["aurc"] = curves.ToDictionary(c => c.Key, c => c.Value.Aurc),
             ["reliability"] = bins,
         };
-        ReportPlots.Reliability(bins, Path.Combine(settings.Report, "reliability.png"));
-        ReportPlots.RiskCoverage(curves, Path.Combine(settings.Report, "risk_coverage.png"));
+        UncertaintyPlots.Reliability(bins, Path.Combine(settings.Report, "reliability.png"));
+        UncertaintyPlots.RiskCoverage(curves, Path.Combine(settings.Report, "risk_coverage.png"));
 
         var histograms = new Dictionary<string, float[]> { ["in distribution"] = rows.Select(r => r.PredictiveEntropy).ToArray() };
         if (settings.Ood is not null)
@@ -93,7 +93,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
                 [BayesianColumnNames.Confidence] = OutOfDistributionMetrics.Compute(rows.Select(r => -r.Confidence).ToList(), ood.Select(r => -r.Confidence).ToList()),
             };
         }
-        ReportPlots.Histogram("Predictive entropy", histograms, Path.Combine(settings.Report, "uncertainty_histogram.png"));
+        UncertaintyPlots.Histogram("Predictive entropy", histograms, Path.Combine(settings.Report, "uncertainty_histogram.png"));
         File.WriteAllText(Path.Combine(settings.Report, "metrics.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
 
         AnsiConsole.MarkupLine($"{rows.Count} images: accuracy {metrics.Accuracy:P2}, NLL {metrics.Nll:F4}, ECE {metrics.Ece:F4}, Brier {metrics.Brier:F4}; " +

@@ -1,0 +1,24 @@
+using MLNet.Bayesian.Data;
+
+namespace MLNet.Bayesian.Benchmarks;
+
+/// <summary>
+/// The sets every method sees: Fashion-MNIST train and test, the test set rotated by 30 degrees and with
+/// Gaussian noise of std 0.3 (clamped to [0, 1]), and scikit-learn's 8x8 digits drawn at 28x28 as
+/// out-of-distribution images (bright ink on dark ground, Fashion-MNIST's polarity).
+/// </summary>
+internal sealed record BenchmarkData(string Name, ImageSet Train, ImageSet Test, ImageSet Rotated, ImageSet Noisy, ImageSet Ood)
+{
+    public const double RotationDegrees = 30, NoiseStd = 0.3;
+    const string Subset = "tests/data/fashion-mnist-subset", Digits = "tests/data/digits/digits.csv.gz";
+
+    /// <summary>The full data from the Debian package, or in quick mode the committed 2,000 + 1,000 image subset.</summary>
+    public static BenchmarkData Load(bool quick)
+    {
+        var (name, train, test) = quick
+            ? ("fashion-mnist-subset", FashionMnist.Load(train: true, Subset), FashionMnist.Load(train: false, Subset))
+            : ("fashion-mnist", FashionMnist.Load(train: true), FashionMnist.Load(train: false));
+        var ood = DigitsCsvReader.ReadResized(Digits, test.Height);
+        return new BenchmarkData(name, train, test, ImageOps.Rotate(test, RotationDegrees), ImageOps.AddGaussianNoise(test, NoiseStd, seed: 1), ood);
+    }
+}

@@ -1,0 +1,28 @@
+using System.Text.Json.Serialization;
+
+namespace MLNet.Bayesian.Benchmarks;
+
+/// <summary>One method's row of results.json; the property names are the file's keys.</summary>
+internal sealed record MethodResult
+{
+    [JsonPropertyName("method")] public required string Method { get; init; }
+    [JsonPropertyName("accuracy")] public double Accuracy { get; init; }
+    [JsonPropertyName("nll")] public double Nll { get; init; }
+    [JsonPropertyName("ece")] public double Ece { get; init; }
+    [JsonPropertyName("brier")] public double Brier { get; init; }
+    [JsonPropertyName("aurc")] public double Aurc { get; init; }
+    [JsonPropertyName("ood_auroc_entropy")] public double OodAurocEntropy { get; init; }
+    /// <summary>Null for a deterministic network: one sample has no mutual information.</summary>
+    [JsonPropertyName("ood_auroc_mutual_information")] public double? OodAurocMutualInformation { get; init; }
+    [JsonPropertyName("ood_auroc_confidence")] public double OodAurocConfidence { get; init; }
+    [JsonPropertyName("shift_rotate30_accuracy")] public double ShiftRotate30Accuracy { get; init; }
+    [JsonPropertyName("shift_rotate30_ece")] public double ShiftRotate30Ece { get; init; }
+    [JsonPropertyName("shift_noise_accuracy")] public double ShiftNoiseAccuracy { get; init; }
+    [JsonPropertyName("shift_noise_ece")] public double ShiftNoiseEce { get; init; }
+    [JsonPropertyName("trainable_parameters")] public long TrainableParameters { get; init; }
+    [JsonPropertyName("model_bytes")] public long ModelBytes { get; init; }
+    [JsonPropertyName("train_step_ms")] public double TrainStepMs { get; init; }
+    [JsonPropertyName("train_step_ratio_vs_deterministic")] public double TrainStepRatioVsDeterministic { get; init; }
+    [JsonPropertyName("predict_images_per_s")] public double PredictImagesPerS { get; init; }
+    [JsonPropertyName("samples")] public int Samples { get; init; }
+}

@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Data;
+using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Plots;
+using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Training;
+using MLNet.Bayesian.Uncertainty;
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Benchmarks;
+
+/// <summary>
+/// Deterministic, mean-field and 2DGBNN (both sampling variants) trained and evaluated on the same data with
+/// the same architecture. The deterministic and mean-field methods are stages 0 and 1 of the first run
+/// (variant shared), evaluated and saved as they finish; the second run (variant hierarchical) repeats
+/// stages 0 and 1 with the same seed, which the benchmark checks reproduce the first run's weights exactly,
+/// so both variants start stage 3 from the same mean-field posterior.
+/// </summary>
+internal sealed class MethodsBenchmark
+{
+    public sealed record Settings(Architecture Architecture, int DeterministicEpochs, int MeanFieldEpochs, int SharedEpochs,
+        int Samples, int BatchSize, int Seed, string OutDir);
+
+    /// <summary>What one method's evaluation produced beyond its results.json row.</summary>
+    public sealed record Evaluation(MethodResult Result, PredictiveDistribution Test, PredictiveDistribution Ood,
+        IReadOnlyList<ReliabilityBin> Reliability, RiskCoverage RiskCoverage, double Temperature, double EceBeforeTemperature, double EceAfterTemperature);
+
+    public sealed record Outcome(IReadOnlyList<Evaluation> Methods, bool StagesReproduced, TrainingReport SharedReport, TrainingReport HierarchicalReport,
+        double TrainSeconds);
+
+    readonly Settings _settings;
+    readonly BenchmarkData _data;
+    readonly MLContext _ml;
+    readonly string _modelDir;
+
+    public MethodsBenchmark(Settings settings, BenchmarkData data)
+    {
+        _settings = settings;
+        _data = data;
+        _ml = new MLContext(settings.Seed);
+        _modelDir = Path.Combine(Path.GetTempPath(), $"mlnet-bayesian-benchmark-{Guid.NewGuid():N}");
+    }
+
+    public Outcome Run()
+    {
+        Directory.CreateDirectory(_modelDir);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var evaluations = new List<Evaluation>();
+            double deterministicStep = 0, deterministicRate = 0;
+            List<double>? firstChecksums = null;
+            PosteriorLayerPoints? plane = null;
+
+            var first = NewTrainer(SamplingVariant.Shared);
+            first.StageCompleted = (classifier, stage) =>
+            {
+                if (stage == BayesianStage.Deterministic)
+                {
+                    deterministicStep = LastStepMs(classifier);
+                    var e = Evaluate("deterministic", classifier, 1, classifier.Report.DeterministicParameters, deterministicStep, deterministicStep);
+                    deterministicRate = e.Result.PredictImagesPerS;
+                    evaluations.Add(e);
+                }
+                else if (stage == BayesianStage.MeanField)
+                {
+                    evaluations.Add(Evaluate("mean_field", classifier, _settings.Samples, classifier.Report.MeanFieldParameters, LastStepMs(classifier), deterministicStep));
+                    // The paper's figure: the layer with most weights.
+                    plane = classifier.Network.PosteriorPoints(null).MaxBy(l => l.Mu.Length);
+                    firstChecksums = Checksums(classifier);
+                }
+            };
+            using (var shared = first.Fit(ArchitectureFactory.Create(_settings.Architecture), _data.Train, null, CPU))
+            {
+                evaluations.Add(Evaluate("2dgbnn_shared", shared, _settings.Samples, shared.Report.SharedParameters, LastStepMs(shared), deterministicStep));
+                PosteriorPlanePlot.Draw(plane!, shared.Network.Posterior!.Plan, Path.Combine(_settings.OutDir, "posterior-plane.png"));
+                var sharedReport = shared.Report;
+
+                bool reproduced = false;
+                var second = NewTrainer(SamplingVariant.Hierarchical);
+                second.StageCompleted = (classifier, stage) =>
+                {
+                    if (stage == BayesianStage.MeanField) reproduced = Checksums(classifier).SequenceEqual(firstChecksums!);
+                };
+                using var hierarchical = second.Fit(ArchitectureFactory.Create(_settings.Architecture), _data.Train, null, CPU);
+                evaluations.Add(Evaluate("2dgbnn_hierarchical", hierarchical, _settings.Samples, hierarchical.Report.SharedParameters, LastStepMs(hierarchical), deterministicStep));
+                Console.WriteLine($"stages 0 and 1 of the second run reproduce the first run's weights: {(reproduced ? "yes" : "NO")}");
+                return new Outcome(evaluations, reproduced, sharedReport, hierarchical.Report, clock.Elapsed.TotalSeconds);
+            }
+        }
+        finally
+        {
+            Directory.Delete(_modelDir, recursive: true);
+        }
+    }
+
+    BayesianTrainer NewTrainer(SamplingVariant variant) => new(new TrainerOptions
+    {
+        DeterministicEpochs = _settings.DeterministicEpochs, MeanFieldEpochs = _settings.MeanFieldEpochs, SharedEpochs = _settings.SharedEpochs,
+        BatchSize = _settings.BatchSize, Variant = variant, PredictionSamples = _settings.Samples, Seed = _settings.Seed,
+    }, line => Console.WriteLine($"  [{variant}] {line}"));
+
+    static double LastStepMs(BayesianImageClassifier classifier) => classifier.Report.Stages[^1].MedianStepMilliseconds;
+
+    /// <summary>One number per state-dict entry: equal lists mean (to float rounding of the sum) equal weights.</summary>
+    static List<double> Checksums(BayesianImageClassifier classifier)
+    {
+        using var scope = NewDisposeScope();
+        return classifier.Network.state_dict().Values.Select(t => t.to_type(ScalarType.Float64).sum().item<double>()).ToList();
+    }
+
+    Evaluation Evaluate(string method, BayesianImageClassifier classifier, int samples, long trainable, double stepMs, double deterministicStepMs)
+    {
+        Console.WriteLine($"evaluating {method} at S = {samples}");
+        int classes = classifier.ClassNames.Count;
+        var clock = Stopwatch.StartNew();
+        var test = classifier.Predict(_data.Test.Pixels, samples, batchSize: 256, seed: _settings.Seed);
+        double rate = _data.Test.Count / clock.Elapsed.TotalSeconds;
+        var ood = classifier.Predict(_data.Ood.Pixels, samples, batchSize: 256, seed: _settings.Seed);
+        var rotated = classifier.Predict(_data.Rotated.Pixels, samples, batchSize: 256, seed: _settings.Seed);
+        var noisy = classifier.Predict(_data.Noisy.Pixels, samples, batchSize: 256, seed: _settings.Seed);
+
+        var metrics = ClassificationMetrics.Compute(test.Probabilities, _data.Test.Labels, classes);
+        var rotatedMetrics = ClassificationMetrics.Compute(rotated.Probabilities, _data.Rotated.Labels, classes);
+        var noisyMetrics = ClassificationMetrics.Compute(noisy.Probabilities, _data.Noisy.Labels, classes);
+        var correct = test.PredictedClass.Select((c, i) => c == _data.Test.Labels[i]).ToList();
+        var riskCoverage = RiskCoverage.Compute(correct, test.Confidence.Select(c => -c).ToList());
+        bool bayesian = samples > 1;
+        var (temperature, before, after) = TemperatureScaled(test, classes);
+
+        var result = new MethodResult
+        {
+            Method = method, Accuracy = metrics.Accuracy, Nll = metrics.Nll, Ece = metrics.Ece, Brier = metrics.Brier, Aurc = riskCoverage.Aurc,
+            OodAurocEntropy = OutOfDistributionMetrics.Compute(test.PredictiveEntropy, ood.PredictiveEntropy).Auroc,
+            OodAurocMutualInformation = bayesian ? OutOfDistributionMetrics.Compute(test.MutualInformation, ood.MutualInformation).Auroc : null,
+            OodAurocConfidence = OutOfDistributionMetrics.Compute(test.Confidence.Select(c => -c).ToList(), ood.Confidence.Select(c => -c).ToList()).Auroc,
+            ShiftRotate30Accuracy = rotatedMetrics.Accuracy, ShiftRotate30Ece = rotatedMetrics.Ece,
+            ShiftNoiseAccuracy = noisyMetrics.Accuracy, ShiftNoiseEce = noisyMetrics.Ece,
+            TrainableParameters = trainable, ModelBytes = SavedBytes(method, classifier, samples),
+            TrainStepMs = stepMs, TrainStepRatioVsDeterministic = deterministicStepMs > 0 ? stepMs / deterministicStepMs : 0,
+            PredictImagesPerS = rate, Samples = samples,
+        };
+        Console.WriteLine($"  {method}: accuracy {result.Accuracy:P2}, NLL {result.Nll:F4}, ECE {result.Ece:F4}, OOD AUROC (entropy) {result.OodAurocEntropy:F3}, " +
+                          $"{trainable:N0} trainable, step {stepMs:F1} ms, {rate:F0} images/s");
+        return new Evaluation(result, test, ood, ReliabilityDiagram.Compute(test.Probabilities, _data.Test.Labels, classes), riskCoverage, temperature, before, after);
+    }
+
+    /// <summary>Temperature fitted on the even-numbered test images, ECE before and after on the odd-numbered ones.</summary>
+    (double Temperature, double Before, double After) TemperatureScaled(PredictiveDistribution test, int classes)
+    {
+        var fit = Enumerable.Range(0, test.Count).Where(i => i % 2 == 0).ToList();
+        var held = Enumerable.Range(0, test.Count).Where(i => i % 2 == 1).ToList();
+        float[] Rows(List<int> rows) => rows.SelectMany(i => test.Row(i).ToArray()).ToArray();
+        int[] Labels(List<int> rows) => rows.Select(i => _data.Test.Labels[i]).ToArray();
+        var scaling = TemperatureScaling.Fit(Rows(fit), Labels(fit), classes);
+        var heldProbabilities = Rows(held);
+        double before = ClassificationMetrics.Compute(heldProbabilities, Labels(held), classes).Ece;
+        double after = ClassificationMetrics.Compute(scaling.Apply(heldProbabilities, classes), Labels(held), classes).Ece;
+        return (scaling.Temperature, before, after);
+    }
+
+    /// <summary>Bytes of the model saved with mlContext.Model.Save at <paramref name="samples"/> draws (the file is deleted after).</summary>
+    long SavedBytes(string method, BayesianImageClassifier classifier, int samples)
+    {
+        // Not disposed: the transformer would dispose the classifier, which the run goes on training.
+        var transformer = new BayesianImageClassificationTransformer(classifier,
+            new BayesianImageClassificationTransformer.InputSpec(ImageSetDataView.PixelsColumn, classifier.Channels, classifier.Height, classifier.Width, 1f)
+            { Kind = ImageColumnReader.Kind.Vector },
+            classifier.ClassNames, BayesianColumnNames.PredictedLabel, BayesianColumnNames.Score, samples, _settings.Seed, 256);
+        string path = Path.Combine(_modelDir, $"{method}.zip");
+        _ml.Model.Save(transformer, _data.Test.ToDataView(_ml).Schema, path);
+        long bytes = new FileInfo(path).Length;
+        File.Delete(path);
+        return bytes;
+    }
+
+    /// <summary>Reliability diagrams, risk-coverage curves and in/out histograms of every method.</summary>
+    public static void Plot(IReadOnlyList<Evaluation> methods, string outDir)
+    {
+        foreach (var m in methods)
+        {
+            UncertaintyPlots.Reliability(m.Reliability, Path.Combine(outDir, $"reliability-{m.Result.Method}.png"),
+                $"Reliability, {m.Result.Method} (ECE {m.Result.Ece:F4})");
+            UncertaintyPlots.Histogram($"Predictive entropy, {m.Result.Method}", new Dictionary<string, float[]>
+            {
+                ["Fashion-MNIST test"] = m.Test.PredictiveEntropy, ["digits (out of distribution)"] = m.Ood.PredictiveEntropy,
+            }, Path.Combine(outDir, $"histogram-entropy-{m.Result.Method}.png"));
+            if (m.Result.Samples > 1)
+                UncertaintyPlots.Histogram($"Mutual information, {m.Result.Method}", new Dictionary<string, float[]>
+                {
+                    ["Fashion-MNIST test"] = m.Test.MutualInformation, ["digits (out of distribution)"] = m.Ood.MutualInformation,
+                }, Path.Combine(outDir, $"histogram-mutual-information-{m.Result.Method}.png"));
+        }
+        UncertaintyPlots.RiskCoverage(methods.ToDictionary(m => m.Result.Method, m => m.RiskCoverage), Path.Combine(outDir, "risk-coverage.png"),
+            "Risk-coverage, abstaining on low confidence");
+    }
+}

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MLNet.Bayesian.Architectures;
+
+namespace MLNet.Bayesian.Benchmarks;
+
+/// <summary>Writes (in the invariant culture, which Program sets) results.json (fixed keys), results.md (the same as tables, the targets met or not, and the run's details).</summary>
+internal static class ResultsWriter
+{
+    public sealed record Header(
+        [property: JsonPropertyName("dataset")] string Dataset,
+        [property: JsonPropertyName("architecture")] string Architecture,
+        [property: JsonPropertyName("epochs")] IReadOnlyDictionary<string, int> Epochs,
+        [property: JsonPropertyName("quick")] bool Quick,
+        [property: JsonPropertyName("commit")] string Commit,
+        [property: JsonPropertyName("date")] string Date,
+        [property: JsonPropertyName("threads")] int Threads,
+        [property: JsonPropertyName("methods")] IReadOnlyList<MethodResult> Methods);
+
+    public sealed record Target(string Name, bool Met, string Figure);
+
+    public static Header MakeHeader(string dataset, MethodsBenchmark.Settings settings, bool quick, IReadOnlyList<MethodResult> methods) => new(
+        dataset, settings.Architecture.ToString(),
+        new Dictionary<string, int> { ["deterministic"] = settings.DeterministicEpochs, ["mean_field"] = settings.MeanFieldEpochs, ["shared"] = settings.SharedEpochs },
+        quick, Commit(), DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture), TorchSharp.torch.get_num_threads(), methods);
+
+    /// <summary>The issue's targets that one run of this benchmark can decide, each with its figure.</summary>
+    public static List<Target> Targets(IReadOnlyList<MethodResult> methods, Architecture architecture)
+    {
+        var det = methods.Single(m => m.Method == "deterministic");
+        var mf = methods.Single(m => m.Method == "mean_field");
+        var targets = new List<Target>();
+        double needed = architecture == Architecture.ResNet20 ? 20 : architecture == Architecture.SmallCnn ? 10 : 0;
+        foreach (var m in methods.Where(m => m.Method.StartsWith("2dgbnn", StringComparison.Ordinal)))
+        {
+            targets.Add(new($"{m.Method}: training step <= 1.3x deterministic", m.TrainStepRatioVsDeterministic <= 1.3,
+                $"{m.TrainStepRatioVsDeterministic:F2}x ({m.TrainStepMs:F1} ms vs {det.TrainStepMs:F1} ms)"));
+            double floor = 0.8 * det.PredictImagesPerS / m.Samples;
+            targets.Add(new($"{m.Method}: prediction >= 0.8 x deterministic / S", m.PredictImagesPerS >= floor,
+                $"{m.PredictImagesPerS:F0} images/s vs {floor:F0} (deterministic {det.PredictImagesPerS:F0}, S = {m.Samples}); ratio to det/S {m.PredictImagesPerS * m.Samples / det.PredictImagesPerS:F2}"));
+            double compression = (double)det.TrainableParameters / m.TrainableParameters;
+            if (needed > 0)
+                targets.Add(new($"{m.Method}: trainable parameters >= {needed:F0}x fewer than deterministic", compression >= needed,
+                    $"{compression:F1}x ({m.TrainableParameters:N0} vs {det.TrainableParameters:N0})"));
+            targets.Add(new($"{m.Method}: accuracy within 1 point of deterministic", det.Accuracy - m.Accuracy <= 0.01,
+                $"{100 * m.Accuracy:F2}% vs {100 * det.Accuracy:F2}% ({100 * (m.Accuracy - det.Accuracy):+0.00;-0.00} points)"));
+            targets.Add(new($"{m.Method}: ECE no worse than deterministic", m.Ece <= det.Ece, $"{m.Ece:F4} vs {det.Ece:F4}"));
+            targets.Add(new($"{m.Method}: NLL no worse than deterministic", m.Nll <= det.Nll, $"{m.Nll:F4} vs {det.Nll:F4}"));
+            targets.Add(new($"{m.Method}: OOD AUROC by mutual information no worse than mean-field", m.OodAurocMutualInformation >= mf.OodAurocMutualInformation,
+                $"{m.OodAurocMutualInformation:F3} vs {mf.OodAurocMutualInformation:F3}"));
+        }
+        return targets;
+    }
+
+    public static void Write(string outDir, Header header, MethodsBenchmark.Outcome outcome, IReadOnlyList<Target> targets)
+    {
+        File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(header, new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(Path.Combine(outDir, "results.md"), Markdown(header, outcome, targets));
+    }
+
+    static string Markdown(Header h, MethodsBenchmark.Outcome outcome, IReadOnlyList<Target> targets)
+    {
+        var s = new StringBuilder();
+        s.AppendLine($"# Methods benchmark: {h.Architecture} on {h.Dataset}{(h.Quick ? " (quick mode)" : "")}");
+        s.AppendLine();
+        s.AppendLine($"Date {h.Date}, commit {h.Commit}, {h.Threads} TorchSharp threads, {Environment.ProcessorCount} logical CPUs ({Cpu()}), " +
+                     $"epochs per stage (deterministic / mean-field / shared) {h.Epochs["deterministic"]} / {h.Epochs["mean_field"]} / {h.Epochs["shared"]}, " +
+                     $"training took {outcome.TrainSeconds / 60:F1} min including evaluation. Produced by " +
+                     $"`dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- {(h.Quick ? "--quick " : "")}--architecture {h.Architecture} --out <dir>`.");
+        s.AppendLine();
+        s.AppendLine("Deterministic and mean-field are stages 0 and 1 of the 2DGBNN run (same data, same seed); both 2DGBNN variants start stage 3 " +
+                     $"from the same mean-field posterior (second run's stages 0-1 reproduce the first run's weights: {(outcome.StagesReproduced ? "yes" : "no")}). " +
+                     "OOD: scikit-learn's 1,797 digits at 28x28; shifts: test set rotated 30 degrees, and with Gaussian noise std 0.3. " +
+                     "AURC abstains on low confidence. Step time: median over the last epoch of the method's stage, batch size included in the settings.");
+        s.AppendLine();
+        s.AppendLine("| method | S | accuracy | NLL | ECE | Brier | AURC | OOD AUROC entropy | OOD AUROC MI | OOD AUROC confidence | rot30 acc | rot30 ECE | noise acc | noise ECE | trainable | model bytes | step ms | step ratio | images/s |");
+        s.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var m in h.Methods)
+            s.AppendLine($"| {m.Method} | {m.Samples} | {100 * m.Accuracy:F2}% | {m.Nll:F4} | {m.Ece:F4} | {m.Brier:F4} | {m.Aurc:F4} | {m.OodAurocEntropy:F3} | " +
+                $"{(m.OodAurocMutualInformation is double mi ? mi.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} | {m.OodAurocConfidence:F3} | " +
+                $"{100 * m.ShiftRotate30Accuracy:F2}% | {m.ShiftRotate30Ece:F4} | {100 * m.ShiftNoiseAccuracy:F2}% | {m.ShiftNoiseEce:F4} | {m.TrainableParameters:N0} | " +
+                $"{m.ModelBytes:N0} | {m.TrainStepMs:F1} | {m.TrainStepRatioVsDeterministic:F2} | {m.PredictImagesPerS:F0} |");
+        s.AppendLine();
+        s.AppendLine("## Targets");
+        s.AppendLine();
+        s.AppendLine("| target | met | figure |");
+        s.AppendLine("|---|---|---|");
+        foreach (var t in targets) s.AppendLine($"| {t.Name} | {(t.Met ? "yes" : "**no**")} | {t.Figure} |");
+        s.AppendLine();
+        s.AppendLine("## Temperature scaling");
+        s.AppendLine();
+        s.AppendLine("Temperature fitted on the even-numbered test images; ECE before and after on the odd-numbered ones.");
+        s.AppendLine();
+        s.AppendLine("| method | temperature | ECE before | ECE after |");
+        s.AppendLine("|---|---|---|---|");
+        foreach (var m in outcome.Methods)
+            s.AppendLine($"| {m.Result.Method} | {m.Temperature:F3} | {m.EceBeforeTemperature:F4} | {m.EceAfterTemperature:F4} |");
+        s.AppendLine();
+        s.AppendLine("## Shared posteriors");
+        s.AppendLine();
+        s.AppendLine("```");
+        s.AppendLine("variant shared:");
+        s.AppendLine(outcome.SharedReport.ToString());
+        s.AppendLine("variant hierarchical:");
+        s.AppendLine(outcome.HierarchicalReport.ToString());
+        s.AppendLine("```");
+        s.AppendLine();
+        s.AppendLine("Plots: `reliability-<method>.png`, `risk-coverage.png`, `histogram-entropy-<method>.png`, `histogram-mutual-information-<method>.png`, " +
+                     "`posterior-plane.png` (stage-1 points of the largest layer, fitted components as 2-sigma ellipses, outliers in red).");
+        return s.ToString();
+    }
+
+    static string Cpu()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line is null ? "unknown CPU" : line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { return "unknown CPU"; }
+    }
+
+    /// <summary>The checked-out commit, marked "+changes" when the work tree differs; "unknown" outside a git checkout.</summary>
+    static string Commit()
+    {
+        string? Git(string arguments)
+        {
+            try
+            {
+                using var git = Process.Start(new ProcessStartInfo("git", arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
+                if (git is null) return null;
+                string output = git.StandardOutput.ReadToEnd().Trim();
+                git.WaitForExit();
+                return git.ExitCode == 0 ? output : null;
+            }
+            catch (System.ComponentModel.Win32Exception) { return null; }
+        }
+        string? head = Git("rev-parse --short HEAD");
+        if (head is null) return "unknown";
+        return string.IsNullOrEmpty(Git("status --porcelain --untracked-files=no")) ? head : head + "+changes";
+    }
+}
