@@ -1,7 +1,9 @@
 // Trainable parameters per stage, and the cost of building the shared posterior, for each architecture,
 // from a short run (a few steps of stages 0 and 1 on the committed Fashion-MNIST subset).
 //   dotnet run -c Release --project examples/PosteriorScale -- [SmallCnn ResNet20 ResNet18 ResNet50 ResNet101 SmallVit]
-//       [--images 64] [--data tests/data/fashion-mnist-subset]
+//       [--images 64] [--epochs 1] [--data tests/data/fashion-mnist-subset]
+//       [--outlier-quantile 0.01] [--mu-threshold 0.2] [--gradient-fraction 0.01] [--test-images 0]
+// --test-images N scores N test images after stage 0 and after stage 3 (S = 10) and adds both accuracies.
 using System.Diagnostics;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Data;
@@ -10,21 +12,40 @@ using MLNet.Bayesian.Training;
 var names = args.Where(a => !a.StartsWith("--") && Enum.TryParse<Architecture>(a, true, out _)).ToList();
 var architectures = names.Count > 0 ? names.Select(n => Enum.Parse<Architecture>(n, true)).ToList() : Enum.GetValues<Architecture>().ToList();
 int images = int.Parse(Arg("--images") ?? "64");
+int epochs = int.Parse(Arg("--epochs") ?? "1");
+int testImages = int.Parse(Arg("--test-images") ?? "0");
 string data = Arg("--data") ?? Path.Combine("tests", "data", "fashion-mnist-subset");
 var train = FashionMnist.Load(train: true, data).StratifiedHead(Math.Max(1, images / 10));
+var test = testImages > 0 ? FashionMnist.Load(train: false, data).StratifiedHead(Math.Max(1, testImages / 10)) : null;
 
-Console.WriteLine("| architecture | Conv/Linear weights | deterministic | mean-field | 2DGBNN | components | outliers | ellipse | vs deterministic | vs mean-field | build s | run s |");
-Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+var template = new TrainerOptions();
+double quantile = double.Parse(Arg("--outlier-quantile") ?? template.SharedPosterior.OutlierQuantile.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+double muThreshold = double.Parse(Arg("--mu-threshold") ?? template.SharedPosterior.MuThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+double gradientFraction = double.Parse(Arg("--gradient-fraction") ?? template.SharedPosterior.GradientFraction.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+Console.WriteLine($"{train.Count} training images, {epochs} epoch(s) per stage; outliers: quantile box {quantile}, |mu| >= {muThreshold}, top {gradientFraction} by gradient");
+
+Console.WriteLine("| architecture | Conv/Linear weights | deterministic | mean-field | 2DGBNN | components | outliers | ellipse | vs deterministic | vs mean-field | build s | run s |" +
+                  (test is null ? "" : " stage-0 accuracy | 2DGBNN accuracy |"));
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|" + (test is null ? "" : "---|---|"));
 foreach (var architecture in architectures)
 {
     var clock = Stopwatch.StartNew();
-    var options = new TrainerOptions { DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, PredictionSamples = 1 };
-    using var model = new BayesianTrainer(options).Fit(ArchitectureFactory.Create(architecture), train);
+    var options = new TrainerOptions { DeterministicEpochs = epochs, MeanFieldEpochs = epochs, SharedEpochs = epochs, BatchSize = 32, PredictionSamples = 1 };
+    options.SharedPosterior.OutlierQuantile = quantile;
+    options.SharedPosterior.MuThreshold = muThreshold;
+    options.SharedPosterior.GradientFraction = gradientFraction;
+    var trainer = new BayesianTrainer(options);
+    double? stage0Accuracy = null;
+    if (test is not null)
+        trainer.StageCompleted = (classifier, stage) => { if (stage == BayesianStage.Deterministic) stage0Accuracy = classifier.Evaluate(test, 1).Accuracy; };
+    using var model = trainer.Fit(ArchitectureFactory.Create(architecture), train);
+    double seconds = clock.Elapsed.TotalSeconds;
     var r = model.Report;
     var p = r.Posterior!;
+    string accuracy = test is null ? "" : $" {stage0Accuracy:P2} | {model.Evaluate(test, 10).Accuracy:P2} |";
     Console.WriteLine($"| {architecture} | {r.BayesianWeights:N0} | {r.DeterministicParameters:N0} | {r.MeanFieldParameters:N0} | {r.SharedParameters:N0} | " +
                       $"{p.Components:N0} | {p.Outliers:N0} | {p.EllipseWeights:N0} | {r.CompressionVsDeterministic:F1}x | {r.CompressionVsMeanField:F1}x | " +
-                      $"{p.BuildSeconds:F1} | {clock.Elapsed.TotalSeconds:F0} |");
+                      $"{p.BuildSeconds:F1} | {seconds:F0} |" + accuracy);
 }
 
 string? Arg(string name)

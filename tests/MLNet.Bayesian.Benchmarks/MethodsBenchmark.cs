@@ -27,8 +27,9 @@ internal sealed class MethodsBenchmark
     public sealed record Evaluation(MethodResult Result, PredictiveDistribution Test, PredictiveDistribution Ood,
         IReadOnlyList<ReliabilityBin> Reliability, RiskCoverage RiskCoverage, double Temperature, double EceBeforeTemperature, double EceAfterTemperature);
 
+    /// <summary><paramref name="InterleavedStepMs"/>: median bare step per method, the methods alternated step by step (see StepTimeBenchmark).</summary>
     public sealed record Outcome(IReadOnlyList<Evaluation> Methods, bool StagesReproduced, TrainingReport SharedReport, TrainingReport HierarchicalReport,
-        double TrainSeconds);
+        double TrainSeconds, IReadOnlyDictionary<string, double> InterleavedStepMs);
 
     readonly Settings _settings;
     readonly BenchmarkData _data;
@@ -87,13 +88,37 @@ internal sealed class MethodsBenchmark
                 using var hierarchical = second.Fit(ArchitectureFactory.Create(_settings.Architecture), _data.Train, null, CPU);
                 evaluations.Add(Evaluate("2dgbnn_hierarchical", hierarchical, _settings.Samples, hierarchical.Report.SharedParameters, LastStepMs(hierarchical), deterministicStep));
                 Console.WriteLine($"stages 0 and 1 of the second run reproduce the first run's weights: {(reproduced ? "yes" : "NO")}");
-                return new Outcome(evaluations, reproduced, sharedReport, hierarchical.Report, clock.Elapsed.TotalSeconds);
+                var interleaved = InterleavedStepTimes(shared, hierarchical);
+                return new Outcome(evaluations, reproduced, sharedReport, hierarchical.Report, clock.Elapsed.TotalSeconds, interleaved);
             }
         }
         finally
         {
             Directory.Delete(_modelDir, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Step times of the four methods measured alternately on one batch, after evaluation (the steps change the
+    /// trained networks). Deterministic and mean-field use fresh networks of the same architecture: their
+    /// step cost does not depend on the weights' values.
+    /// </summary>
+    Dictionary<string, double> InterleavedStepTimes(BayesianImageClassifier shared, BayesianImageClassifier hierarchical)
+    {
+        var factory = ArchitectureFactory.Create(_settings.Architecture);
+        var (c, h, w, k) = (_data.Train.Channels, _data.Train.Height, _data.Train.Width, _data.Train.ClassNames.Count);
+        using var deterministic = new BayesianNetwork(factory(c, h, w, k));
+        using var meanField = new BayesianNetwork(factory(c, h, w, k));
+        meanField.ConvertToMeanField();
+        int n = Math.Min(_settings.BatchSize, _data.Train.Count);
+        using var x = shared.ToInput(_data.Train.Pixels.AsSpan(0, n * _data.Train.ImageSize), n);
+        using var y = tensor(_data.Train.Labels.Take(n).Select(l => (long)l).ToArray());
+        var medians = StepTimeBenchmark.Interleaved(new[]
+        {
+            ("deterministic", deterministic), ("mean_field", meanField), ("2dgbnn_shared", shared.Network), ("2dgbnn_hierarchical", hierarchical.Network),
+        }, x, y, 1.0 / _data.Train.Count, warmup: 5, rounds: 100);
+        Console.WriteLine("interleaved bare steps: " + string.Join(", ", medians.Select(m => $"{m.Key} {m.Value:F1} ms")));
+        return medians;
     }
 
     BayesianTrainer NewTrainer(SamplingVariant variant) => new(new TrainerOptions
@@ -142,7 +167,7 @@ internal sealed class MethodsBenchmark
             TrainStepMs = stepMs, TrainStepRatioVsDeterministic = deterministicStepMs > 0 ? stepMs / deterministicStepMs : 0,
             PredictImagesPerS = rate, Samples = samples,
         };
-        Console.WriteLine($"  {method}: accuracy {result.Accuracy:P2}, NLL {result.Nll:F4}, ECE {result.Ece:F4}, OOD AUROC (entropy) {result.OodAurocEntropy:F3}, " +
+        Console.WriteLine($"  {method}: accuracy {100 * result.Accuracy:F2}%, NLL {result.Nll:F4}, ECE {result.Ece:F4}, OOD AUROC (entropy) {result.OodAurocEntropy:F3}, " +
                           $"{trainable:N0} trainable, step {stepMs:F1} ms, {rate:F0} images/s");
         return new Evaluation(result, test, ood, ReliabilityDiagram.Compute(test.Probabilities, _data.Test.Labels, classes), riskCoverage, temperature, before, after);
     }

@@ -1,6 +1,7 @@
 // Benchmarks of MLNet.Bayesian.
 //   dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- [--quick] [--architecture SmallCnn|ResNet20]
 //       [--epochs 5,2,2] [--samples 30] [--batch-size 128] [--persistence] --out <dir>
+//   ... -- --step-time [--batch-size 128]   (the bare small-CNN training step, for eng/compare-pytorch-step.sh)
 // Methods comparison (always): deterministic, mean-field and 2DGBNN (shared, hierarchical) on the same data
 // -> <dir>/results.json, results.md, PNG plots. --persistence adds saved-model size and ONNX throughput
 // -> <dir>/persistence.md. --quick: the committed 2,000-image subset, one epoch per stage, S = 10.
@@ -17,7 +18,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size" };
+var known = new HashSet<string> { "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -26,6 +27,13 @@ if (unknown.Count > 0)
 }
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Contains("--step-time"))
+{
+    double ms = StepTimeBenchmark.MedianStepMs(int.Parse(Value("--batch-size") ?? "128"), warmup: 10, steps: 100);
+    Console.WriteLine($"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} threads {TorchSharp.torch.get_num_threads()} median_ms {ms:F3}");
+    return 0;
+}
+
 bool quick = args.Contains("--quick");
 string outDir = Value("--out") ?? Path.Combine("artifacts", "benchmarks");
 var architecture = Enum.TryParse<Architecture>(Value("--architecture") ?? "SmallCnn", ignoreCase: true, out var a) && a is Architecture.SmallCnn or Architecture.ResNet20
@@ -44,8 +52,8 @@ var settings = new MethodsBenchmark.Settings(architecture, epochs[0], epochs[1],
 var outcome = new MethodsBenchmark(settings, data).Run();
 MethodsBenchmark.Plot(outcome.Methods, outDir);
 var methods = outcome.Methods.Select(m => m.Result).ToList();
-var targets = ResultsWriter.Targets(methods, architecture);
-ResultsWriter.Write(outDir, ResultsWriter.MakeHeader(data.Name, settings, quick, methods), outcome, targets);
+var targets = ResultsWriter.Targets(methods, architecture, outcome.InterleavedStepMs);
+ResultsWriter.Write(outDir, ResultsWriter.MakeHeader(data.Name, settings, quick, methods), outcome, targets, batchSize);
 Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "results.md")));
 if (!outcome.StagesReproduced)
 {

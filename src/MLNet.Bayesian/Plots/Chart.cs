@@ -51,7 +51,7 @@ internal sealed class Chart
     public Chart Reference(double x0, double y0, double x1, double y1) { _reference = (x0, y0, x1, y1); return this; }
 
     /// <summary>A tick label with as many decimals as the tick spacing needs (a narrow range far from zero needs more than G3 gives).</summary>
-    static string Tick(double value, double step)
+    internal static string Tick(double value, double step)
     {
         int decimals = step <= 0 ? 3 : Math.Clamp((int)Math.Ceiling(-Math.Log10(step)) + 1, 0, 8);
         return value.ToString("F" + decimals, CultureInfo.InvariantCulture);

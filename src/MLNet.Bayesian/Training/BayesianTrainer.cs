@@ -40,9 +40,18 @@ public sealed class BayesianTrainer
     /// <summary>
     /// Called after each stage, before the next one changes the network, with the classifier in that stage's
     /// state: evaluate or save the deterministic (stage 0) and mean-field (stage 1) baselines of the same run.
-    /// Training goes on with the same classifier afterwards, so do not dispose it here.
+    /// Training goes on with the same classifier afterwards, so do not dispose it here. LibTorch's global random
+    /// state is restored after the call, so scoring here (even unseeded) leaves the rest of training unchanged.
     /// </summary>
     public Action<BayesianImageClassifier, BayesianStage>? StageCompleted { get; set; }
+
+    void OnStageCompleted(BayesianImageClassifier classifier, BayesianStage stage)
+    {
+        if (StageCompleted is null) return;
+        using var state = random.get_rng_state();
+        StageCompleted(classifier, stage);
+        random.set_rng_state(state);
+    }
 
     void ThrowIfStopped()
     {
@@ -71,7 +80,7 @@ public sealed class BayesianTrainer
         try
         {
             RunStage(classifier, BayesianStage.Deterministic, _options.DeterministicEpochs, _options.LearningRate, train, validation, rng, report, null);
-            StageCompleted?.Invoke(classifier, BayesianStage.Deterministic);
+            OnStageCompleted(classifier, BayesianStage.Deterministic);
             if (_options.MeanFieldEpochs <= 0) return classifier;
 
             network.ConvertToMeanField(_options.InitialSigma);
@@ -79,7 +88,7 @@ public sealed class BayesianTrainer
             report.MeanFieldParameters = network.TrainableParameterCount;
             var gradients = network.Layers.Select(l => zeros_like(l.Layer.WeightMu!)).ToList();
             RunStage(classifier, BayesianStage.MeanField, _options.MeanFieldEpochs, _options.BayesianLearningRate, train, validation, rng, report, gradients);
-            StageCompleted?.Invoke(classifier, BayesianStage.MeanField);
+            OnStageCompleted(classifier, BayesianStage.MeanField);
             if (_options.StopAfterMeanField) { gradients.ForEach(g => g.Dispose()); return classifier; }
 
             var points = network.PosteriorPoints(gradients.Select(g => g.cpu().data<float>().ToArray()).ToList());
@@ -93,7 +102,7 @@ public sealed class BayesianTrainer
                  $"of {plan.Statistics.Weights} weights in {plan.Statistics.BuildSeconds:F2} s; trainable {report.SharedParameters:N0} " +
                  $"({report.CompressionVsDeterministic:F1}x fewer than deterministic, {report.CompressionVsMeanField:F1}x fewer than mean-field)");
             RunStage(classifier, BayesianStage.Shared, _options.SharedEpochs, _options.SharedLearningRate, train, validation, rng, report, null);
-            StageCompleted?.Invoke(classifier, BayesianStage.Shared);
+            OnStageCompleted(classifier, BayesianStage.Shared);
             return classifier;
         }
         catch

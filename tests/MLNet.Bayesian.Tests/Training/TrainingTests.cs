@@ -70,6 +70,38 @@ public sealed class TrainingTests
     }
 
     [TestMethod]
+    public void StageCompletedSeesEachStageOnceAndEvaluatingThereLeavesTrainingUnchanged()
+    {
+        var small = TestData.Train.StratifiedHead(30);
+        var options = new TrainerOptions { DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, PredictionSamples = 3, Seed = 5 };
+        options.SharedPosterior.ComponentBudget = 16;
+        options.SharedPosterior.MinMembers = 5;
+        var probe = TestData.Test.StratifiedHead(5);
+        var seen = new List<(BayesianStage Reported, BayesianStage Network, int Stages)>();
+        var stageAccuracy = new List<double>();
+        float[] Run(bool hook)
+        {
+            var trainer = new BayesianTrainer(options);
+            if (hook)
+                trainer.StageCompleted = (classifier, stage) =>
+                {
+                    seen.Add((stage, classifier.Network.Stage, classifier.Report.Stages.Count));
+                    // What the benchmark does with the baselines: score them mid-run.
+                    stageAccuracy.Add(classifier.Evaluate(probe, 3).Accuracy);
+                };
+            using var model = trainer.Fit((c, h, w, k) => new SmallCnn(c, h, w, k), small);
+            return model.Predict(probe.Pixels, 3, seed: 2).Probabilities;
+        }
+        var plain = Run(hook: false);
+        var hooked = Run(hook: true);
+        CollectionAssert.AreEqual(new[] { BayesianStage.Deterministic, BayesianStage.MeanField, BayesianStage.Shared }, seen.Select(s => s.Reported).ToArray());
+        CollectionAssert.AreEqual(seen.Select(s => s.Reported).ToArray(), seen.Select(s => s.Network).ToArray(), "the classifier is in the stage reported");
+        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, seen.Select(s => s.Stages).ToArray(), "the stage's report is written before the hook runs");
+        Assert.IsTrue(stageAccuracy.All(a => a > 0.1), string.Join(", ", stageAccuracy));
+        CollectionAssert.AreEqual(plain, hooked, "scoring inside the hook must not change the trained network");
+    }
+
+    [TestMethod]
     public void SingleClassIsRejectedWithAClearMessage()
     {
         var oneClass = TestData.Train.Select(Enumerable.Range(0, TestData.Train.Count).Where(i => TestData.Train.Labels[i] == 3).Take(20).ToList());

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Benchmarks;
+
+/// <summary>
+/// Bare training steps (forward, cross-entropy plus the scaled KL for a Bayesian network, backward, Adam, on one
+/// fixed batch). <see cref="Interleaved"/> alternates several networks step by step, so that load from other
+/// jobs on a shared machine falls on all of them alike: the robust way to get step-time ratios.
+/// <see cref="MedianStepMs"/> times the deterministic small CNN
+/// the way eng/pytorch_step_time.py times the same network in PyTorch, so that
+/// eng/compare-pytorch-step.sh can print the ratio. Data loading and augmentation are left out of both.
+/// </summary>
+internal static class StepTimeBenchmark
+{
+    /// <summary>Median step milliseconds per network, over <paramref name="rounds"/> rounds of one step each (the order rotates every round).</summary>
+    public static Dictionary<string, double> Interleaved(IReadOnlyList<(string Name, BayesianNetwork Network)> networks, Tensor x, Tensor y,
+        double klScale, int warmup, int rounds)
+    {
+        var optimizers = networks.Select(n => optim.Adam(n.Network.parameters().Where(p => p.requires_grad), 1e-3)).ToList();
+        var times = networks.Select(_ => new List<double>()).ToList();
+        try
+        {
+            for (int r = 0; r < warmup + rounds; r++)
+                for (int i = 0; i < networks.Count; i++)
+                {
+                    int k = (i + r) % networks.Count;
+                    var network = networks[k].Network;
+                    network.train();
+                    var clock = Stopwatch.StartNew();
+                    using (GcPause.Begin())
+                    using (NewDisposeScope())
+                    {
+                        optimizers[k].zero_grad();
+                        var loss = nn.functional.cross_entropy(network.call(x), y);
+                        if (network.Stage != BayesianStage.Deterministic)
+                        {
+                            var kl = network.KL(1.0);
+                            loss = loss.Plus(kl * ScalarSafeOps.Constant(klScale, kl));
+                        }
+                        loss.backward();
+                        optimizers[k].step();
+                        loss.item<float>();
+                    }
+                    if (r >= warmup) times[k].Add(clock.Elapsed.TotalMilliseconds);
+                }
+        }
+        finally
+        {
+            optimizers.ForEach(o => o.Dispose());
+        }
+        return networks.Select((n, k) => (n.Name, Median: times[k].Order().ElementAt(times[k].Count / 2))).ToDictionary(t => t.Name, t => t.Median);
+    }
+
+    /// <summary>Median step milliseconds of the deterministic small CNN (seeded weights, one random batch).</summary>
+    public static double MedianStepMs(int batchSize, int warmup, int steps)
+    {
+        random.manual_seed(1);
+        using var network = new SmallCnn(1, 28, 28, 10);
+        network.train();
+        using var optimizer = optim.Adam(network.parameters(), 1e-3);
+        using var x = randn(batchSize, 1, 28, 28);
+        using var y = randint(0, 10, new long[] { batchSize }, dtype: ScalarType.Int64);
+        var times = new List<double>();
+        for (int i = 0; i < warmup + steps; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using (GcPause.Begin())
+            using (NewDisposeScope())
+            {
+                optimizer.zero_grad();
+                var loss = nn.functional.cross_entropy(network.call(x), y);
+                loss.backward();
+                optimizer.step();
+                loss.item<float>(); // PyTorch's side reads the loss too, which waits for the step to finish.
+            }
+            if (i >= warmup) times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+}
