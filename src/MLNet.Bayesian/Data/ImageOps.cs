@@ -32,7 +32,7 @@ public static class ImageOps
         return new ImageSet(output, (int[])set.Labels.Clone(), set.Channels, height, width, set.ClassNames);
     }
 
-    /// <summary>Rotates every image about its centre (bilinear, zero fill).</summary>
+    /// <summary>Rotates every image about its centre by <paramref name="degrees"/>, clockwise as displayed (rows top to bottom); bilinear, zero fill.</summary>
     public static ImageSet Rotate(ImageSet set, double degrees)
     {
         double a = degrees * Math.PI / 180, cos = Math.Cos(a), sin = Math.Sin(a);
