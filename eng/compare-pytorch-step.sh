@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 batch="${1:-128}"
-if ! python3 -c "import torch" 2>/dev/null; then
+# Debian's python3-torch belongs to the system interpreter (a pyenv or venv python3 on PATH would not see it).
+py=/usr/bin/python3
+if ! [ -x "$py" ] || ! "$py" -c "import torch" 2>/dev/null; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q python3-torch
 fi
@@ -17,10 +19,10 @@ ts=() pt=()
 # Alternating the two spreads any load from other jobs on a shared machine over both.
 for round in 1 2 3; do
   line="$($bench --step-time --batch-size "$batch" | tail -1)"; echo "round $round: $line"; ts+=("${line##* }")
-  line="$(python3 eng/pytorch_step_time.py --batch-size "$batch" --threads "$threads" | tail -1)"; echo "round $round: $line"; pt+=("${line##* }")
+  line="$("$py" eng/pytorch_step_time.py --batch-size "$batch" --threads "$threads" | tail -1)"; echo "round $round: $line"; pt+=("${line##* }")
 done
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
-python3 - "$(median "${ts[@]}")" "$(median "${pt[@]}")" "$batch" <<'PY'
+"$py" - "$(median "${ts[@]}")" "$(median "${pt[@]}")" "$batch" <<'PY'
 import sys
 ts, pt, batch = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 ratio = ts / pt
