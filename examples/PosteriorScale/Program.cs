@@ -2,14 +2,15 @@
 // from a short run (a few steps of stages 0 and 1 on the committed Fashion-MNIST subset).
 //   dotnet run -c Release --project examples/PosteriorScale -- [SmallCnn ResNet20 ResNet18 ResNet50 ResNet101 SmallVit]
 //       [--images 64] [--epochs 1] [--data tests/data/fashion-mnist-subset]
-//       [--outlier-quantile 0.01] [--mu-threshold 0.2] [--gradient-fraction 0.01] [--test-images 0]
+//       [--outlier-quantile 0.01] [--mu-threshold 0.2] [--gradient-fraction 0.01] [--components 256] [--test-images 0]
 // --test-images N scores N test images after stage 0 and after stage 3 (S = 10) and adds both accuracies.
 using System.Diagnostics;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.Training;
 
-var names = args.Where(a => !a.StartsWith("--") && Enum.TryParse<Architecture>(a, true, out _)).ToList();
+// Names only: Enum.TryParse also accepts numbers, which would turn "--images 640" into architecture 640.
+var names = args.Where(a => Enum.GetNames<Architecture>().Contains(a, StringComparer.OrdinalIgnoreCase)).ToList();
 var architectures = names.Count > 0 ? names.Select(n => Enum.Parse<Architecture>(n, true)).ToList() : Enum.GetValues<Architecture>().ToList();
 int images = int.Parse(Arg("--images") ?? "64");
 int epochs = int.Parse(Arg("--epochs") ?? "1");
@@ -22,7 +23,8 @@ var template = new TrainerOptions();
 double quantile = double.Parse(Arg("--outlier-quantile") ?? template.SharedPosterior.OutlierQuantile.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 double muThreshold = double.Parse(Arg("--mu-threshold") ?? template.SharedPosterior.MuThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 double gradientFraction = double.Parse(Arg("--gradient-fraction") ?? template.SharedPosterior.GradientFraction.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
-Console.WriteLine($"{train.Count} training images, {epochs} epoch(s) per stage; outliers: quantile box {quantile}, |mu| >= {muThreshold}, top {gradientFraction} by gradient");
+int components = int.Parse(Arg("--components") ?? template.SharedPosterior.ComponentBudget.ToString());
+Console.WriteLine($"{train.Count} training images, {epochs} epoch(s) per stage; component budget {components}; outliers: quantile box {quantile}, |mu| >= {muThreshold}, top {gradientFraction} by gradient");
 
 Console.WriteLine("| architecture | Conv/Linear weights | deterministic | mean-field | 2DGBNN | components | outliers | ellipse | vs deterministic | vs mean-field | build s | run s |" +
                   (test is null ? "" : " stage-0 accuracy | 2DGBNN accuracy |"));
@@ -34,6 +36,7 @@ foreach (var architecture in architectures)
     options.SharedPosterior.OutlierQuantile = quantile;
     options.SharedPosterior.MuThreshold = muThreshold;
     options.SharedPosterior.GradientFraction = gradientFraction;
+    options.SharedPosterior.ComponentBudget = components;
     var trainer = new BayesianTrainer(options);
     double? stage0Accuracy = null;
     if (test is not null)
@@ -42,7 +45,7 @@ foreach (var architecture in architectures)
     double seconds = clock.Elapsed.TotalSeconds;
     var r = model.Report;
     var p = r.Posterior!;
-    string accuracy = test is null ? "" : $" {stage0Accuracy:P2} | {model.Evaluate(test, 10).Accuracy:P2} |";
+    string accuracy = test is null ? "" : $" {100 * stage0Accuracy:F2}% | {100 * model.Evaluate(test, 10).Accuracy:F2}% |";
     Console.WriteLine($"| {architecture} | {r.BayesianWeights:N0} | {r.DeterministicParameters:N0} | {r.MeanFieldParameters:N0} | {r.SharedParameters:N0} | " +
                       $"{p.Components:N0} | {p.Outliers:N0} | {p.EllipseWeights:N0} | {r.CompressionVsDeterministic:F1}x | {r.CompressionVsMeanField:F1}x | " +
                       $"{p.BuildSeconds:F1} | {seconds:F0} |" + accuracy);

@@ -12,12 +12,19 @@ internal sealed record BenchmarkData(string Name, ImageSet Train, ImageSet Test,
     public const double RotationDegrees = 30, NoiseStd = 0.3;
     const string Subset = "tests/data/fashion-mnist-subset", Digits = "tests/data/digits/digits.csv.gz";
 
-    /// <summary>The full data from the Debian package, or in quick mode the committed 2,000 + 1,000 image subset.</summary>
-    public static BenchmarkData Load(bool quick)
+    /// <summary>
+    /// The full data from the Debian package, or in quick mode the committed 2,000 + 1,000 image subset;
+    /// <paramref name="trainImages"/> and <paramref name="testImages"/> (when set) keep the first images of each
+    /// class, the same number per class (for architectures too slow for the whole set on a CPU).
+    /// </summary>
+    public static BenchmarkData Load(bool quick, int? trainImages = null, int? testImages = null)
     {
         var (name, train, test) = quick
             ? ("fashion-mnist-subset", FashionMnist.Load(train: true, Subset), FashionMnist.Load(train: false, Subset))
             : ("fashion-mnist", FashionMnist.Load(train: true), FashionMnist.Load(train: false));
+        if (trainImages is int n) train = train.StratifiedHead(Math.Max(1, n / train.ClassNames.Count));
+        if (testImages is int m) test = test.StratifiedHead(Math.Max(1, m / test.ClassNames.Count));
+        if (trainImages is not null || testImages is not null) name += $" ({train.Count} train / {test.Count} test images)";
         var ood = DigitsCsvReader.ReadResized(Digits, test.Height);
         return new BenchmarkData(name, train, test, ImageOps.Rotate(test, RotationDegrees), ImageOps.AddGaussianNoise(test, NoiseStd, seed: 1), ood);
     }

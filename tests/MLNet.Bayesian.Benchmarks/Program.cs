@@ -1,6 +1,6 @@
 // Benchmarks of MLNet.Bayesian.
 //   dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- [--quick] [--architecture SmallCnn|ResNet20]
-//       [--epochs 5,2,2] [--samples 30] [--batch-size 128] [--persistence] --out <dir>
+//       [--epochs 5,2,2] [--samples 30] [--batch-size 128] [--train-images N] [--test-images N] [--persistence] --out <dir>
 //   ... -- --step-time [--batch-size 128]   (the bare small-CNN training step, for eng/compare-pytorch-step.sh)
 // Methods comparison (always): deterministic, mean-field and 2DGBNN (shared, hierarchical) on the same data
 // -> <dir>/results.json, results.md, PNG plots. --persistence adds saved-model size and ONNX throughput
@@ -18,7 +18,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size" };
+var known = new HashSet<string> { "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -45,7 +45,8 @@ int batchSize = int.Parse(Value("--batch-size") ?? "128");
 Directory.CreateDirectory(outDir);
 
 // Run from the repository root (the data paths are relative to it).
-var data = BenchmarkData.Load(quick);
+int? ParsedOrNull(string name) => Value(name) is string v ? int.Parse(v) : null;
+var data = BenchmarkData.Load(quick, ParsedOrNull("--train-images"), ParsedOrNull("--test-images"));
 Console.WriteLine($"methods: {architecture} on {data.Name}: {data.Train.Count} training images, {data.Test.Count} test, {data.Ood.Count} OOD; " +
                   $"epochs {string.Join("/", epochs)}, S = {samples}, batch {batchSize}, {TorchSharp.torch.get_num_threads()} threads");
 var settings = new MethodsBenchmark.Settings(architecture, epochs[0], epochs[1], epochs[2], samples, batchSize, Seed: 1, outDir);
@@ -53,7 +54,7 @@ var outcome = new MethodsBenchmark(settings, data).Run();
 MethodsBenchmark.Plot(outcome.Methods, outDir);
 var methods = outcome.Methods.Select(m => m.Result).ToList();
 var targets = ResultsWriter.Targets(methods, architecture, outcome.InterleavedStepMs);
-ResultsWriter.Write(outDir, ResultsWriter.MakeHeader(data.Name, settings, quick, methods), outcome, targets, batchSize);
+ResultsWriter.Write(outDir, ResultsWriter.MakeHeader(data.Name, settings, quick, methods), outcome, targets, batchSize, string.Join(" ", args));
 Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "results.md")));
 if (!outcome.StagesReproduced)
 {

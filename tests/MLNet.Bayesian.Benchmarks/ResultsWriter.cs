@@ -58,13 +58,13 @@ internal static class ResultsWriter
         return targets;
     }
 
-    public static void Write(string outDir, Header header, MethodsBenchmark.Outcome outcome, IReadOnlyList<Target> targets, int batchSize)
+    public static void Write(string outDir, Header header, MethodsBenchmark.Outcome outcome, IReadOnlyList<Target> targets, int batchSize, string commandLine)
     {
         File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(header, new JsonSerializerOptions { WriteIndented = true }));
-        File.WriteAllText(Path.Combine(outDir, "results.md"), Markdown(header, outcome, targets, batchSize));
+        File.WriteAllText(Path.Combine(outDir, "results.md"), Markdown(header, outcome, targets, batchSize, commandLine));
     }
 
-    static string Markdown(Header h, MethodsBenchmark.Outcome outcome, IReadOnlyList<Target> targets, int batchSize)
+    static string Markdown(Header h, MethodsBenchmark.Outcome outcome, IReadOnlyList<Target> targets, int batchSize, string commandLine)
     {
         var s = new StringBuilder();
         s.AppendLine($"# Methods benchmark: {h.Architecture} on {h.Dataset}{(h.Quick ? " (quick mode)" : "")}");
@@ -72,7 +72,7 @@ internal static class ResultsWriter
         s.AppendLine($"Date {h.Date}, commit {h.Commit}, {h.Threads} TorchSharp threads, {Environment.ProcessorCount} logical CPUs ({Cpu()}), " +
                      $"epochs per stage (deterministic / mean-field / shared) {h.Epochs["deterministic"]} / {h.Epochs["mean_field"]} / {h.Epochs["shared"]}, " +
                      $"training took {outcome.TrainSeconds / 60:F1} min including evaluation. Produced by " +
-                     $"`dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- {(h.Quick ? "--quick " : "")}--architecture {h.Architecture} --out <dir>`.");
+                     $"`dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- {commandLine}`.");
         s.AppendLine();
         s.AppendLine("Deterministic and mean-field are stages 0 and 1 of the 2DGBNN run (same data, same seed); both 2DGBNN variants start stage 3 " +
                      $"from the same mean-field posterior (second run's stages 0-1 reproduce the first run's weights: {(outcome.StagesReproduced ? "yes" : "no")}). " +

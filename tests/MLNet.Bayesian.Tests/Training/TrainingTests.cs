@@ -10,6 +10,15 @@ public sealed class TrainingTests
     static BayesianImageClassifier Fit(TrainerOptions options, ImageSet? train = null, List<string>? log = null)
         => new BayesianTrainer(options, line => log?.Add(line)).Fit((c, h, w, k) => new SmallCnn(c, h, w, k), train ?? TestData.Train);
 
+    /// <summary>All three stages, one epoch each, sized for 300 images.</summary>
+    static TrainerOptions OneEpochPerStage(int seed)
+    {
+        var options = new TrainerOptions { DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, PredictionSamples = 3, Seed = seed };
+        options.SharedPosterior.ComponentBudget = 16;
+        options.SharedPosterior.MinMembers = 5;
+        return options;
+    }
+
     [TestMethod]
     public void SmallCnnReachesSeventyPercentAfterOneEpoch()
     {
@@ -55,9 +64,7 @@ public sealed class TrainingTests
     public void SameSeedSameResult()
     {
         var small = TestData.Train.StratifiedHead(30);
-        var options = new TrainerOptions { DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, PredictionSamples = 3, Seed = 7 };
-        options.SharedPosterior.ComponentBudget = 16;
-        options.SharedPosterior.MinMembers = 5;
+        var options = OneEpochPerStage(seed: 7);
         var probe = TestData.Test.StratifiedHead(5);
         float[] Run()
         {
@@ -73,9 +80,7 @@ public sealed class TrainingTests
     public void StageCompletedSeesEachStageOnceAndEvaluatingThereLeavesTrainingUnchanged()
     {
         var small = TestData.Train.StratifiedHead(30);
-        var options = new TrainerOptions { DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, PredictionSamples = 3, Seed = 5 };
-        options.SharedPosterior.ComponentBudget = 16;
-        options.SharedPosterior.MinMembers = 5;
+        var options = OneEpochPerStage(seed: 5);
         var probe = TestData.Test.StratifiedHead(5);
         var seen = new List<(BayesianStage Reported, BayesianStage Network, int Stages)>();
         var stageAccuracy = new List<double>();
