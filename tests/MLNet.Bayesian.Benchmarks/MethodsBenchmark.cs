@@ -20,8 +20,9 @@ namespace MLNet.Bayesian.Benchmarks;
 /// </summary>
 internal sealed class MethodsBenchmark
 {
+    /// <summary><paramref name="Posterior"/>: how stage 2 builds the shared posterior (outlier rules, component budget).</summary>
     public sealed record Settings(Architecture Architecture, int DeterministicEpochs, int MeanFieldEpochs, int SharedEpochs,
-        int Samples, int BatchSize, int Seed, string OutDir);
+        int Samples, int BatchSize, int Seed, string OutDir, SharedPosteriorOptions Posterior);
 
     /// <summary>What one method's evaluation produced beyond its results.json row.</summary>
     public sealed record Evaluation(MethodResult Result, PredictiveDistribution Test, PredictiveDistribution Ood,
@@ -125,6 +126,7 @@ internal sealed class MethodsBenchmark
     {
         DeterministicEpochs = _settings.DeterministicEpochs, MeanFieldEpochs = _settings.MeanFieldEpochs, SharedEpochs = _settings.SharedEpochs,
         BatchSize = _settings.BatchSize, Variant = variant, PredictionSamples = _settings.Samples, Seed = _settings.Seed,
+        SharedPosterior = _settings.Posterior,
     }, line => Console.WriteLine($"  [{variant}] {line}"));
 
     static double LastStepMs(BayesianImageClassifier classifier) => classifier.Report.Stages[^1].MedianStepMilliseconds;

@@ -1,6 +1,7 @@
 // Benchmarks of MLNet.Bayesian.
 //   dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- [--quick] [--architecture SmallCnn|ResNet20]
-//       [--epochs 5,2,2] [--samples 30] [--batch-size 128] [--train-images N] [--test-images N] [--persistence] --out <dir>
+//       [--epochs 5,2,2] [--samples 30] [--batch-size 128] [--train-images N] [--test-images N]
+//       [--components 256] [--outlier-quantile 0.01] [--gradient-fraction 0.01] [--persistence] --out <dir>
 //   ... -- --step-time [--batch-size 128]   (the bare small-CNN training step, for eng/compare-pytorch-step.sh)
 // Methods comparison (always): deterministic, mean-field and 2DGBNN (shared, hierarchical) on the same data
 // -> <dir>/results.json, results.md, PNG plots. --persistence adds saved-model size and ONNX throughput
@@ -18,7 +19,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images" };
+var known = new HashSet<string> { "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -49,12 +50,18 @@ int? ParsedOrNull(string name) => Value(name) is string v ? int.Parse(v) : null;
 var data = BenchmarkData.Load(quick, ParsedOrNull("--train-images"), ParsedOrNull("--test-images"));
 Console.WriteLine($"methods: {architecture} on {data.Name}: {data.Train.Count} training images, {data.Test.Count} test, {data.Ood.Count} OOD; " +
                   $"epochs {string.Join("/", epochs)}, S = {samples}, batch {batchSize}, {TorchSharp.torch.get_num_threads()} threads");
-var settings = new MethodsBenchmark.Settings(architecture, epochs[0], epochs[1], epochs[2], samples, batchSize, Seed: 1, outDir);
+var posterior = new MLNet.Bayesian.Posterior.SharedPosteriorOptions();
+posterior.ComponentBudget = int.Parse(Value("--components") ?? posterior.ComponentBudget.ToString());
+posterior.OutlierQuantile = double.Parse(Value("--outlier-quantile") ?? posterior.OutlierQuantile.ToString());
+posterior.GradientFraction = double.Parse(Value("--gradient-fraction") ?? posterior.GradientFraction.ToString());
+Console.WriteLine($"shared posterior: component budget {posterior.ComponentBudget}, outlier quantile box {posterior.OutlierQuantile}, |mu| >= {posterior.MuThreshold}, " +
+                  $"top {posterior.GradientFraction} by gradient");
+var settings = new MethodsBenchmark.Settings(architecture, epochs[0], epochs[1], epochs[2], samples, batchSize, Seed: 1, outDir, posterior);
 var outcome = new MethodsBenchmark(settings, data).Run();
 MethodsBenchmark.Plot(outcome.Methods, outDir);
 var methods = outcome.Methods.Select(m => m.Result).ToList();
 var targets = ResultsWriter.Targets(methods, architecture, outcome.InterleavedStepMs);
-ResultsWriter.Write(outDir, ResultsWriter.MakeHeader(data.Name, settings, quick, methods), outcome, targets, batchSize, string.Join(" ", args));
+ResultsWriter.Write(outDir, ResultsWriter.MakeHeader(data.Name, settings, quick, methods), outcome, targets, batchSize, string.Join(" ", args), posterior);
 Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "results.md")));
 if (!outcome.StagesReproduced)
 {

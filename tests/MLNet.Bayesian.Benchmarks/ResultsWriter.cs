@@ -58,13 +58,13 @@ internal static class ResultsWriter
         return targets;
     }
 
-    public static void Write(string outDir, Header header, MethodsBenchmark.Outcome outcome, IReadOnlyList<Target> targets, int batchSize, string commandLine)
+    public static void Write(string outDir, Header header, MethodsBenchmark.Outcome outcome, IReadOnlyList<Target> targets, int batchSize, string commandLine, MLNet.Bayesian.Posterior.SharedPosteriorOptions posterior)
     {
         File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(header, new JsonSerializerOptions { WriteIndented = true }));
-        File.WriteAllText(Path.Combine(outDir, "results.md"), Markdown(header, outcome, targets, batchSize, commandLine));
+        File.WriteAllText(Path.Combine(outDir, "results.md"), Markdown(header, outcome, targets, batchSize, commandLine, posterior));
     }
 
-    static string Markdown(Header h, MethodsBenchmark.Outcome outcome, IReadOnlyList<Target> targets, int batchSize, string commandLine)
+    static string Markdown(Header h, MethodsBenchmark.Outcome outcome, IReadOnlyList<Target> targets, int batchSize, string commandLine, MLNet.Bayesian.Posterior.SharedPosteriorOptions posterior)
     {
         var s = new StringBuilder();
         s.AppendLine($"# Methods benchmark: {h.Architecture} on {h.Dataset}{(h.Quick ? " (quick mode)" : "")}");
@@ -77,7 +77,9 @@ internal static class ResultsWriter
         s.AppendLine("Deterministic and mean-field are stages 0 and 1 of the 2DGBNN run (same data, same seed); both 2DGBNN variants start stage 3 " +
                      $"from the same mean-field posterior (second run's stages 0-1 reproduce the first run's weights: {(outcome.StagesReproduced ? "yes" : "no")}). " +
                      "OOD: scikit-learn's 1,797 digits at 28x28; shifts: test set rotated 30 degrees, and with Gaussian noise std 0.3. " +
-                     $"AURC abstains on low confidence. Batch size {batchSize}; S posterior draws per prediction.");
+                     $"AURC abstains on low confidence. Batch size {batchSize}; S posterior draws per prediction. Shared posterior: component budget " +
+                     $"{posterior.ComponentBudget}, outliers outside the [{posterior.OutlierQuantile}, {1 - posterior.OutlierQuantile}] quantiles of either coordinate, " +
+                     $"|mu| >= {posterior.MuThreshold}, and the top {posterior.GradientFraction} by gradient magnitude.");
         s.AppendLine();
         s.AppendLine("| method | S | accuracy | NLL | ECE | Brier | AURC | OOD AUROC entropy | OOD AUROC MI | OOD AUROC confidence | rot30 acc | rot30 ECE | noise acc | noise ECE | trainable | model bytes | step ms | step ratio | images/s |");
         s.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
