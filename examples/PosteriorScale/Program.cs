@@ -19,11 +19,11 @@ string data = Arg("--data") ?? Path.Combine("tests", "data", "fashion-mnist-subs
 var train = FashionMnist.Load(train: true, data).StratifiedHead(Math.Max(1, images / 10));
 var test = testImages > 0 ? FashionMnist.Load(train: false, data).StratifiedHead(Math.Max(1, testImages / 10)) : null;
 
-var template = new TrainerOptions();
-double quantile = double.Parse(Arg("--outlier-quantile") ?? template.SharedPosterior.OutlierQuantile.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
-double muThreshold = double.Parse(Arg("--mu-threshold") ?? template.SharedPosterior.MuThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
-double gradientFraction = double.Parse(Arg("--gradient-fraction") ?? template.SharedPosterior.GradientFraction.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
-int components = int.Parse(Arg("--components") ?? template.SharedPosterior.ComponentBudget.ToString());
+var defaults = new TrainerOptions().SharedPosterior;
+double quantile = Number("--outlier-quantile", defaults.OutlierQuantile);
+double muThreshold = Number("--mu-threshold", defaults.MuThreshold);
+double gradientFraction = Number("--gradient-fraction", defaults.GradientFraction);
+int components = (int)Number("--components", defaults.ComponentBudget);
 Console.WriteLine($"{train.Count} training images, {epochs} epoch(s) per stage; component budget {components}; outliers: quantile box {quantile}, |mu| >= {muThreshold}, top {gradientFraction} by gradient");
 
 Console.WriteLine("| architecture | Conv/Linear weights | deterministic | mean-field | 2DGBNN | components | outliers | ellipse | vs deterministic | vs mean-field | build s | run s |" +
@@ -56,3 +56,6 @@ string? Arg(string name)
     int i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }
+
+double Number(string name, double fallback)
+    => Arg(name) is string value ? double.Parse(value, System.Globalization.CultureInfo.InvariantCulture) : fallback;

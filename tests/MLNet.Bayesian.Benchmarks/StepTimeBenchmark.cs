@@ -31,29 +31,16 @@ internal static class StepTimeBenchmark
                     int k = (i + r) % networks.Count;
                     var network = networks[k].Network;
                     network.train();
-                    var clock = Stopwatch.StartNew();
-                    using (GcPause.Begin())
-                    using (NewDisposeScope())
-                    {
-                        optimizers[k].zero_grad();
-                        var loss = nn.functional.cross_entropy(network.call(x), y);
-                        if (network.Stage != BayesianStage.Deterministic)
-                        {
-                            var kl = network.KL(1.0);
-                            loss = loss.Plus(kl * ScalarSafeOps.Constant(klScale, kl));
-                        }
-                        loss.backward();
-                        optimizers[k].step();
-                        loss.item<float>();
-                    }
-                    if (r >= warmup) times[k].Add(clock.Elapsed.TotalMilliseconds);
+                    Func<Tensor>? kl = network.Stage == BayesianStage.Deterministic ? null : () => network.KL(1.0);
+                    double ms = TimedStep(network, optimizers[k], x, y, kl, klScale);
+                    if (r >= warmup) times[k].Add(ms);
                 }
         }
         finally
         {
             optimizers.ForEach(o => o.Dispose());
         }
-        return networks.Select((n, k) => (n.Name, Median: times[k].Order().ElementAt(times[k].Count / 2))).ToDictionary(t => t.Name, t => t.Median);
+        return networks.Select((n, k) => (n.Name, Median: Median(times[k]))).ToDictionary(t => t.Name, t => t.Median);
     }
 
     /// <summary>Median step milliseconds of the deterministic small CNN (seeded weights, one random batch).</summary>
@@ -68,19 +55,37 @@ internal static class StepTimeBenchmark
         var times = new List<double>();
         for (int i = 0; i < warmup + steps; i++)
         {
-            var clock = Stopwatch.StartNew();
-            using (GcPause.Begin())
-            using (NewDisposeScope())
-            {
-                optimizer.zero_grad();
-                var loss = nn.functional.cross_entropy(network.call(x), y);
-                loss.backward();
-                optimizer.step();
-                loss.item<float>(); // PyTorch's side reads the loss too, which waits for the step to finish.
-            }
-            if (i >= warmup) times.Add(clock.Elapsed.TotalMilliseconds);
+            double ms = TimedStep(network, optimizer, x, y, kl: null, klScale: 0);
+            if (i >= warmup) times.Add(ms);
         }
-        times.Sort();
-        return times[times.Count / 2];
+        return Median(times);
+    }
+
+    /// <summary>The upper median (the middle element of an odd count), as the trainer reports its step times.</summary>
+    static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    /// <summary>
+    /// Milliseconds of one step: zero the gradients, cross-entropy (plus <paramref name="klScale"/> times the KL when
+    /// <paramref name="kl"/> is given), backward, optimiser step, and reading the loss, as PyTorch's side does,
+    /// which waits for the step to finish.
+    /// </summary>
+    static double TimedStep(nn.Module<Tensor, Tensor> network, optim.Optimizer optimizer, Tensor x, Tensor y, Func<Tensor>? kl, double klScale)
+    {
+        var clock = Stopwatch.StartNew();
+        using (GcPause.Begin())
+        using (NewDisposeScope())
+        {
+            optimizer.zero_grad();
+            var loss = nn.functional.cross_entropy(network.call(x), y);
+            if (kl is not null)
+            {
+                var divergence = kl();
+                loss = loss.Plus(divergence * ScalarSafeOps.Constant(klScale, divergence));
+            }
+            loss.backward();
+            optimizer.step();
+            loss.item<float>();
+        }
+        return clock.Elapsed.TotalMilliseconds;
     }
 }

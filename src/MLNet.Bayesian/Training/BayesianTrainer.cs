@@ -49,8 +49,14 @@ public sealed class BayesianTrainer
     {
         if (StageCompleted is null) return;
         using var state = random.get_rng_state();
-        StageCompleted(classifier, stage);
-        random.set_rng_state(state);
+        try
+        {
+            StageCompleted(classifier, stage);
+        }
+        finally
+        {
+            random.set_rng_state(state);
+        }
     }
 
     void ThrowIfStopped()
