@@ -4,7 +4,7 @@
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Persistence;
 
 if (args.Length is < 3 or > 4)
 {

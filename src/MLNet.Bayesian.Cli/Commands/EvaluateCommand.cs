@@ -1,9 +1,11 @@
 using System.ComponentModel;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNet.Bayesian.Plots;
 using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Plots;
 using MLNet.Bayesian.Uncertainty;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -15,19 +17,19 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--model <ZIP>")]
+        [CommandOption("--model <ZIP>"), Description("Model zip written by 'train'. Required.")]
         public string Model { get; set; } = "";
 
-        [CommandOption("--data <SOURCE>"), Description("Labelled image folder (one sub-folder per class) or 'fashion-mnist' (its test split).")]
+        [CommandOption("--data <SOURCE>"), Description("Labelled image folder (one sub-folder per class) or 'fashion-mnist' (its test split). Required.")]
         public string Data { get; set; } = "";
 
-        [CommandOption("--ood <SOURCE>"), Description("Images of none of the classes (a folder, any layout; or a digits .csv/.csv.gz, drawn at the model's size), for OOD metrics.")]
+        [CommandOption("--ood <SOURCE>"), Description("Images of none of the classes (a folder, any layout; or a digits .csv/.csv.gz, drawn at the model's size), for OOD metrics. Default: none.")]
         public string? Ood { get; set; }
 
-        [CommandOption("--report <DIR>"), Description("Folder for metrics.json and the PNG plots.")]
+        [CommandOption("--report <DIR>"), Description("Folder for metrics.json and the PNG plots."), DefaultValue("report")]
         public string Report { get; set; } = "report";
 
-        [CommandOption("--coverage <F>"), DefaultValue(0.9)]
+        [CommandOption("--coverage <F>"), Description("Share of images the selective-accuracy figures keep (the most certain ones)."), DefaultValue(0.9)]
         public double Coverage { get; set; } = 0.9;
 
         public override ValidationResult Validate()
@@ -35,10 +37,12 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             if (!File.Exists(Model)) return ValidationResult.Error($"--model: file '{Model}' does not exist.");
             if (string.IsNullOrWhiteSpace(Data)) return ValidationResult.Error("--data is required.");
             if (Ood is not null && !Directory.Exists(Ood) && !File.Exists(Ood)) return ValidationResult.Error($"--ood: '{Ood}' does not exist.");
+            if (Coverage <= 0 || Coverage > 1) return ValidationResult.Error("--coverage must be in (0, 1].");
             return ValidationResult.Success();
         }
     }
 
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
@@ -46,35 +50,11 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var model = BayesianModel.Load(ml, settings.Model, out _);
         string folder = ImageInputs.ResolveFolder(settings.Data, train: false);
         var entries = ImageInputs.Entries(folder);
-        var scored = model.Transform(ImageInputs.Load(ml, entries));
+        var rows = UncertaintyEvaluation.ReadScoredRows(model.Transform(ImageInputs.Load(ml, entries)));
+        if (!rows.Labels.Any(l => l >= 0)) throw new InvalidDataException($"No image in '{folder}' has a class the model knows.");
         Directory.CreateDirectory(settings.Report);
 
-        var rows = ml.Data.CreateEnumerable<Row>(scored, reuseRowObject: false).Where(r => r.Label > 0).ToList();
-        if (rows.Count == 0) throw new InvalidDataException($"No image in '{folder}' has a class the model knows.");
-        int k = rows[0].Score.Length;
-        var probabilities = rows.SelectMany(r => r.Score).ToArray();
-        var labels = rows.Select(r => (int)r.Label - 1).ToArray();
-        var metrics = ClassificationMetrics.Compute(probabilities, labels, k);
-        var correct = rows.Select(r => r.PredictedLabel == r.Label).ToArray();
-        var curves = new Dictionary<string, RiskCoverage>
-        {
-            [BayesianColumnNames.MutualInformation] = RiskCoverage.Compute(correct, rows.Select(r => r.MutualInformation).ToArray()),
-            [BayesianColumnNames.PredictiveEntropy] = RiskCoverage.Compute(correct, rows.Select(r => r.PredictiveEntropy).ToArray()),
-            [BayesianColumnNames.Confidence] = RiskCoverage.Compute(correct, rows.Select(r => -r.Confidence).ToArray()),
-        };
-        var bins = ReliabilityDiagram.Compute(probabilities, labels, k);
-        var report = new Dictionary<string, object>
-        {
-            ["images"] = rows.Count, ["accuracy"] = metrics.Accuracy, ["nll"] = metrics.Nll, ["ece"] = metrics.Ece, ["brier"] = metrics.Brier,
-            ["coverage"] = settings.Coverage,
-            ["selective_accuracy"] = curves.ToDictionary(c => c.Key, c => c.Value.AccuracyAtCoverage(settings.Coverage)),
-            ["aurc"] = curves.ToDictionary(c => c.Key, c => c.Value.Aurc),
-            ["reliability"] = bins,
-        };
-        UncertaintyPlots.Reliability(bins, Path.Combine(settings.Report, "reliability.png"));
-        UncertaintyPlots.RiskCoverage(curves, Path.Combine(settings.Report, "risk_coverage.png"));
-
-        var histograms = new Dictionary<string, float[]> { ["in distribution"] = rows.Select(r => r.PredictiveEntropy).ToArray() };
+        ScoredRows? ood = null;
         if (settings.Ood is not null)
         {
             // Digits are drawn at the size of the evaluation images.
@@ -82,36 +62,40 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             using (var first = MLImage.CreateFromFile(entries[0].ImagePath)) side = first.Height;
             string oodFolder = ImageInputs.ResolveOodFolder(settings.Ood, side);
             var oodFiles = MLNet.Bayesian.Data.ImageFolder.ListImageFiles(oodFolder);
-            var ood = ml.Data.CreateEnumerable<Row>(model.Transform(ml.Data.LoadFromEnumerable(
-                oodFiles.Select(f => new MLNet.Bayesian.Data.ImageFolderEntry { ImagePath = Path.GetFullPath(f), Label = "" }))), reuseRowObject: false).ToList();
-            histograms["out of distribution"] = ood.Select(r => r.PredictiveEntropy).ToArray();
-            report["ood_images"] = ood.Count;
-            report["ood"] = new Dictionary<string, OutOfDistributionMetrics>
-            {
-                [BayesianColumnNames.MutualInformation] = OutOfDistributionMetrics.Compute(rows.Select(r => r.MutualInformation).ToList(), ood.Select(r => r.MutualInformation).ToList()),
-                [BayesianColumnNames.PredictiveEntropy] = OutOfDistributionMetrics.Compute(rows.Select(r => r.PredictiveEntropy).ToList(), ood.Select(r => r.PredictiveEntropy).ToList()),
-                [BayesianColumnNames.Confidence] = OutOfDistributionMetrics.Compute(rows.Select(r => -r.Confidence).ToList(), ood.Select(r => -r.Confidence).ToList()),
-            };
+            ood = UncertaintyEvaluation.ReadScoredRows(model.Transform(ml.Data.LoadFromEnumerable(
+                oodFiles.Select(f => new MLNet.Bayesian.Data.ImageFolderEntry { ImagePath = Path.GetFullPath(f), Label = "" }))), labelColumnName: null);
         }
+        var report = UncertaintyEvaluator.Evaluate(rows, settings.Coverage, ood);
+        var m = report.Classification;
+        var json = new Dictionary<string, object?>
+        {
+            ["images"] = m.Count, ["accuracy"] = m.Accuracy, ["nll"] = m.Nll, ["ece"] = m.Ece, ["brier"] = m.Brier,
+            ["coverage"] = settings.Coverage,
+            ["selective_accuracy"] = report.Selective.ToDictionary(s => s.Key.ToString(), s => s.Value.AccuracyAtCoverage),
+            ["aurc"] = report.Selective.ToDictionary(s => s.Key.ToString(), s => s.Value.Aurc),
+            ["reliability"] = report.Reliability,
+        };
+        if (ood is not null)
+        {
+            json["ood_images"] = ood.Count;
+            json["ood"] = report.OutOfDistribution!.ToDictionary(o => o.Key.ToString(), o => o.Value);
+            json["ood_flagged_at_coverage"] = report.OutOfDistributionFlagged!.ToDictionary(o => o.Key.ToString(), o => o.Value);
+        }
+        UncertaintyPlots.Reliability(report.Reliability, Path.Combine(settings.Report, "reliability.png"));
+        UncertaintyPlots.RiskCoverage(UncertaintyScores.All.Where(rows.Scores.ContainsKey).ToDictionary(s => s.ToString(), s => UncertaintyEvaluator.Curve(rows, s)),
+            Path.Combine(settings.Report, "risk_coverage.png"));
+        var histograms = new Dictionary<string, float[]> { ["in distribution"] = rows.Values(UncertaintyScore.PredictiveEntropy) };
+        if (ood is not null) histograms["out of distribution"] = ood.Values(UncertaintyScore.PredictiveEntropy);
         UncertaintyPlots.Histogram("Predictive entropy", histograms, Path.Combine(settings.Report, "uncertainty_histogram.png"));
-        File.WriteAllText(Path.Combine(settings.Report, "metrics.json"), JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(Path.Combine(settings.Report, "metrics.json"), JsonSerializer.Serialize(json, Json));
 
-        AnsiConsole.MarkupLine($"{rows.Count} images: accuracy {metrics.Accuracy:P2}, NLL {metrics.Nll:F4}, ECE {metrics.Ece:F4}, Brier {metrics.Brier:F4}; " +
-                               $"accuracy of the {settings.Coverage:P0} most certain (mutual information) {curves[BayesianColumnNames.MutualInformation].AccuracyAtCoverage(settings.Coverage):P2}");
-        if (report.TryGetValue("ood", out var o))
-            foreach (var (name, m) in (Dictionary<string, OutOfDistributionMetrics>)o)
-                AnsiConsole.MarkupLine($"OOD by {name}: AUROC {m.Auroc:F3}, AUPR {m.Aupr:F3}, FPR at 95% TPR {m.FprAt95Tpr:F3}");
+        AnsiConsole.MarkupLine($"{m.Count} images: accuracy {m.Accuracy:P2}, NLL {m.Nll:F4}, ECE {m.Ece:F4}, Brier {m.Brier:F4}; accuracy of the {settings.Coverage:P0} most certain: " +
+            string.Join(", ", report.Selective.Select(s => $"{s.Value.AccuracyAtCoverage:P2} by {s.Key}")));
+        if (report.OutOfDistribution is { } o)
+            foreach (var (score, metrics) in o)
+                AnsiConsole.MarkupLine($"OOD by {score}: AUROC {metrics.Auroc:F3}, AUPR {metrics.Aupr:F3}, FPR at 95% TPR {metrics.FprAt95Tpr:F3}; " +
+                                       $"flagged at {settings.Coverage:P0} coverage: {report.OutOfDistributionFlagged![score]:P1}");
         AnsiConsole.MarkupLine($"report written to {Markup.Escape(Path.GetFullPath(settings.Report))}");
         return 0;
-    }
-
-    sealed class Row
-    {
-        public uint Label { get; set; }
-        public uint PredictedLabel { get; set; }
-        public float[] Score { get; set; } = Array.Empty<float>();
-        public float Confidence { get; set; }
-        public float PredictiveEntropy { get; set; }
-        public float MutualInformation { get; set; }
     }
 }

@@ -1,42 +1,51 @@
 using System.ComponentModel;
-using System.Globalization;
-using System.Text;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using MLNet.Bayesian.Data;
-using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
+using MLNet.Bayesian.Uncertainty;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace MLNet.Bayesian.Cli.Commands;
 
 /// <summary>
-/// Batch scoring: one CSV row per image file below the folder, an error row for a file that cannot be read,
-/// resumption of an interrupted run (rows already in the CSV are skipped), exit code 1 when any row failed.
+/// Batch scoring: one CSV row per image file below the folder, an error row for a file that cannot be scored (it
+/// says what is wrong with the file), resumption of an interrupted run (rows already in the CSV are skipped, a torn
+/// last line is cut away and scored again), exit code 1 when any row failed.
 /// </summary>
 internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--model <ZIP>"), Description("Model zip written by 'train' (or by mlContext.Model.Save of an image pipeline).")]
+        [CommandOption("--model <ZIP>"), Description("Model zip written by 'train' (or by mlContext.Model.Save of an image pipeline). Required.")]
         public string Model { get; set; } = "";
 
-        [CommandOption("--images <FOLDER>"), Description("Folder of images to score (searched recursively).")]
+        [CommandOption("--images <FOLDER>"), Description("Folder of images to score, searched recursively. Required.")]
         public string Images { get; set; } = "";
 
-        [CommandOption("--out <CSV>"), Description("Output CSV; an existing file is resumed.")]
+        [CommandOption("--out <CSV>"), Description("Output CSV; an existing file is resumed. Default: predictions.csv.")]
         public string Out { get; set; } = "predictions.csv";
 
-        [CommandOption("--threshold <T>"), Description("Flag needs_review when the review column exceeds T (default: the rule stored at training time).")]
+        [CommandOption("--threshold <T>"), Description("Flag needs_review when the review score is on the unsure side of T. Default: the rule stored at training time.")]
         public double? Threshold { get; set; }
 
-        [CommandOption("--batch <N>"), DefaultValue(256)]
+        [CommandOption("--review-score <NAME>"), Description("Score that --threshold applies to: MutualInformation, PredictiveEntropy, ExpectedEntropy or Confidence. Default: the stored rule's, else MutualInformation.")]
+        public string? ReviewScore { get; set; }
+
+        [CommandOption("--batch <N>"), Description("Images scored together and written to the CSV in one write. Default: 256."), DefaultValue(256)]
         public int Batch { get; set; } = 256;
+
+        [CommandOption("--max-image-pixels <N>"), Description("Largest image accepted, width x height; a larger file gets an error row. Default: 16000000."), DefaultValue(ImageFileCheck.DefaultMaxPixels)]
+        public long MaxImagePixels { get; set; } = ImageFileCheck.DefaultMaxPixels;
 
         public override ValidationResult Validate()
         {
             if (!File.Exists(Model)) return ValidationResult.Error($"--model: file '{Model}' does not exist.");
             if (!Directory.Exists(Images)) return ValidationResult.Error($"--images: folder '{Images}' does not exist.");
+            if (ReviewScore is not null && !Enum.TryParse<UncertaintyScore>(ReviewScore, ignoreCase: true, out _))
+                return ValidationResult.Error($"--review-score: '{ReviewScore}' is not one of {string.Join(", ", UncertaintyScores.All)}.");
+            if (MaxImagePixels < 1) return ValidationResult.Error("--max-image-pixels must be at least 1.");
             return Batch < 1 ? ValidationResult.Error("--batch must be at least 1.") : ValidationResult.Success();
         }
     }
@@ -44,127 +53,95 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
         var ml = new MLContext(seed: 1);
-        var model = BayesianModel.Load(ml, settings.Model, out var inputSchema);
-        var stored = ReviewSettings.Read(settings.Model);
-        string reviewColumn = stored?.Column ?? BayesianColumnNames.MutualInformation;
-        double? threshold = settings.Threshold ?? stored?.Threshold;
-        if (threshold is null) AnsiConsole.MarkupLine("[yellow]no review threshold given or stored: needs_review is left empty[/]");
+        var info = BayesianModel.Inspect(settings.Model);
+        var model = BayesianModel.Load(ml, settings.Model, out _);
+        var rule = ReviewRuleFor(settings, info.ReviewRule);
+        if (rule is null) AnsiConsole.MarkupLine("[yellow]no review threshold given or stored: needs_review is left empty[/]");
+        else AnsiConsole.MarkupLine($"review rule: {Markup.Escape(rule.ToString())}");
 
         string root = Path.GetFullPath(settings.Images);
         var files = ImageFolder.ListImageFiles(root);
-        var done = ReadDone(settings.Out, out bool hasHeader, out int previousErrors);
-        var pending = files.Where(f => !done.Contains(Path.GetRelativePath(root, f))).ToList();
-        AnsiConsole.MarkupLine($"{files.Count} images, {done.Count} already in {Markup.Escape(settings.Out)}, {pending.Count} to score");
+        var classNames = info.Labels.ToArray();
+        using var csv = PredictionsCsv.Open(settings.Out, classNames);
+        if (csv.CutBytes > 0) AnsiConsole.MarkupLine($"[yellow]cut a torn last line ({csv.CutBytes} bytes) from {Markup.Escape(settings.Out)}; its image is scored again[/]");
+        var pending = files.Where(f => !csv.Done.Contains(Path.GetRelativePath(root, f))).ToList();
+        AnsiConsole.MarkupLine($"{files.Count} images, {csv.Done.Count} already in {Markup.Escape(settings.Out)}, {pending.Count} to score");
 
-        string[] classNames = KeyNames(model.GetOutputSchema(inputSchema)[BayesianColumnNames.PredictedLabel]);
         int errors = 0, scored = 0;
-        using var writer = new StreamWriter(settings.Out, append: true, new UTF8Encoding(false));
-        if (!hasHeader) writer.WriteLine(Header(classNames));
         for (int start = 0; start < pending.Count; start += settings.Batch)
         {
             cancellation.ThrowIfCancellationRequested();
             var batch = pending.Skip(start).Take(settings.Batch).ToList();
+            var rows = new Dictionary<string, string>();
             var readable = new List<string>();
-            var rows = new Dictionary<string, string?>();
             foreach (string file in batch)
             {
-                // Decode first: ML.NET would stop the whole batch at a bad file; here it becomes an error row.
-                try { using var _ = MLImage.CreateFromFile(file); readable.Add(file); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or NullReferenceException)
-                {
-                    errors++;
-                    rows[file] = ErrorRow(Path.GetRelativePath(root, file), $"cannot read image: {e.Message}", classNames);
-                }
+                // Check first: a bad file becomes an error row instead of stopping the batch or scoring a half-decoded image.
+                try { ImageFileCheck.CheckFile(file, settings.MaxImagePixels); readable.Add(file); }
+                catch (InvalidDataException e) { rows[file] = csv.ErrorRow(Path.GetRelativePath(root, file), e.Message); errors++; }
             }
-            if (readable.Count > 0)
+            foreach (var (file, result) in Score(ml, model, readable))
             {
-                var data = ml.Data.LoadFromEnumerable(readable.Select(f => new ImageFolderEntry { ImagePath = f, Label = "" }));
-                var output = model.Transform(data);
-                int i = 0;
-                foreach (var r in ml.Data.CreateEnumerable<Prediction>(output, reuseRowObject: false))
+                if (result.Prediction is { } p)
                 {
-                    string file = readable[i++];
-                    float review = reviewColumn switch
-                    {
-                        BayesianColumnNames.PredictiveEntropy => r.PredictiveEntropy,
-                        BayesianColumnNames.ExpectedEntropy => r.ExpectedEntropy,
-                        _ => r.MutualInformation,
-                    };
-                    string flag = threshold is double t ? (review > t ? "true" : "false") : "";
-                    rows[file] = string.Join(",", new[] { Csv(Path.GetRelativePath(root, file)), Csv(classNames[r.PredictedLabel - 1]), R(r.Confidence),
-                        R(r.PredictiveEntropy), R(r.ExpectedEntropy), R(r.MutualInformation), flag }.Concat(r.Score.Select(R)).Append(""));
+                    rows[file] = csv.Row(Path.GetRelativePath(root, file), p, rule?.NeedsReview(p.Value(rule.Score)));
                     scored++;
                 }
+                else
+                {
+                    rows[file] = csv.ErrorRow(Path.GetRelativePath(root, file), result.Error!);
+                    errors++;
+                }
             }
-            foreach (string file in batch)
-                writer.WriteLine(rows[file] ?? ErrorRow(Path.GetRelativePath(root, file), "not scored", classNames));
-            writer.Flush();
+            csv.Append(batch.Select(f => rows[f]));
         }
-        int totalErrors = errors + previousErrors;
+        int totalErrors = errors + csv.PreviousErrors;
         AnsiConsole.MarkupLine($"scored {scored}, errors {errors} in this run ({totalErrors} in the file) -> {Markup.Escape(settings.Out)}");
         return totalErrors > 0 ? 1 : 0;
     }
 
-    static string Header(IEnumerable<string> classNames)
-        => string.Join(",", new[] { "path", "predicted_label", "confidence", "predictive_entropy", "expected_entropy", "mutual_information", "needs_review" }
-            .Concat(classNames.Select(c => Csv("p_" + c))).Append("error"));
-
-    static string ErrorRow(string path, string error, string[] classNames)
-        => string.Join(",", new[] { Csv(path), "", "", "", "", "", "" }.Concat(Enumerable.Repeat("", classNames.Length)).Append(Csv(error)));
-
-    /// <summary>Paths already in an existing CSV, and how many of them are error rows.</summary>
-    static HashSet<string> ReadDone(string csv, out bool hasHeader, out int errors)
+    /// <summary>
+    /// Scores the files together; when the batch fails (e.g. one image makes the model produce non-finite scores),
+    /// scores them one by one, so that only the files at fault get error rows.
+    /// </summary>
+    static IEnumerable<(string File, (BayesianPrediction? Prediction, string? Error) Result)> Score(MLContext ml, ITransformer model, List<string> files)
     {
-        var done = new HashSet<string>(StringComparer.Ordinal);
-        hasHeader = false;
-        errors = 0;
-        if (!File.Exists(csv)) return done;
-        foreach (string line in File.ReadLines(csv))
+        if (files.Count == 0) return Array.Empty<(string, (BayesianPrediction?, string?))>();
+        try
         {
-            if (!hasHeader) { hasHeader = line.StartsWith("path,", StringComparison.Ordinal); if (hasHeader) continue; }
-            var fields = SplitCsv(line);
-            if (fields.Count == 0 || fields[0].Length == 0) continue;
-            done.Add(fields[0]);
-            if (fields[^1].Length > 0) errors++;
+            return files.Zip(Predict(ml, model, files), (f, p) => (f, ((BayesianPrediction?)p, (string?)null))).ToList();
         }
-        return done;
+        catch (InvalidDataException) when (files.Count > 1)
+        {
+            return files.SelectMany(f => Score(ml, model, new List<string> { f })).ToList();
+        }
+        catch (InvalidDataException e)
+        {
+            return new[] { (files[0], ((BayesianPrediction?)null, (string?)$"cannot score: {e.Message}")) };
+        }
     }
 
-    static List<string> SplitCsv(string line)
+    static List<BayesianPrediction> Predict(MLContext ml, ITransformer model, List<string> files)
     {
-        var fields = new List<string>();
-        var current = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
+        var data = ml.Data.LoadFromEnumerable(files.Select(f => new ImageFolderEntry { ImagePath = f, Label = "" }));
+        try
         {
-            char c = line[i];
-            if (quoted)
-            {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"') { current.Append('"'); i++; }
-                else if (c == '"') quoted = false;
-                else current.Append(c);
-            }
-            else if (c == '"') quoted = true;
-            else if (c == ',') { fields.Add(current.ToString()); current.Clear(); }
-            else current.Append(c);
+            return ml.Data.CreateEnumerable<BayesianPrediction>(model.Transform(data), reuseRowObject: false).ToList();
         }
-        fields.Add(current.ToString());
-        return fields;
+        catch (Exception e) when (e is not InvalidDataException && e.InnerException is InvalidDataException inner)
+        {
+            // ML.NET wraps what a transform's getter throws; the inner exception says what is wrong with the row.
+            throw new InvalidDataException(inner.Message, e);
+        }
     }
 
-    static string Csv(string value) => value.IndexOfAny(new[] { ',', '"', '\n', '\r' }) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
-    static string R(float v) => v.ToString("R", CultureInfo.InvariantCulture);
-
-    static string[] KeyNames(DataViewSchema.Column column)
-        => ImageSetDataView.KeyNames(column, (int)((KeyDataViewType)column.Type).Count).ToArray();
-
-    sealed class Prediction
+    static ReviewRule? ReviewRuleFor(Settings settings, ReviewRule? stored)
     {
-        public uint PredictedLabel { get; set; }
-        public float[] Score { get; set; } = Array.Empty<float>();
-        public float Confidence { get; set; }
-        public float PredictiveEntropy { get; set; }
-        public float ExpectedEntropy { get; set; }
-        public float MutualInformation { get; set; }
+        var score = settings.ReviewScore is null ? stored?.Score ?? UncertaintyScore.MutualInformation : UncertaintyScores.Parse(settings.ReviewScore);
+        if (settings.Threshold is double t) return new ReviewRule(score, t, double.NaN, double.NaN);
+        if (stored is null) return null;
+        if (stored.Score != score)
+            throw new InvalidOperationException($"--review-score {score} needs a --threshold: the stored rule is on {stored.Score}.");
+        return stored;
     }
 }

@@ -3,6 +3,10 @@ using System.Globalization;
 using Microsoft.ML;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Training;
+using MLNet.Bayesian.Uncertainty;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -12,71 +16,96 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--data <SOURCE>"), Description("Image folder (one sub-folder per class) or 'fashion-mnist' (Debian's dataset-fashion-mnist).")]
+        [CommandOption("--data <SOURCE>"), Description("Image folder (one sub-folder per class) or 'fashion-mnist' (Debian's dataset-fashion-mnist). Required.")]
         public string Data { get; set; } = "";
 
-        [CommandOption("--out <ZIP>"), Description("Where to write the ML.NET model zip.")]
+        [CommandOption("--out <ZIP>"), Description("Where to write the ML.NET model zip."), DefaultValue("model.zip")]
         public string Out { get; set; } = "model.zip";
 
-        [CommandOption("--architecture <NAME>"), Description("SmallCnn, ResNet20, ResNet18, ResNet50, ResNet101 or SmallVit.")]
-        [DefaultValue(Architecture.SmallCnn)]
+        [CommandOption("--architecture <NAME>"), Description("SmallCnn, ResNet20, ResNet18, ResNet50, ResNet101 or SmallVit."), DefaultValue(Architecture.SmallCnn)]
         public Architecture Architecture { get; set; } = Architecture.SmallCnn;
+
+        [CommandOption("--variant <NAME>"), Description("How component draws become weights: Shared (one value per component; small models, fast scoring) or Hierarchical (each weight draws its own value)."),
+         DefaultValue(TrainerOptions.DefaultVariant)]
+        public SamplingVariant Variant { get; set; } = TrainerOptions.DefaultVariant;
 
         [CommandOption("--epochs <D,M,S>"), Description("Epochs of the deterministic, mean-field and shared stages.")]
         [DefaultValue("3,1,1")]
-        public string Epochs { get; set; } = "3,1,1";
+        public string Epochs { get; set; } = $"{TrainerOptions.DefaultDeterministicEpochs},{TrainerOptions.DefaultMeanFieldEpochs},{TrainerOptions.DefaultSharedEpochs}";
 
-        [CommandOption("--samples <S>"), Description("Posterior samples averaged per prediction.")]
-        [DefaultValue(30)]
-        public int Samples { get; set; } = 30;
+        [CommandOption("--samples <S>"), Description("Posterior samples averaged per prediction."), DefaultValue(TrainerOptions.DefaultPredictionSamples)]
+        public int Samples { get; set; } = TrainerOptions.DefaultPredictionSamples;
 
-        [CommandOption("--batch-size <N>"), DefaultValue(64)]
-        public int BatchSize { get; set; } = 64;
+        [CommandOption("--batch-size <N>"), Description("Images per training and scoring batch."), DefaultValue(TrainerOptions.DefaultBatchSize)]
+        public int BatchSize { get; set; } = TrainerOptions.DefaultBatchSize;
 
-        [CommandOption("--seed <N>"), DefaultValue(1)]
+        [CommandOption("--seed <N>"), Description("Seed of weights, shuffling, the validation split and prediction draws: same seed, same data, same model."), DefaultValue(1)]
         public int Seed { get; set; } = 1;
 
-        [CommandOption("--validation-fraction <F>"), Description("Held out to report metrics and tune the review threshold.")]
+        [CommandOption("--validation-fraction <F>"), Description("Share of the images held out to report metrics and tune the review rule.")]
         [DefaultValue(0.1)]
         public double ValidationFraction { get; set; } = 0.1;
 
-        [CommandOption("--review-coverage <F>"), Description("Fraction of images decided automatically; the rest are flagged needs_review (ignored with --target-accuracy).")]
+        [CommandOption("--review-coverage <F>"), Description("Share of images decided automatically; the rest are flagged needs_review (ignored with --target-accuracy).")]
         [DefaultValue(0.9)]
         public double ReviewCoverage { get; set; } = 0.9;
 
-        [CommandOption("--target-accuracy <F>"), Description("Instead of a coverage: the accuracy the automatically decided images must reach on validation data.")]
+        [CommandOption("--target-accuracy <F>"), Description("Instead of a coverage: the accuracy the automatically decided images must reach on validation data. Default: none.")]
         public double? TargetAccuracy { get; set; }
 
-        [CommandOption("--kl-weight <F>"), Description("KL weight of the ELBO; 0.1 calibrates better on a few thousand images.")]
-        [DefaultValue(1.0)]
+        [CommandOption("--review-score <NAME>"), Description("Score the review rule uses: MutualInformation, PredictiveEntropy, ExpectedEntropy or Confidence."),
+         DefaultValue(UncertaintyScore.MutualInformation)]
+        public UncertaintyScore ReviewScore { get; set; } = UncertaintyScore.MutualInformation;
+
+        [CommandOption("--kl-weight <F>"), Description("KL weight of the ELBO; 0.1 calibrates better on a few thousand images."), DefaultValue(1.0)]
         public double KLWeight { get; set; } = 1.0;
+
+        [CommandOption("--set <NAME=VALUE>"), Description("Any other training setting, repeatable: e.g. --set KLWarmupEpochs=1 --set SharedPosterior.ComponentBudget=512. --list-settings shows them all with their defaults.")]
+        public string[] Set { get; set; } = Array.Empty<string>();
+
+        [CommandOption("--list-settings"), Description("Print every training setting with its default and meaning, then exit.")]
+        public bool ListSettings { get; set; }
 
         public override ValidationResult Validate()
         {
+            if (ListSettings) return ValidationResult.Success();
             if (string.IsNullOrWhiteSpace(Data)) return ValidationResult.Error("--data is required: an image folder or 'fashion-mnist'.");
             var parts = Epochs.Split(',');
             if (parts.Length != 3 || parts.Any(p => !int.TryParse(p, out int e) || e < 0))
                 return ValidationResult.Error("--epochs takes three non-negative numbers, e.g. 3,1,1.");
             if (ValidationFraction <= 0 || ValidationFraction >= 1) return ValidationResult.Error("--validation-fraction must be between 0 and 1.");
+            if (ReviewCoverage <= 0 || ReviewCoverage > 1) return ValidationResult.Error("--review-coverage must be in (0, 1].");
             return ValidationResult.Success();
         }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
+        if (settings.ListSettings)
+        {
+            var list = new Table().AddColumns("setting", "default", "type", "meaning");
+            foreach (var (name, type, value, field) in TrainingSettings.List(new BayesianImageClassificationTrainer.Options()))
+                list.AddRow(Markup.Escape(name), Markup.Escape(value), Markup.Escape(type), Markup.Escape(TrainingSettings.Summary(field)));
+            AnsiConsole.Write(list);
+            return 0;
+        }
         int[] epochs = settings.Epochs.Split(',').Select(int.Parse).ToArray();
+        var options = new BayesianImageClassificationTrainer.Options
+        {
+            Architecture = settings.Architecture, Variant = settings.Variant, DeterministicEpochs = epochs[0], MeanFieldEpochs = epochs[1], SharedEpochs = epochs[2],
+            BatchSize = settings.BatchSize, PredictionSamples = settings.Samples, Seed = settings.Seed, KLWeight = settings.KLWeight,
+            CancellationToken = cancellation,
+        };
+        foreach (string assignment in settings.Set) TrainingSettings.Apply(options, assignment);
+        options.Validate();
+
         string folder = ImageInputs.ResolveFolder(settings.Data, train: true);
         var ml = new MLContext(settings.Seed);
         var entries = ImageInputs.Entries(folder);
         var split = ml.Data.TrainTestSplit(ImageInputs.Load(ml, entries), settings.ValidationFraction, seed: settings.Seed);
         var prepare = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath")).Fit(split.TrainSet);
-        var options = new BayesianImageClassificationTrainer.Options
-        {
-            Architecture = settings.Architecture, DeterministicEpochs = epochs[0], MeanFieldEpochs = epochs[1], SharedEpochs = epochs[2],
-            BatchSize = settings.BatchSize, PredictionSamples = settings.Samples, Seed = settings.Seed, KLWeight = settings.KLWeight,
-            ValidationSet = prepare.Transform(split.TestSet), CancellationToken = cancellation,
-        };
-        AnsiConsole.MarkupLine($"training on [bold]{entries.Count}[/] images from {Markup.Escape(folder)} ({settings.Architecture}, epochs {settings.Epochs})");
+        options.ValidationSet = prepare.Transform(split.TestSet);
+        AnsiConsole.MarkupLine($"training on [bold]{entries.Count}[/] images from {Markup.Escape(folder)} ({settings.Architecture}, {options.Variant}, epochs {settings.Epochs})");
 
         BayesianImageClassificationTransformer model = null!;
         AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
@@ -101,29 +130,28 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             });
 
         var pipeline = prepare.Append(model);
+        // The validation images are scored once: the metrics and the review rule both read these rows.
+        var rows = UncertaintyEvaluation.ReadScoredRows(pipeline.Transform(split.TestSet));
+        var report = UncertaintyEvaluator.Evaluate(rows, settings.ReviewCoverage);
+        var rule = settings.TargetAccuracy is double target
+            ? UncertaintyEvaluator.FitReviewRule(rows, settings.ReviewScore, targetAccuracy: target)
+            : UncertaintyEvaluator.FitReviewRule(rows, settings.ReviewScore, coverage: settings.ReviewCoverage);
         string outPath = Path.GetFullPath(settings.Out);
         Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
-        ml.Model.Save(pipeline, split.TrainSet.Schema, outPath);
+        BayesianModel.Save(ml, pipeline, split.TrainSet.Schema, outPath, rule);
 
-        var scored = pipeline.Transform(split.TestSet);
-        var metrics = ml.MulticlassClassification.EvaluateWithUncertainty(scored);
-        var rule = settings.TargetAccuracy is double target
-            ? ml.MulticlassClassification.FitReviewRule(scored, targetAccuracy: target)
-            : ml.MulticlassClassification.FitReviewRule(scored, coverage: settings.ReviewCoverage);
-        ReviewSettings.Write(outPath, rule);
-
-        var report = model.Report;
+        var training = model.Report;
         var table = new Table().AddColumns("measure", "value");
         string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
-        table.AddRow("validation accuracy", F(metrics.Accuracy, "P2"));
-        table.AddRow("validation NLL", F(metrics.Nll, "F4"));
-        table.AddRow("validation ECE", F(metrics.Ece, "F4"));
-        if (report.Posterior is { } p)
+        table.AddRow("validation accuracy", F(report.Classification.Accuracy, "P2"));
+        table.AddRow("validation NLL", F(report.Classification.Nll, "F4"));
+        table.AddRow("validation ECE", F(report.Classification.Ece, "F4"));
+        if (training.Posterior is { } p)
         {
             table.AddRow("components / outliers", $"{p.Components} / {p.Outliers:N0}");
-            table.AddRow("trainable parameters", $"{report.SharedParameters:N0} ({F(report.CompressionVsDeterministic, "F1")}x fewer than deterministic)");
+            table.AddRow("trainable parameters", $"{training.SharedParameters:N0} ({F(training.CompressionVsDeterministic, "F1")}x fewer than deterministic)");
         }
-        table.AddRow("review rule", $"{rule.Column} > {F(rule.Threshold, "G4")}: decides {F(rule.Coverage, "P0")} at {F(rule.Accuracy, "P1")} accuracy");
+        table.AddRow("review rule", Markup.Escape(rule.ToString()));
         table.AddRow("model", Markup.Escape(outPath));
         AnsiConsole.Write(table);
         model.Dispose();

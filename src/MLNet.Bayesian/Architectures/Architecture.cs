@@ -1,8 +1,10 @@
-using MLNet.Bayesian.Training;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
 namespace MLNet.Bayesian.Architectures;
+
+/// <summary>Builds a network for images of a given shape and class count.</summary>
+public delegate Module<Tensor, Tensor> NetworkFactory(int channels, int height, int width, int classes);
 
 /// <summary>The architectures the library builds by name.</summary>
 public enum Architecture

@@ -1,4 +1,4 @@
-using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -8,7 +8,7 @@ namespace MLNet.Bayesian.Architectures;
 /// CIFAR-style ResNet (He et al. 2016, section 4.2): a 3x3 stem with 16 channels, three stages of n basic
 /// blocks with 16, 32, 64 channels, global average pooling, one linear layer. Depth 6n + 2 (ResNet-20: n = 3).
 /// </summary>
-public sealed class CifarResNet : Module<Tensor, Tensor>, Onnx.IOnnxExportable
+public sealed class CifarResNet : Module<Tensor, Tensor>
 {
     readonly Module<Tensor, Tensor> stem;
     readonly Module<Tensor, Tensor> stages;
@@ -37,10 +37,11 @@ public sealed class CifarResNet : Module<Tensor, Tensor>, Onnx.IOnnxExportable
     /// <inheritdoc />
     public override Tensor forward(Tensor input) => head.call(stages.call(stem.call(input)));
 
-    string Onnx.IOnnxExportable.ExportOnnx(Onnx.OnnxNetworkExporter exporter, string input)
-        => exporter.Export(head, exporter.Export(stages, exporter.Export(stem, input)));
+    /// <summary>The children that <see cref="forward"/> applies one after another (the ONNX export follows them).</summary>
+    internal IReadOnlyList<Module<Tensor, Tensor>> Chain => new[] { stem, stages, head };
 
-    sealed class BasicBlock : Module<Tensor, Tensor>, Onnx.IOnnxExportable
+    /// <summary>relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).</summary>
+    internal sealed class BasicBlock : Module<Tensor, Tensor>
     {
         readonly Module<Tensor, Tensor> conv1, bn1, conv2, bn2;
         readonly Module<Tensor, Tensor> shortcut;
@@ -64,11 +65,7 @@ public sealed class CifarResNet : Module<Tensor, Tensor>, Onnx.IOnnxExportable
             return functional.relu(y.Plus(shortcut.call(x)));
         }
 
-        string Onnx.IOnnxExportable.ExportOnnx(Onnx.OnnxNetworkExporter e, string x)
-        {
-            var y = e.Graph.Node("Relu", new[] { e.Export(bn1, e.Export(conv1, x)) });
-            y = e.Export(bn2, e.Export(conv2, y));
-            return e.Graph.Node("Relu", new[] { e.Graph.Node("Add", new[] { y, e.Export(shortcut, x) }) });
-        }
+        internal (Module<Tensor, Tensor> Conv1, Module<Tensor, Tensor> Bn1, Module<Tensor, Tensor> Conv2, Module<Tensor, Tensor> Bn2, Module<Tensor, Tensor> Shortcut) Parts
+            => (conv1, bn1, conv2, bn2, shortcut);
     }
 }

@@ -1,4 +1,3 @@
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -8,7 +7,7 @@ namespace MLNet.Bayesian.Architectures;
 /// Two conv blocks (conv 3x3, batch norm, ReLU, max-pool 2) and a two-layer classifier head.
 /// Fits 28x28 gray images in seconds per epoch on two CPU cores; works for any input size.
 /// </summary>
-public sealed class SmallCnn : Module<Tensor, Tensor>, Onnx.IOnnxExportable
+public sealed class SmallCnn : Module<Tensor, Tensor>
 {
     readonly Module<Tensor, Tensor> features;
     readonly Module<Tensor, Tensor> classifier;
@@ -28,6 +27,6 @@ public sealed class SmallCnn : Module<Tensor, Tensor>, Onnx.IOnnxExportable
     /// <inheritdoc />
     public override Tensor forward(Tensor input) => classifier.call(features.call(input));
 
-    string Onnx.IOnnxExportable.ExportOnnx(Onnx.OnnxNetworkExporter exporter, string input)
-        => exporter.Export(classifier, exporter.Export(features, input));
+    /// <summary>The children that <see cref="forward"/> applies one after another (the ONNX export follows them).</summary>
+    internal IReadOnlyList<Module<Tensor, Tensor>> Chain => new[] { features, classifier };
 }

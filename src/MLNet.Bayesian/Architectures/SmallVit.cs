@@ -1,4 +1,4 @@
-using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 

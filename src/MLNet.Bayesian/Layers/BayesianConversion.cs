@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Torch;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -23,11 +24,6 @@ public static class BayesianConversion
             throw new ArgumentException($"{module.GetType().Name} holds no Conv2d or Linear layer to make Bayesian.");
         return layers;
     }
-
-    /// <summary>The Bayesian layers already inside a converted module, in module order.</summary>
-    public static IReadOnlyList<(string Name, StochasticLayer Layer)> FindLayers(nn.Module module)
-        => module.named_modules().Where(m => m.module is StochasticLayer)
-            .Select(m => (m.name, (StochasticLayer)m.module)).ToList();
 
     static void Convert(nn.Module parent, string prefix, double initialSigma, List<(string, StochasticLayer)> layers)
     {

@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -5,9 +6,11 @@ using static TorchSharp.torch;
 namespace MLNet.Bayesian.Layers;
 
 /// <summary>
-/// Base of the Bayesian replacements of Conv2d and Linear. The weight is either a mean-field Gaussian
-/// owned by the layer (sigma = softplus(rho) + floor) or a tensor drawn from the shared posterior.
-/// The bias stays a point estimate, as 2dgbnn.md prescribes. State-dict names: weight_mu, weight_rho, bias.
+/// Base of the Bayesian replacements of Conv2d and Linear. In stage 1 the layer owns its mean-field Gaussian
+/// (sigma = softplus(rho) + floor); in stage 3 it owns no weight parameters at all. Either way the weight of a
+/// forward pass is one draw of the network's posterior, handed in for that call (<see cref="WeightContext"/>):
+/// <see cref="Training.BayesianNetwork"/> draws it. The bias stays a point estimate, as 2dgbnn.md prescribes.
+/// State-dict names: weight_mu, weight_rho, bias.
 /// </summary>
 public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
 {
@@ -17,7 +20,6 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
     Parameter? weight_mu;
     Parameter? weight_rho;
     Parameter? bias;
-    Tensor? _sharedWeight;
 
     /// <summary>Takes the weight and bias of a deterministic layer; the layer starts in mean-field mode.</summary>
     protected StochasticLayer(string name, Tensor weight, Tensor? bias, double initialSigma) : base(name)
@@ -46,11 +48,6 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
     public long WeightCount => WeightShape.Aggregate(1L, (a, b) => a * b);
     /// <summary>Current weight source.</summary>
     public WeightMode Mode { get; private set; } = WeightMode.MeanField;
-    /// <summary>In mean-field mode: draw a weight sample (true) or use the mean (false).</summary>
-    public bool SampleWeights { get; set; } = true;
-
-    /// <summary>Generator of the weight noise (null: the global one).</summary>
-    public Generator? NoiseGenerator { get; set; }
     /// <summary>Mean-field mean (null in shared mode).</summary>
     public Parameter? WeightMu => weight_mu;
     /// <summary>Mean-field rho (null in shared mode).</summary>
@@ -78,35 +75,14 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
         Mode = WeightMode.Shared;
     }
 
-    /// <summary>Hands in the weight of the next forward pass (shared mode); null clears it.</summary>
-    public void SetSharedWeight(Tensor? weight)
-    {
-        if (weight is not null && !weight.shape.SequenceEqual(WeightShape))
-            throw new ArgumentException($"Layer {GetName()} expects a weight of shape [{string.Join(", ", WeightShape)}], got [{string.Join(", ", weight.shape)}].");
-        _sharedWeight = weight;
-    }
-
-    /// <summary>When true, each forward pass keeps a detached copy of the weight it used (ONNX export).</summary>
-    internal bool CaptureWeight { get; set; }
-    /// <summary>The weight of the last forward pass while <see cref="CaptureWeight"/> was on.</summary>
-    internal float[]? CapturedWeight { get; private set; }
-
-    /// <summary>The weight for this forward pass.</summary>
+    /// <summary>The weight for this forward pass: this layer's part of the call's posterior draw.</summary>
     protected Tensor CurrentWeight()
     {
-        var weight = DrawWeight();
-        if (CaptureWeight)
-            using (no_grad()) CapturedWeight = weight.detach().cpu().contiguous().data<float>().ToArray();
+        var weight = WeightContext.For(this) ?? throw new InvalidOperationException(
+            $"Layer {GetName()} ({Mode}) has no weight for this call: call the network through BayesianNetwork, which draws the weights from the posterior.");
+        if (!weight.shape.SequenceEqual(WeightShape))
+            throw new ArgumentException($"Layer {GetName()} expects a weight of shape [{string.Join(", ", WeightShape)}], got [{string.Join(", ", weight.shape)}].");
         return weight;
-    }
-
-    Tensor DrawWeight()
-    {
-        if (Mode == WeightMode.Shared)
-            return _sharedWeight ?? throw new InvalidOperationException(
-                $"Layer {GetName()} is in shared mode but no weight was drawn: call the network through BayesianNetwork.");
-        if (!SampleWeights) return weight_mu!;
-        return weight_mu!.Plus(WeightSigma() * Noise.Like(weight_mu!, NoiseGenerator));
     }
 
     /// <summary>KL(N(mu, sigma^2) || N(0, priorSigma^2)) summed over the layer's weights.</summary>

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Scoring;
 
 namespace MLNet.Bayesian.MLNetIntegration;
 

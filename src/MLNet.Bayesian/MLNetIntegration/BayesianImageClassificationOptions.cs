@@ -1,15 +1,23 @@
 using Microsoft.ML;
 using MLNet.Bayesian.Architectures;
-using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Scoring;
 using MLNet.Bayesian.Training;
 
 namespace MLNet.Bayesian.MLNetIntegration;
 
 public sealed partial class BayesianImageClassificationTrainer
 {
-    /// <summary>Settings of <see cref="BayesianImageClassificationTrainer"/>.</summary>
-    public sealed class Options
+    /// <summary>
+    /// Settings of <see cref="BayesianImageClassificationTrainer"/>: every training setting of
+    /// <see cref="TrainerOptions"/> (epochs, learning rates, variant, S, seed, ...) plus the ML.NET side: columns,
+    /// the image shape, the network, validation data, cancellation and input limits.
+    /// </summary>
+    public sealed class Options : TrainerOptions
     {
+        /// <summary>The default largest network input, height x width (1024 x 1024).</summary>
+        public const long DefaultMaxInputPixels = 1024 * 1024;
+
         /// <summary>Key-typed label column.</summary>
         public string LabelColumnName = BayesianColumnNames.Label;
         /// <summary>Image column: an MLImage (LoadImages), encoded bytes (LoadRawImageBytes) or a float pixel vector (ExtractPixels).</summary>
@@ -29,53 +37,49 @@ public sealed partial class BayesianImageClassificationTrainer
         public ImageColorMode ColorMode = ImageColorMode.Auto;
         /// <summary>Multiplies pixel-vector values; 1/255 matches ExtractPixels' defaults, use 1 for vectors already in [0, 1].</summary>
         public float VectorPixelScale = 1f / 255f;
+        /// <summary>Largest decoded image accepted, width x height; a larger file is an error naming it.</summary>
+        public long MaxImagePixels = ImageFileCheck.DefaultMaxPixels;
+        /// <summary>Largest network input, ImageHeight x ImageWidth (or the first image's size when those are 0).</summary>
+        public long MaxInputPixels = DefaultMaxInputPixels;
 
         /// <summary>The network, when <see cref="NetworkFactory"/> is null.</summary>
         public Architecture Architecture = Architecture.SmallCnn;
         /// <summary>The user's own TorchSharp network (Conv2d/Linear in Sequentials or Module-typed fields).</summary>
         public NetworkFactory? NetworkFactory = null;
 
-        /// <summary>Epochs of deterministic training (stage 0).</summary>
-        public int DeterministicEpochs = 3;
-        /// <summary>Epochs of mean-field VI (stage 1).</summary>
-        public int MeanFieldEpochs = 1;
-        /// <summary>Epochs of VI on the shared posterior (stage 3).</summary>
-        public int SharedEpochs = 1;
-        /// <summary>Images per batch, in training and scoring.</summary>
-        public int BatchSize = 64;
-        /// <summary>Learning rate of stage 0.</summary>
-        public double LearningRate = 1e-3;
-        /// <summary>Learning rate of stage 1.</summary>
-        public double BayesianLearningRate = 1e-3;
-        /// <summary>Learning rate of stage 3.</summary>
-        public double SharedLearningRate = 1e-4;
-        /// <summary>Scale of the zero-mean Gaussian prior of the mean-field stage.</summary>
-        public double PriorSigma = 1.0;
-        /// <summary>Multiplies KL / N in the ELBO; below 1 tempers the prior on small data sets.</summary>
-        public double KLWeight = 1.0;
-        /// <summary>How component draws become weights.</summary>
-        public SamplingVariant Variant = SamplingVariant.Hierarchical;
-        /// <summary>Posterior samples S averaged for each prediction.</summary>
-        public int PredictionSamples = 30;
-        /// <summary>Outlier thresholds, component budget, merging: see <see cref="SharedPosteriorOptions"/>.</summary>
-        public SharedPosteriorOptions SharedPosterior = new();
         /// <summary>Data held out for validation metrics and early stopping; null uses <see cref="ValidationFraction"/>.</summary>
         public IDataView? ValidationSet = null;
         /// <summary>Stratified fraction of the training data held out when no validation set is given (0: none).</summary>
         public double ValidationFraction = 0;
-        /// <summary>Stop a variational stage after this many epochs without a better validation NLL (0: never).</summary>
-        public int EarlyStoppingPatience = 0;
-        /// <summary>Seed of weights, shuffling, augmentation and prediction draws; null takes the MLContext's seed (or 0).</summary>
-        public int? Seed = null;
-        /// <summary>Zero padding for random-crop augmentation (0 disables).</summary>
-        public int CropPadding = 2;
-        /// <summary>Random horizontal flips.</summary>
-        public bool HorizontalFlip = false;
         /// <summary>Stops training at the next batch when cancelled (as does MLContext.CancelExecution from Microsoft.ML.Experimental).</summary>
         public CancellationToken CancellationToken = default;
-        /// <summary>Per-channel normalisation mean of pixels in [0, 1].</summary>
-        public float[] NormalizeMean = { 0.5f };
-        /// <summary>Per-channel normalisation standard deviation.</summary>
-        public float[] NormalizeStd = { 0.5f };
+
+        /// <inheritdoc />
+        public override void Validate()
+        {
+            base.Validate();
+            foreach (var (name, value) in new[] { (nameof(LabelColumnName), LabelColumnName), (nameof(ImageColumnName), ImageColumnName),
+                         (nameof(PredictedLabelColumnName), PredictedLabelColumnName), (nameof(ScoreColumnName), ScoreColumnName) })
+                if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} is empty; give the column's name.", name);
+            OptionCheck.AtLeast(nameof(ImageHeight), ImageHeight, 0);
+            OptionCheck.AtLeast(nameof(ImageWidth), ImageWidth, 0);
+            if (ImageChannels is not (0 or 1 or 3)) throw new ArgumentOutOfRangeException(nameof(ImageChannels), ImageChannels, $"{nameof(ImageChannels)} is {ImageChannels}; use 1 (gray) or 3 (RGB), or 0 for images.");
+            OptionCheck.Defined(nameof(ColorMode), ColorMode);
+            OptionCheck.Positive(nameof(VectorPixelScale), VectorPixelScale);
+            OptionCheck.AtLeast(nameof(MaxImagePixels), MaxImagePixels, 1);
+            OptionCheck.AtLeast(nameof(MaxInputPixels), MaxInputPixels, 1);
+            if (NetworkFactory is null) OptionCheck.Defined(nameof(Architecture), Architecture);
+            OptionCheck.Within(nameof(ValidationFraction), ValidationFraction, 0, 1);
+            CheckInputSize(ImageHeight, ImageWidth, "ImageHeight x ImageWidth");
+        }
+
+        /// <summary>Refuses a network input above <see cref="MaxInputPixels"/>; <paramref name="what"/> says where the size came from.</summary>
+        internal void CheckInputSize(long height, long width, string what)
+        {
+            if (height * width <= MaxInputPixels) return;
+            throw new ArgumentException($"{what} = {height}x{width} = {height * width:N0} pixels per image, more than {nameof(MaxInputPixels)} " +
+                $"({MaxInputPixels:N0}): every training image would be held at that size. Set {nameof(ImageHeight)} and {nameof(ImageWidth)} to the size " +
+                $"the network should see (e.g. 224x224; images are resized to it), or raise {nameof(MaxInputPixels)}.");
+        }
     }
 }

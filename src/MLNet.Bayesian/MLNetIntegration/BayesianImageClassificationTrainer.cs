@@ -1,10 +1,12 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using Microsoft.ML.Transforms.Image;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
 using MLNet.Bayesian.Training;
+using MLNet.Bayesian.Uncertainty;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,8 +14,8 @@ namespace MLNet.Bayesian.MLNetIntegration;
 
 /// <summary>
 /// ML.NET estimator that trains a 2DGBNN image classifier (stages 0 to 3) on an image column and a key
-/// label, and returns a <see cref="BayesianImageClassificationTransformer"/> that adds PredictedLabel,
-/// Score and the uncertainty columns. Progress goes to the MLContext's log; CUDA is used when
+/// label, and returns a <see cref="BayesianImageClassificationTransformer"/> that adds the columns of
+/// <see cref="OutputColumns"/>. Progress goes to the MLContext's log; CUDA is used when
 /// MLContext.GpuDeviceId is set and available; MLContext.CancelExecution stops training at the next batch.
 /// </summary>
 public sealed partial class BayesianImageClassificationTrainer : IEstimator<BayesianImageClassificationTransformer>
@@ -22,24 +24,26 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
     readonly IHostEnvironment _env;
     readonly Options _options;
 
-    /// <summary>Creates the estimator for an MLContext's environment.</summary>
+    /// <summary>Creates the estimator for an MLContext's environment; the options are checked here, before any data is read.</summary>
     public BayesianImageClassificationTrainer(IHostEnvironment env, Options options)
     {
         _env = env ?? throw new ArgumentNullException(nameof(env));
         _options = options ?? throw new ArgumentNullException(nameof(options));
-        if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), "BatchSize must be at least 1.");
-        if (options.PredictionSamples < 1) throw new ArgumentOutOfRangeException(nameof(options), "PredictionSamples must be at least 1.");
+        options.Validate();
     }
 
     /// <summary>Trains on <paramref name="input"/>.</summary>
     public BayesianImageClassificationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        _options.Validate();
         var host = _env.Register(Name);
         using var channel = host.Start("Training");
         var (labelColumn, keyCount, classNames) = CheckLabel(input.Schema);
-        var reader = CreateReader(input);
-        var train = Read(input, reader, labelColumn.Name, "training");
+        var spec = InputSpec(input);
+        var preprocessing = spec.Kind == ImageColumnKind.Vector ? null : ImagePreprocessing.Fit(new MLContext(), spec, ImageColumnReader.PixelsColumn);
+        var reader = new ImageColumnReader(input.Schema[spec.ColumnName], spec, preprocessing, _options.MaxImagePixels);
+        var train = Read(input, reader, spec, labelColumn.Name, "training");
         if (train.Count == 0)
             throw new ArgumentException($"The training data is empty: no rows reached {Name}.");
         if (train.Labels.Distinct().Count() < 2)
@@ -52,7 +56,9 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
             var (validationLabel, validationKeys, _) = CheckLabel(_options.ValidationSet.Schema, "validation set");
             if (validationKeys != keyCount)
                 throw new ArgumentException($"The validation set's label column '{validationLabel.Name}' has {validationKeys} keys; the training data has {keyCount}. Map both with the same MapValueToKey transformer.");
-            validation = Read(_options.ValidationSet, reader, validationLabel.Name, "validation");
+            var validationImages = _options.ValidationSet.Schema.GetColumnOrNull(spec.ColumnName)
+                ?? throw new ArgumentException($"Image column '{spec.ColumnName}' was not found in the validation set.");
+            validation = Read(_options.ValidationSet, new ImageColumnReader(validationImages, spec, preprocessing, _options.MaxImagePixels), spec, validationLabel.Name, "validation");
         }
         else if (_options.ValidationFraction > 0)
         {
@@ -60,19 +66,13 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         }
 
         var device = SelectDevice(channel);
-        var trainerOptions = new TrainerOptions
-        {
-            DeterministicEpochs = _options.DeterministicEpochs, MeanFieldEpochs = _options.MeanFieldEpochs, SharedEpochs = _options.SharedEpochs,
-            BatchSize = _options.BatchSize, LearningRate = _options.LearningRate, BayesianLearningRate = _options.BayesianLearningRate,
-            SharedLearningRate = _options.SharedLearningRate, PriorSigma = _options.PriorSigma, KLWeight = _options.KLWeight, Variant = _options.Variant, PredictionSamples = _options.PredictionSamples,
-            SharedPosterior = _options.SharedPosterior, EarlyStoppingPatience = _options.EarlyStoppingPatience, Seed = seed,
-            CropPadding = _options.CropPadding, HorizontalFlip = _options.HorizontalFlip,
-            NormalizeMean = _options.NormalizeMean, NormalizeStd = _options.NormalizeStd,
-        };
-        channel.Info(MessageSensitivity.None, $"{Name}: {train.Count} training images of {reader.Channels}x{reader.Height}x{reader.Width}, " +
+        channel.Info(MessageSensitivity.None, $"{Name}: {train.Count} training images of {spec.Channels}x{spec.Height}x{spec.Width}, " +
             $"{keyCount} classes, {(validation is null ? "no" : validation.Count.ToString())} validation images, device {device}, seed {seed}.");
+        if (_options.MeanFieldEpochs == 0)
+            channel.Warning(MessageSensitivity.None, $"{Name}: MeanFieldEpochs is 0, so the model stays deterministic: its MutualInformation is 0 on every row " +
+                "and cannot send anything to review; use PredictiveEntropy or Confidence for review rules.");
 
-        var trainer = new BayesianTrainer(trainerOptions, line => channel.Info(MessageSensitivity.None, line), _options.CancellationToken,
+        var trainer = new BayesianTrainer(_options.WithSeed(seed), line => channel.Info(MessageSensitivity.None, line), _options.CancellationToken,
             () => MLNetInternals.IsCanceled(_env));
         var factory = _options.NetworkFactory ?? ArchitectureFactory.Create(_options.Architecture);
         BayesianImageClassifier model;
@@ -85,9 +85,8 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
             throw new OperationCanceledException($"{Name}: training was canceled (MLContext.CancelExecution or Options.CancellationToken).", e, _options.CancellationToken);
         }
         channel.Info(MessageSensitivity.None, model.Report.ToString());
-        return new BayesianImageClassificationTransformer(model, new BayesianImageClassificationTransformer.InputSpec(
-            _options.ImageColumnName, reader.Channels, reader.Height, reader.Width, _options.VectorPixelScale) { Kind = reader.InputKind },
-            classNames, _options.PredictedLabelColumnName, _options.ScoreColumnName, _options.PredictionSamples, seed, _options.BatchSize);
+        return new BayesianImageClassificationTransformer(model, spec, preprocessing, classNames, _options.PredictedLabelColumnName, _options.ScoreColumnName,
+            _options.PredictionSamples, seed, _options.BatchSize, _options.MaxImagePixels);
     }
 
     /// <summary>The schema <see cref="Fit"/>'s transformer will produce.</summary>
@@ -100,11 +99,13 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
             throw new ArgumentException($"Label column '{_options.LabelColumnName}' is {label.ItemType}, not a key. Add mlContext.Transforms.Conversion.MapValueToKey(\"{_options.LabelColumnName}\") before the trainer.");
         if (!columns.ContainsKey(_options.ImageColumnName))
             throw new ArgumentException($"Image column '{_options.ImageColumnName}' was not found in the input.");
-        columns[_options.PredictedLabelColumnName] = MLNetInternals.Column(_options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar,
-            NumberDataViewType.UInt32, isKey: true, label.Annotations);
-        columns[_options.ScoreColumnName] = MLNetInternals.Column(_options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, isKey: false);
-        foreach (string name in new[] { BayesianColumnNames.Confidence, BayesianColumnNames.PredictiveEntropy, BayesianColumnNames.ExpectedEntropy, BayesianColumnNames.MutualInformation })
-            columns[name] = MLNetInternals.Column(name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, isKey: false);
+        foreach (var column in OutputColumns.All(_options.PredictedLabelColumnName, _options.ScoreColumnName))
+            columns[column.Name] = column.Statistic switch
+            {
+                PredictionStatistic.PredictedClass => MLNetInternals.Column(column.Name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, isKey: true, label.Annotations),
+                PredictionStatistic.Probabilities => MLNetInternals.Column(column.Name, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, isKey: false),
+                _ => MLNetInternals.Column(column.Name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, isKey: false),
+            };
         return new SchemaShape(columns.Values);
     }
 
@@ -119,21 +120,26 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         return (column, (int)key.Count, ImageSetDataView.KeyNames(column, (int)key.Count));
     }
 
-    ImageColumnReader CreateReader(IDataView input)
+    /// <summary>The image column, its kind and the shape the network will see (from the options, else from the first image).</summary>
+    ImageInputSpec InputSpec(IDataView input)
     {
         var column = input.Schema.GetColumnOrNull(_options.ImageColumnName)
             ?? throw new ArgumentException($"Image column '{_options.ImageColumnName}' was not found in the input. Columns: {string.Join(", ", input.Schema.Select(c => c.Name))}.");
+        var kind = ImageColumnReader.KindOf(column);
         int channels = _options.ImageChannels, height = _options.ImageHeight, width = _options.ImageWidth;
-        if (column.Type is VectorDataViewType { ItemType: NumberDataViewType n } && n.RawType == typeof(float))
+        if (kind == ImageColumnKind.Vector)
         {
             if (channels <= 0 || height <= 0 || width <= 0)
                 throw new ArgumentException($"Pixel column '{column.Name}' is a float vector: set ImageChannels, ImageHeight and ImageWidth in the options.");
-            return new ImageColumnReader(column, channels, height, width, _options.VectorPixelScale);
+            return new ImageInputSpec(column.Name, kind, channels, height, width, _options.VectorPixelScale);
         }
         if (height <= 0 || width <= 0 || _options.ColorMode == ImageColorMode.Auto)
         {
             // Let the first image decide what was not given.
-            var first = FirstImage(input, column);
+            var first = FirstImage(input, column, kind);
+            if (height <= 0 || width <= 0)
+                _options.CheckInputSize(height > 0 ? height : first.Height, width > 0 ? width : first.Width,
+                    $"The first training image{(first.File is null ? "" : $" ('{first.File}')")} makes the network input");
             if (height <= 0) height = first.Height;
             if (width <= 0) width = first.Width;
             channels = _options.ColorMode switch
@@ -144,47 +150,47 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
             };
         }
         else channels = _options.ColorMode == ImageColorMode.Gray ? 1 : 3;
-        return new ImageColumnReader(column, channels, height, width, _options.VectorPixelScale);
+        return new ImageInputSpec(column.Name, kind, channels, height, width, _options.VectorPixelScale);
     }
 
-    static (int Height, int Width, bool Gray) FirstImage(IDataView input, DataViewSchema.Column column)
+    (int Height, int Width, bool Gray, string? File) FirstImage(IDataView input, DataViewSchema.Column column, ImageColumnKind kind)
     {
         using var cursor = input.GetRowCursor(new[] { column });
         if (!cursor.MoveNext()) throw new ArgumentException("The training data is empty: no rows to read an image from.");
         MLImage image;
         bool owned = false;
-        if (column.Type is ImageDataViewType)
+        if (kind == ImageColumnKind.Image)
         {
             image = null!;
             cursor.GetGetter<MLImage>(column)(ref image);
             if (image is null) throw new InvalidDataException($"Row 0: image column '{column.Name}' is empty (the file could not be loaded).");
         }
-        else if (column.Type is VectorDataViewType { ItemType: NumberDataViewType n } && n.RawType == typeof(byte))
+        else
         {
             VBuffer<byte> bytes = default;
             cursor.GetGetter<VBuffer<byte>>(column)(ref bytes);
-            image = ImageColumnReader.DecodeBytes(bytes, column.Name, 0);
+            image = ImageColumnReader.DecodeBytes(bytes, column.Name, 0, _options.MaxImagePixels);
             owned = true;
         }
-        else
-        {
-            throw new ArgumentException($"Image column '{column.Name}' is {column.Type}. Expected an image (LoadImages), raw bytes (LoadRawImageBytes) or a known-size float vector (ExtractPixels).");
-        }
-        try { return (image.Height, image.Width, ImageColumnReader.IsGray(image)); }
+        try { return (image.Height, image.Width, ImageColumnReader.IsGray(image), image.Tag); }
         finally { if (owned) image.Dispose(); }
     }
 
-    static ImageSet Read(IDataView data, ImageColumnReader reader, string labelColumn, string what)
+    /// <summary>
+    /// Reads every row into memory as floats. Stops with an error naming the row once the images would take more
+    /// than half of the memory the process may use, instead of running the machine out of memory.
+    /// </summary>
+    static ImageSet Read(IDataView data, ImageColumnReader reader, ImageInputSpec spec, string labelColumn, string what)
     {
         var label = data.Schema[labelColumn];
-        var image = data.Schema.GetColumnOrNull(reader.ColumnName)
-            ?? throw new ArgumentException($"Image column '{reader.ColumnName}' was not found in the {what} data.");
+        var image = data.Schema[spec.ColumnName];
+        long budget = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
         var pixels = new List<float>();
         var labels = new List<int>();
         using var cursor = data.GetRowCursor(new[] { label, image });
         var getLabel = cursor.GetGetter<uint>(label);
         var getImage = reader.CreateReader(cursor);
-        var buffer = new float[reader.Size];
+        var buffer = new float[spec.Size];
         uint key = 0;
         long row = 0;
         while (cursor.MoveNext())
@@ -195,9 +201,13 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
             pixels.AddRange(buffer);
             labels.Add((int)key - 1);
             row++;
+            if (4L * pixels.Count > budget)
+                throw new InvalidOperationException($"Row {row - 1} of the {what} data: the images read so far take {4.0 * pixels.Count / (1L << 30):F1} GB as " +
+                    $"{spec.Channels}x{spec.Height}x{spec.Width} floats, half of the {budget * 2.0 / (1L << 30):F1} GB this process may use. " +
+                    "Set a smaller ImageHeight and ImageWidth, or train on fewer images.");
         }
         int keys = (int)((KeyDataViewType)label.Type).Count;
-        return new ImageSet(pixels.ToArray(), labels.ToArray(), reader.Channels, reader.Height, reader.Width, ImageSetDataView.KeyNames(label, keys));
+        return new ImageSet(pixels.ToArray(), labels.ToArray(), spec.Channels, spec.Height, spec.Width, ImageSetDataView.KeyNames(label, keys));
     }
 
     Device SelectDevice(IChannel channel)

@@ -1,60 +1,66 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Persistence;
 
 namespace MLNet.Bayesian.MLNetIntegration;
 
 /// <summary>
 /// Turns one value of the image column into the network's input: C x H x W floats in [0, 1]. Accepts an
 /// <see cref="MLImage"/> (LoadImages), encoded bytes (LoadRawImageBytes) or a float vector (ExtractPixels,
-/// planar C x H x W) whose size matches the configured shape. Images are resized bilinearly.
+/// planar C x H x W). Images go through <see cref="ImagePreprocessing"/>, the same ML.NET transformers the saved
+/// model holds. Every bad value is an error that names the row and the column (and the file, when known):
+/// an image file that is truncated, damaged or larger than the limit, or a pixel that is not a finite number.
 /// </summary>
 internal sealed class ImageColumnReader
 {
-    internal enum Kind { Image, Bytes, Vector }
+    readonly ImageInputSpec _spec;
+    readonly ITransformer? _preprocessing;
+    readonly long _maxImagePixels;
 
-    readonly Kind _kind;
-    readonly string _column;
-    readonly float _vectorScale;
-
-    public ImageColumnReader(DataViewSchema.Column column, int channels, int height, int width, float vectorScale)
+    public ImageColumnReader(DataViewSchema.Column column, ImageInputSpec spec, ITransformer? preprocessing, long maxImagePixels)
     {
-        _column = column.Name;
-        Channels = channels; Height = height; Width = width; _vectorScale = vectorScale;
-        _kind = column.Type switch
-        {
-            ImageDataViewType => Kind.Image,
-            VectorDataViewType { ItemType: NumberDataViewType n } v when n.RawType == typeof(byte) && !v.IsKnownSize => Kind.Bytes,
-            VectorDataViewType { ItemType: NumberDataViewType n } v when n.RawType == typeof(float) => Kind.Vector,
-            _ => throw new ArgumentException(
-                $"Image column '{column.Name}' is {column.Type}. Expected an image (mlContext.Transforms.LoadImages), raw bytes " +
-                "(LoadRawImageBytes) or a known-size float vector of pixels (ExtractPixels)."),
-        };
-        if (_kind == Kind.Vector)
+        _spec = spec;
+        _preprocessing = preprocessing;
+        _maxImagePixels = maxImagePixels;
+        var kind = KindOf(column);
+        if (kind != spec.Kind)
+            throw new ArgumentException($"Image column '{column.Name}' is {column.Type} ({kind}); the model was trained on {spec.Kind} input in that column.");
+        if (kind == ImageColumnKind.Vector && ((VectorDataViewType)column.Type).Size != spec.Size)
         {
             var v = (VectorDataViewType)column.Type;
-            if (!v.IsKnownSize || v.Size != channels * height * width)
-                throw new ArgumentException($"Pixel column '{column.Name}' has {(v.IsKnownSize ? v.Size.ToString() : "variable")} values; " +
-                    $"the options' shape {channels}x{height}x{width} needs {channels * height * width}. Set ImageChannels, ImageHeight and ImageWidth.");
+            throw new ArgumentException($"Pixel column '{column.Name}' has {(v.IsKnownSize ? v.Size.ToString() : "variable")} values; " +
+                $"the shape {spec.Channels}x{spec.Height}x{spec.Width} needs {spec.Size}. Set ImageChannels, ImageHeight and ImageWidth.");
         }
+        if (kind != ImageColumnKind.Vector && preprocessing is null) throw new ArgumentNullException(nameof(preprocessing));
     }
 
-    public string ColumnName => _column;
-    public Kind InputKind => _kind;
-    public int Channels { get; }
-    public int Height { get; }
-    public int Width { get; }
-    public int Size => Channels * Height * Width;
+    /// <summary>What a column holds, or an error naming it and the accepted types.</summary>
+    public static ImageColumnKind KindOf(DataViewSchema.Column column) => column.Type switch
+    {
+        ImageDataViewType => ImageColumnKind.Image,
+        VectorDataViewType { ItemType: NumberDataViewType n } v when n.RawType == typeof(byte) && !v.IsKnownSize => ImageColumnKind.Bytes,
+        VectorDataViewType { ItemType: NumberDataViewType n, IsKnownSize: true } v when n.RawType == typeof(float) => ImageColumnKind.Vector,
+        _ => throw new ArgumentException(
+            $"Image column '{column.Name}' is {column.Type}. Expected an image (mlContext.Transforms.LoadImages), raw bytes " +
+            "(LoadRawImageBytes) or a known-size float vector of pixels (ExtractPixels)."),
+    };
+
+    public string ColumnName => _spec.ColumnName;
+    public int Size => _spec.Size;
 
     /// <summary>A getter that writes the image of the current row into <c>destination</c>; <c>rowId</c> names the row in errors.</summary>
     public Action<Span<float>, long> CreateReader(DataViewRow row)
     {
-        var column = row.Schema[_column];
-        switch (_kind)
+        var column = row.Schema[_spec.ColumnName];
+        string name = _spec.ColumnName;
+        switch (_spec.Kind)
         {
-            case Kind.Image:
+            case ImageColumnKind.Image:
             {
                 var getter = row.GetGetter<MLImage>(column);
+                var pixels = new ImagePixels(_preprocessing!, name, PixelsColumn);
                 MLImage image = null!;
                 return (destination, rowId) =>
                 {
@@ -62,83 +68,74 @@ internal sealed class ImageColumnReader
                     catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
                     {
                         // LoadImages reads the file inside this getter: say which row and column failed.
-                        throw new InvalidDataException($"Row {rowId}: image column '{_column}' could not be loaded: {e.Message}", e);
+                        throw new InvalidDataException($"Row {rowId}: image column '{name}' could not be loaded: {e.Message}", e);
                     }
-                    if (image is null) throw new InvalidDataException($"Row {rowId}: image column '{_column}' is empty (the file could not be loaded).");
-                    Decode(image, destination, rowId);
+                    if (image is null || image.Width <= 0 || image.Height <= 0)
+                        throw new InvalidDataException($"Row {rowId}: image column '{name}' is empty (the file could not be loaded).");
+                    CheckDecoded(image, rowId);
+                    pixels.Extract(image, destination);
                 };
             }
-            case Kind.Bytes:
+            case ImageColumnKind.Bytes:
             {
                 var getter = row.GetGetter<VBuffer<byte>>(column);
+                var pixels = new ImagePixels(_preprocessing!, name, PixelsColumn);
                 VBuffer<byte> bytes = default;
                 return (destination, rowId) =>
                 {
                     getter(ref bytes);
-                    if (bytes.Length == 0) throw new InvalidDataException($"Row {rowId}: image column '{_column}' holds no bytes.");
-                    using var image = DecodeBytes(bytes, _column, rowId);
-                    Decode(image, destination, rowId);
+                    using var image = DecodeBytes(bytes, name, rowId, _maxImagePixels);
+                    pixels.Extract(image, destination);
                 };
             }
             default:
             {
                 var getter = row.GetGetter<VBuffer<float>>(column);
                 VBuffer<float> values = default;
+                float scale = _spec.VectorPixelScale;
                 return (destination, rowId) =>
                 {
                     getter(ref values);
                     if (values.Length != Size)
-                        throw new InvalidDataException($"Row {rowId}: pixel column '{_column}' has {values.Length} values, expected {Size}.");
+                        throw new InvalidDataException($"Row {rowId}: pixel column '{name}' has {values.Length} values, expected {Size}.");
                     int i = 0;
-                    foreach (float v in values.DenseValues()) destination[i++] = v * _vectorScale;
+                    foreach (float v in values.DenseValues())
+                    {
+                        if (!float.IsFinite(v))
+                            throw new InvalidDataException($"Row {rowId}: pixel column '{name}' holds {v} at position {i}; pixels must be finite numbers.");
+                        destination[i++] = v * scale;
+                    }
                 };
             }
         }
     }
 
-    void Decode(MLImage image, Span<float> destination, long rowId)
+    /// <summary>The name under which the in-memory preprocessing chain writes the pixels.</summary>
+    internal const string PixelsColumn = "__mlnb_pixels";
+
+    /// <summary>
+    /// An image LoadImages decoded: refuse it when it is larger than the limit, and, when its file is known (LoadImages
+    /// tags each image with its path), when the file is truncated or damaged: the decoder fills missing rows silently.
+    /// </summary>
+    void CheckDecoded(MLImage image, long rowId)
     {
-        if (image.Width <= 0 || image.Height <= 0) throw new InvalidDataException($"Row {rowId}: image column '{_column}' holds an empty image.");
-        var pixels = image.Pixels;
-        int bytesPerPixel = image.BitsPerPixel / 8;
-        if (bytesPerPixel < 3) throw new InvalidDataException($"Row {rowId}: image column '{_column}' has {image.BitsPerPixel} bits per pixel; 24 or 32 are supported.");
-        bool bgra = image.PixelFormat == MLPixelFormat.Bgra32;
-        int w = image.Width, h = image.Height;
-        Span<float> rgb = stackalloc float[3];
-        for (int y = 0; y < Height; y++)
+        string file = image.Tag is { Length: > 0 } path ? $" (file '{path}')" : "";
+        if ((long)image.Width * image.Height > _maxImagePixels)
+            throw new InvalidDataException($"Row {rowId}: image column '{_spec.ColumnName}'{file} holds a {image.Width}x{image.Height} image, " +
+                $"{(long)image.Width * image.Height:N0} pixels, more than MaxImagePixels ({_maxImagePixels:N0}).");
+        if (image.Tag is { Length: > 0 } tagged && File.Exists(tagged))
         {
-            float fy = Math.Clamp((y + 0.5f) * h / Height - 0.5f, 0, h - 1);
-            int y0 = (int)fy, y1 = Math.Min(y0 + 1, h - 1);
-            float wy = fy - y0;
-            for (int x = 0; x < Width; x++)
-            {
-                float fx = Math.Clamp((x + 0.5f) * w / Width - 0.5f, 0, w - 1);
-                int x0 = (int)fx, x1 = Math.Min(x0 + 1, w - 1);
-                float wx = fx - x0;
-                for (int c = 0; c < 3; c++)
-                {
-                    int channel = bgra ? 2 - c : c;
-                    float s00 = pixels[(y0 * w + x0) * bytesPerPixel + channel], s01 = pixels[(y0 * w + x1) * bytesPerPixel + channel];
-                    float s10 = pixels[(y1 * w + x0) * bytesPerPixel + channel], s11 = pixels[(y1 * w + x1) * bytesPerPixel + channel];
-                    float top = s00 * (1 - wx) + s01 * wx;
-                    float bottom = s10 * (1 - wx) + s11 * wx;
-                    rgb[c] = (top * (1 - wy) + bottom * wy) / 255f;
-                }
-                int p = y * Width + x;
-                if (Channels == 1) destination[p] = (rgb[0] + rgb[1] + rgb[2]) / 3f;
-                else for (int c = 0; c < 3; c++) destination[c * Height * Width + p] = rgb[c];
-            }
+            try { ImageFileCheck.CheckFile(tagged, _maxImagePixels); }
+            catch (InvalidDataException e) { throw new InvalidDataException($"Row {rowId}: image column '{_spec.ColumnName}': {e.Message}", e); }
         }
     }
 
-    /// <summary>Decodes encoded image bytes (PNG, JPEG, ...); the error names the row and column.</summary>
-    public static MLImage DecodeBytes(VBuffer<byte> bytes, string column, long rowId)
+    /// <summary>Checks and decodes encoded image bytes (PNG, JPEG, ...); errors name the row and the column.</summary>
+    public static MLImage DecodeBytes(VBuffer<byte> bytes, string column, long rowId, long maxImagePixels)
     {
-        try { return MLImage.CreateFromStream(new MemoryStream(bytes.DenseValues().ToArray())); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or NullReferenceException)
-        {
-            throw new InvalidDataException($"Row {rowId}: the bytes in image column '{column}' are not a readable image ({e.Message}).", e);
-        }
+        var encoded = bytes.DenseValues().ToArray();
+        ImageFileCheck.CheckEncoded(encoded, $"Row {rowId}: the image in column '{column}'", maxImagePixels);
+        return MLImage.CreateFromStream(new MemoryStream(encoded));
     }
 
     /// <summary>Whether an image is gray: R = G = B at every pixel.</summary>

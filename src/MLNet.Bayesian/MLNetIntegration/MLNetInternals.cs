@@ -26,9 +26,6 @@ internal static class MLNetInternals
         return property.GetValue(catalog) as IHostEnvironment ?? throw Changed("IInternalCatalog.Environment is not an IHostEnvironment");
     }
 
-    /// <summary>The environment of an MLContext (it implements IHostEnvironment explicitly).</summary>
-    public static IHostEnvironment EnvironmentOf(MLContext mlContext) => mlContext;
-
     public static int? GpuDeviceId(IHostEnvironment env) => (int?)Property(env, "GpuDeviceId");
     public static bool FallbackToCpu(IHostEnvironment env) => (bool)Property(env, "FallbackToCpu")!;
     public static int? Seed(IHostEnvironment env) => (int?)Property(env, "Seed");

@@ -6,7 +6,7 @@ namespace MLNet.Bayesian.MLNetIntegration;
 
 /// <summary>
 /// The lazy output of <see cref="BayesianImageClassificationTransformer.Transform"/>: the input's columns
-/// plus the six output columns. A cursor walks the input twice in step: a look-ahead cursor reads the
+/// plus the output columns. A cursor walks the input twice in step: a look-ahead cursor reads the
 /// images of the next batch and scores them together, while the main cursor serves the input's own
 /// columns row by row. Only one batch of images and scores is held at a time.
 /// </summary>
@@ -33,7 +33,7 @@ internal sealed class ScoredDataView : IDataView
         var inputNeeded = needed.Where(c => c.Index < inputCount).Select(c => _input.Schema[c.Index]).ToList();
         bool scoring = needed.Any(c => c.Index >= inputCount);
         var main = _input.GetRowCursor(inputNeeded);
-        DataViewRowCursor? lookAhead = scoring ? _input.GetRowCursor(new[] { _input.Schema[_transformer.Input.ImageColumnName] }) : null;
+        DataViewRowCursor? lookAhead = scoring ? _input.GetRowCursor(new[] { _input.Schema[_transformer.Input.ColumnName] }) : null;
         return new Cursor(_transformer, Schema, inputCount, main, lookAhead);
     }
 
@@ -86,20 +86,21 @@ internal sealed class ScoredDataView : IDataView
         {
             int size = _reader!.Size, capacity = _transformer.BatchSize, n = 0;
             var pixels = new float[capacity * size];
+            long first = _lookAhead!.Position + 1;
             while (n < capacity && _lookAhead!.MoveNext())
             {
                 _readImage!(pixels.AsSpan(n * size, size), _lookAhead.Position);
                 n++;
             }
             if (n == 0) throw new InvalidOperationException("The input ended for the image column before it ended for the other columns.");
-            _batch = _transformer.Score(pixels.AsSpan(0, n * size));
+            _batch = _transformer.Score(pixels.AsSpan(0, n * size), first);
         }
 
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
         {
             if (column.Index < _inputCount) return _main.GetGetter<TValue>(_main.Schema[column.Index]);
             if (_lookAhead is null) throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was created.");
-            var getter = ScoredValues.Getter(column.Index - _inputCount, () => (_batch!, _row));
+            var getter = ScoredValues.Getter(_transformer.Columns[column.Index - _inputCount], () => (_batch!, _row));
             return getter as ValueGetter<TValue>
                 ?? throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; it cannot be read as {typeof(TValue).Name}.");
         }

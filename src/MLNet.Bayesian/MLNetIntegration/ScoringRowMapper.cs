@@ -26,7 +26,7 @@ internal sealed class ScoringRowMapper : IRowToRowMapper
     {
         var columns = dependingColumns.ToList();
         var result = columns.Where(c => c.Index < InputSchema.Count).Select(c => InputSchema[c.Index]).ToList();
-        if (columns.Any(c => c.Index >= InputSchema.Count)) result.Add(InputSchema[_transformer.Input.ImageColumnName]);
+        if (columns.Any(c => c.Index >= InputSchema.Count)) result.Add(InputSchema[_transformer.Input.ColumnName]);
         return result.Distinct();
     }
 
@@ -67,7 +67,7 @@ internal sealed class ScoringRowMapper : IRowToRowMapper
             {
                 var pixels = new float[_reader!.Size];
                 _readImage!(pixels, _input.Position);
-                _scores = _transformer.Score(pixels);
+                _scores = _transformer.Score(pixels, _input.Position);
                 _scoredPosition = _input.Position;
             }
             return (_scores, 0);
@@ -77,7 +77,7 @@ internal sealed class ScoringRowMapper : IRowToRowMapper
         {
             if (column.Index < _inputCount) return _input.GetGetter<TValue>(_input.Schema[column.Index]);
             if (!_scoring) throw new InvalidOperationException($"Column '{column.Name}' is not active.");
-            return ScoredValues.Getter(column.Index - _inputCount, Current) as ValueGetter<TValue>
+            return ScoredValues.Getter(_transformer.Columns[column.Index - _inputCount], Current) as ValueGetter<TValue>
                 ?? throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; it cannot be read as {typeof(TValue).Name}.");
         }
     }

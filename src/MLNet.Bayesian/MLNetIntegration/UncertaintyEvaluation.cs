@@ -1,30 +1,39 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.Bayesian.Scoring;
 using MLNet.Bayesian.Uncertainty;
 
 namespace MLNet.Bayesian.MLNetIntegration;
 
-/// <summary>Send a row to review when its <see cref="Column"/> value is above <see cref="Threshold"/>; on the tuning data this kept
-/// <see cref="Coverage"/> of the rows at <see cref="Accuracy"/>.</summary>
-public sealed record ReviewRule(string Column, double Threshold, double Coverage, double Accuracy)
+/// <summary>ML.NET's multiclass metrics plus calibration, selective prediction by every score, and the chosen score's figures.</summary>
+public sealed record UncertaintyMetrics(MulticlassClassificationMetrics Multiclass, UncertaintyReport Report, UncertaintyScore Score)
 {
-    /// <summary>Whether a row with this uncertainty goes to a person.</summary>
-    public bool NeedsReview(float uncertainty) => uncertainty > Threshold;
+    /// <summary>Accuracy.</summary>
+    public double Accuracy => Report.Classification.Accuracy;
+    /// <summary>Mean negative log-likelihood of the true class.</summary>
+    public double Nll => Report.Classification.Nll;
+    /// <summary>Expected calibration error (15 bins).</summary>
+    public double Ece => Report.Classification.Ece;
+    /// <summary>Brier score.</summary>
+    public double Brier => Report.Classification.Brier;
+    /// <summary>The share of rows kept for <see cref="SelectiveAccuracy"/>.</summary>
+    public double Coverage => Report.Coverage;
+    /// <summary>Accuracy of the <see cref="Coverage"/> most certain rows by <see cref="Score"/>.</summary>
+    public double SelectiveAccuracy => Report.Selective[Score].AccuracyAtCoverage;
+    /// <summary>Area under the risk-coverage curve of <see cref="Score"/>.</summary>
+    public double Aurc => Report.Selective[Score].Aurc;
+    /// <summary>The column of <see cref="Score"/>.</summary>
+    public string UncertaintyColumn => Score.ToString();
 }
-
-/// <summary>ML.NET's multiclass metrics plus calibration and selective-prediction figures.</summary>
-public sealed record UncertaintyMetrics(
-    MulticlassClassificationMetrics Multiclass, double Accuracy, double Nll, double Ece, double Brier,
-    string UncertaintyColumn, double Coverage, double SelectiveAccuracy, double Aurc);
 
 /// <summary>Evaluation with uncertainty: <c>mlContext.MulticlassClassification.EvaluateWithUncertainty(scored)</c>.</summary>
 public static class UncertaintyEvaluation
 {
     /// <summary>
-    /// Evaluates scored data: ML.NET's multiclass metrics, NLL, ECE (15 bins), Brier, the area under the
-    /// risk-coverage curve (AURC) of <paramref name="uncertaintyColumnName"/>, and the accuracy on the
-    /// <paramref name="coverage"/> fraction of rows that <paramref name="uncertaintyColumnName"/> rates most
-    /// certain (low values are certain, except for Confidence, where high values are).
+    /// Evaluates scored data in one pass over it (the rows are scored once and cached): ML.NET's multiclass metrics,
+    /// NLL, ECE (15 bins), Brier, the reliability diagram, and selective prediction by every uncertainty column the
+    /// data has, at <paramref name="coverage"/>; the summary figures use <paramref name="uncertaintyColumnName"/>
+    /// (confidence counts as certain when high, the entropies when low).
     /// </summary>
     public static UncertaintyMetrics EvaluateWithUncertainty(this MulticlassClassificationCatalog catalog, IDataView data,
         string labelColumnName = BayesianColumnNames.Label, string scoreColumnName = BayesianColumnNames.Score,
@@ -33,73 +42,79 @@ public static class UncertaintyEvaluation
     {
         ArgumentNullException.ThrowIfNull(data);
         if (coverage <= 0 || coverage > 1) throw new ArgumentOutOfRangeException(nameof(coverage), "must be in (0, 1]");
-        var multiclass = catalog.Evaluate(data, labelColumnName, scoreColumnName, predictedLabelColumnName);
-        var (probabilities, labels, correct, certainty, classes) = Read(data, labelColumnName, scoreColumnName, uncertaintyColumnName);
-        var metrics = ClassificationMetrics.Compute(probabilities, labels, classes);
-        var curve = RiskCoverage.Compute(correct, certainty);
-        return new UncertaintyMetrics(multiclass, metrics.Accuracy, metrics.Nll, metrics.Ece, metrics.Brier, uncertaintyColumnName, coverage,
-            curve.AccuracyAtCoverage(coverage), curve.Aurc);
+        var score = UncertaintyScores.Parse(uncertaintyColumnName);
+        var cached = new MLContext().Data.Cache(data);
+        var multiclass = catalog.Evaluate(cached, labelColumnName, scoreColumnName, predictedLabelColumnName);
+        var rows = ReadScoredRows(cached, labelColumnName, scoreColumnName);
+        if (!rows.Scores.ContainsKey(score)) throw new ArgumentException($"Column '{uncertaintyColumnName}' was not found in the scored data.");
+        return new UncertaintyMetrics(multiclass, UncertaintyEvaluator.Evaluate(rows, coverage), score);
     }
 
     /// <summary>
     /// A review rule tuned on scored validation data: send a row to a person when its
-    /// <paramref name="uncertaintyColumnName"/> value exceeds the returned threshold. Give either the accuracy the
-    /// automatically decided rows must reach (the largest coverage that reaches it is chosen) or the coverage.
+    /// <paramref name="uncertaintyColumnName"/> value is on the unsure side of the returned threshold. Give either
+    /// the accuracy the automatically decided rows must reach (the largest coverage that reaches it is chosen) or
+    /// the coverage.
     /// </summary>
     public static ReviewRule FitReviewRule(this MulticlassClassificationCatalog catalog, IDataView scoredValidation,
         double? targetAccuracy = null, double? coverage = null, string uncertaintyColumnName = BayesianColumnNames.MutualInformation,
         string labelColumnName = BayesianColumnNames.Label, string scoreColumnName = BayesianColumnNames.Score)
     {
-        if ((targetAccuracy is null) == (coverage is null)) throw new ArgumentException("Give exactly one of targetAccuracy and coverage.");
-        if (uncertaintyColumnName == BayesianColumnNames.Confidence)
-            throw new ArgumentException("Confidence grows with certainty; tune the rule on PredictiveEntropy, ExpectedEntropy or MutualInformation.");
-        var (_, _, correct, certainty, _) = Read(scoredValidation, labelColumnName, scoreColumnName, uncertaintyColumnName);
-        var curve = RiskCoverage.Compute(correct, certainty);
-        if (coverage is double c)
-            return new ReviewRule(uncertaintyColumnName, curve.ThresholdAtCoverage(c), c, curve.AccuracyAtCoverage(c));
-        var (kept, threshold) = curve.CoverageForAccuracy(targetAccuracy!.Value);
-        return new ReviewRule(uncertaintyColumnName, threshold, kept, kept == 0 ? double.NaN : curve.AccuracyAtCoverage(kept));
+        var score = UncertaintyScores.Parse(uncertaintyColumnName);
+        var rows = ReadScoredRows(scoredValidation, labelColumnName, scoreColumnName);
+        return UncertaintyEvaluator.FitReviewRule(rows, score, coverage, targetAccuracy);
     }
 
-    static (float[] Probabilities, int[] Labels, bool[] Correct, float[] Certainty, int Classes) Read(IDataView data,
-        string labelColumnName, string scoreColumnName, string uncertaintyColumnName)
+    /// <summary>
+    /// Reads scored rows into memory: the score vector, the key label (when <paramref name="labelColumnName"/> is
+    /// given and present; a missing key becomes -1) and every uncertainty column present.
+    /// </summary>
+    public static ScoredRows ReadScoredRows(IDataView data, string? labelColumnName = BayesianColumnNames.Label, string scoreColumnName = BayesianColumnNames.Score)
     {
-        var label = Find(data, labelColumnName);
-        var score = Find(data, scoreColumnName);
-        var uncertainty = Find(data, uncertaintyColumnName);
-        if (label.Type is not KeyDataViewType) throw new ArgumentException($"Label column '{labelColumnName}' is {label.Type}, not a key.");
-        if (score.Type is not VectorDataViewType { IsKnownSize: true } scoreType) throw new ArgumentException($"Score column '{scoreColumnName}' is {score.Type}, not a known-size vector.");
-        if (uncertainty.Type != NumberDataViewType.Single) throw new ArgumentException($"Uncertainty column '{uncertaintyColumnName}' is {uncertainty.Type}, not a float.");
-        int classes = scoreType.Size;
+        ArgumentNullException.ThrowIfNull(data);
+        var score = data.Schema.GetColumnOrNull(scoreColumnName) ?? throw new ArgumentException($"Column '{scoreColumnName}' was not found in the scored data.");
+        if (score.Type is not VectorDataViewType { IsKnownSize: true } scoreType || scoreType.ItemType != NumberDataViewType.Single)
+            throw new ArgumentException($"Score column '{scoreColumnName}' is {score.Type}, not a known-size vector of floats.");
+        DataViewSchema.Column? label = null;
+        if (labelColumnName is not null)
+        {
+            label = data.Schema.GetColumnOrNull(labelColumnName) ?? throw new ArgumentException($"Label column '{labelColumnName}' was not found in the scored data.");
+            if (label.Value.Type is not KeyDataViewType) throw new ArgumentException($"Label column '{labelColumnName}' is {label.Value.Type}, not a key.");
+        }
+        var uncertainty = UncertaintyScores.All
+            .Select(s => (Score: s, Column: data.Schema.GetColumnOrNull(s.ToString())))
+            .Where(p => p.Column is { } c && c.Type == NumberDataViewType.Single)
+            .Select(p => (p.Score, Column: p.Column!.Value)).ToList();
 
+        int classes = scoreType.Size;
         var probabilities = new List<float>();
         var labels = new List<int>();
-        var certainty = new List<float>();
-        bool highIsCertain = uncertaintyColumnName == BayesianColumnNames.Confidence;
-        using var cursor = data.GetRowCursor(new[] { label, score, uncertainty });
-        var getLabel = cursor.GetGetter<uint>(label);
+        var values = uncertainty.ToDictionary(u => u.Score, _ => new List<float>());
+        var needed = new List<DataViewSchema.Column> { score };
+        if (label is { } l) needed.Add(l);
+        needed.AddRange(uncertainty.Select(u => u.Column));
+        using var cursor = data.GetRowCursor(needed);
         var getScore = cursor.GetGetter<VBuffer<float>>(score);
-        var getUncertainty = cursor.GetGetter<float>(uncertainty);
-        uint key = 0; VBuffer<float> row = default; float u = 0;
+        var getLabel = label is { } lc ? KeyGetter(cursor, lc) : null;
+        var getters = uncertainty.Select(u => (u.Score, Getter: cursor.GetGetter<float>(u.Column))).ToList();
+        VBuffer<float> row = default;
+        float value = 0;
         while (cursor.MoveNext())
         {
-            getLabel(ref key);
-            if (key == 0) continue; // ML.NET's evaluator skips rows with a missing label too
             getScore(ref row);
-            getUncertainty(ref u);
             probabilities.AddRange(row.DenseValues());
-            labels.Add((int)key - 1);
-            certainty.Add(highIsCertain ? -u : u);
+            labels.Add(getLabel is null ? -1 : getLabel());
+            foreach (var (s, getter) in getters) { getter(ref value); values[s].Add(value); }
         }
-        var correct = Enumerable.Range(0, labels.Count).Select(i =>
-        {
-            int best = 0;
-            for (int c = 1; c < classes; c++) if (probabilities[i * classes + c] > probabilities[i * classes + best]) best = c;
-            return best == labels[i];
-        }).ToArray();
-        return (probabilities.ToArray(), labels.ToArray(), correct, certainty.ToArray(), classes);
+        return new ScoredRows(classes, probabilities.ToArray(), labels.ToArray(), values.ToDictionary(p => p.Key, p => p.Value.ToArray()));
     }
 
-    static DataViewSchema.Column Find(IDataView data, string name)
-        => data.Schema.GetColumnOrNull(name) ?? throw new ArgumentException($"Column '{name}' was not found in the scored data.");
+    /// <summary>A key label as a 0-based class, -1 for a missing key (ML.NET's evaluator skips those rows too).</summary>
+    static Func<int> KeyGetter(DataViewRowCursor cursor, DataViewSchema.Column column)
+    {
+        if (column.Type.RawType != typeof(uint)) throw new ArgumentException($"Label column '{column.Name}' is a key of {column.Type.RawType.Name}; UInt32 keys are supported.");
+        var getter = cursor.GetGetter<uint>(column);
+        uint key = 0;
+        return () => { getter(ref key); return key == 0 ? -1 : (int)key - 1; };
+    }
 }

@@ -2,10 +2,10 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using Google.Protobuf;
-using MLNet.Bayesian.Layers;
-using MLNet.Bayesian.MLNetIntegration;
 using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Training;
+using MLNet.Bayesian.Uncertainty;
 using Onnx;
 using static TorchSharp.torch;
 using DataType = Onnx.TensorProto.Types.DataType;
@@ -19,64 +19,79 @@ namespace MLNet.Bayesian.Onnx;
 /// <para>Outputs: <c>probabilities</c> [batch, K] (posterior mean), <c>predicted_class</c> int64 [batch],
 /// <c>predicted_label</c> string [batch], <c>confidence</c>, <c>predictive_entropy</c>, <c>expected_entropy</c>,
 /// <c>mutual_information</c> float [batch].</para>
-/// <para>With the shared sampling variant, the file holds S value tables [components | outliers | blends] and
-/// one compact component index per weight (uint8 up to 256 components, else uint16), cast and gathered in
-/// the graph; otherwise it holds the S sampled weight vectors. Draw s equals the in-memory scorer's draw s
-/// for the same seed, so both give the same scores.</para>
-/// <para>Metadata: format, library version, labels (JSON), samples, seed, input shape, normalisation, input scale.</para>
+/// <para>The S draws are <see cref="BayesianNetwork.Draw"/>(seed, s), the draws the in-memory scorer uses, so both
+/// give the same scores. With the shared sampling variant the file holds the S value tables
+/// [components | outliers | blends] and one compact component index per weight (uint8 up to 256 components,
+/// else uint16), cast and gathered in the graph; otherwise it holds the S weight vectors.</para>
+/// <para>Metadata: format, library version, labels (JSON), samples, seed, input shape, normalisation, input
+/// scale, stage, variant, and <c>content_sha256</c>, a digest of everything else (<see cref="OnnxDigest"/>).</para>
 /// </summary>
 public static class BayesianOnnxExport
 {
     /// <summary>The format this version writes and reads.</summary>
-    public const string FormatVersion = "mlnet-bayesian-onnx/1";
+    public const string FormatVersion = "mlnet-bayesian-onnx/2";
+
+    /// <summary>Output names of the bare (batch) graph, by statistic.</summary>
+    public static IReadOnlyDictionary<PredictionStatistic, string> BatchOutputNames { get; } = new Dictionary<PredictionStatistic, string>
+    {
+        [PredictionStatistic.Probabilities] = "probabilities",
+        [PredictionStatistic.PredictedClass] = "predicted_class",
+        [PredictionStatistic.Confidence] = "confidence",
+        [PredictionStatistic.PredictiveEntropy] = "predictive_entropy",
+        [PredictionStatistic.ExpectedEntropy] = "expected_entropy",
+        [PredictionStatistic.MutualInformation] = "mutual_information",
+    };
 
     /// <summary>Exports with batch-shaped outputs, for any ONNX runtime.</summary>
     public static byte[] Export(BayesianImageClassifier model, int samples, int seed, float inputScale = 1f)
-        => Build(model, samples, seed, inputScale, rowMode: false).ToByteArray();
+        => Build(model, samples, seed, inputScale, "pixels", BatchOutputNames, rowMode: false).ToByteArray();
 
     /// <summary>Exports to a file.</summary>
     public static void Export(BayesianImageClassifier model, string path, int samples, int seed, float inputScale = 1f)
         => File.WriteAllBytes(path, Export(model, samples, seed, inputScale));
 
     /// <summary>
-    /// The graph ML.NET's OnnxTransformer runs: one row at a time, outputs named after the ML.NET columns
-    /// and squeezed to the row's shape (scores [K], scalars []), and the predicted label as text.
+    /// The graph ML.NET's OnnxTransformer runs: one row at a time, input and outputs named by the caller
+    /// (<paramref name="outputs"/>: the statistics to emit and their names), the probabilities a [K] vector and
+    /// every scalar statistic a one-element vector (OnnxTransformer reads tensors only). <paramref name="packed"/>
+    /// emits scalar statistics together as one vector, in the order given.
     /// </summary>
-    internal static byte[] ExportForMLNet(BayesianImageClassifier model, int samples, int seed, float inputScale, string scoreColumnName, string inputName)
-        => Build(model, samples, seed, inputScale, rowMode: true, scoreColumnName, inputName).ToByteArray();
+    internal static byte[] ExportRows(BayesianImageClassifier model, int samples, int seed, float inputScale, string inputName,
+        IReadOnlyDictionary<PredictionStatistic, string> outputs, (string Name, IReadOnlyList<PredictionStatistic> Statistics)? packed = null)
+        => Build(model, samples, seed, inputScale, inputName, outputs, rowMode: true, packed).ToByteArray();
 
-    /// <summary>Reads the metadata of an exported file, checking that this version can read it.</summary>
+    /// <summary>Reads the metadata of an exported file, checking that this version can read it and that its digest holds.</summary>
     public static IReadOnlyDictionary<string, string> ReadMetadata(byte[] onnx, string source = "the ONNX model")
     {
-        ModelProto model;
-        try { model = ModelProto.Parser.ParseFrom(onnx); }
-        catch (InvalidProtocolBufferException e) { throw new InvalidDataException($"{source} is not a readable ONNX file: {e.Message}", e); }
+        var model = OnnxDigest.Parse(onnx, source);
         var metadata = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
         if (!metadata.TryGetValue("format", out var format))
             throw new InvalidDataException($"{source} was not written by MLNet.Bayesian (no 'format' metadata).");
         if (format != FormatVersion)
-            throw new InvalidDataException($"{source} has format '{format}'; this version of MLNet.Bayesian reads '{FormatVersion}'.");
+            throw new InvalidDataException($"{source} has format '{format}'; this version of MLNet.Bayesian reads '{FormatVersion}'. " +
+                "Save the model again with this version (train it again if only the file is left).");
+        OnnxDigest.Verify(model, source);
         return metadata;
     }
 
-    static ModelProto Build(BayesianImageClassifier model, int samples, int seed, float inputScale, bool rowMode,
-        string scoreColumnName = BayesianColumnNames.Score, string inputName = MLNetInputName)
+    static ModelProto Build(BayesianImageClassifier model, int samples, int seed, float inputScale, string inputName,
+        IReadOnlyDictionary<PredictionStatistic, string> outputs, bool rowMode, (string Name, IReadOnlyList<PredictionStatistic> Statistics)? packed = null)
     {
         if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), "at least one sample is needed");
         var network = model.Network;
         if (network.Stage == BayesianStage.Deterministic) samples = 1;
         var g = new OnnxGraphBuilder();
         int c = model.Channels, h = model.Height, w = model.Width, k = model.ClassNames.Count;
-        string x = rowMode ? inputName : "pixels";
-        g.Input(x, DataType.Float, rowMode ? 1 : -1, c, h, w);
+        g.Input(inputName, DataType.Float, rowMode ? 1 : -1, c, h, w);
 
+        string x = inputName;
         if (inputScale != 1f) x = g.Node("Mul", new[] { x, g.Scalar("input_scale", inputScale) });
         var mean = Broadcast(model.NormalizeMean, c);
         var std = Broadcast(model.NormalizeStd, c);
         x = g.Node("Sub", new[] { x, g.Initializer("normalize_mean", mean, c, 1, 1) });
         x = g.Node("Div", new[] { x, g.Initializer("normalize_std", std, c, 1, 1) });
 
-        var perSampleWeights = SampleWeights(model, samples, seed, g);
+        var perSampleWeights = WriteDraws(model, samples, seed, g);
         var probabilities = new List<string>();
         for (int s = 0; s < samples; s++)
         {
@@ -86,38 +101,21 @@ public static class BayesianOnnxExport
             probabilities.Add(g.Node("Unsqueeze", new[] { p, g.Int64s("axes", 0) }));
         }
         string all = probabilities.Count == 1 ? probabilities[0] : g.Node("Concat", probabilities.ToArray(), ("axis", 0L));   // [S, N, K]
-        string tiny = g.Scalar("tiny", 1e-30f);
-        string meanP = g.Node("ReduceMean", new[] { all }, ("axes", new long[] { 0 }), ("keepdims", 0L));                     // [N, K]
-        string entropy = g.Node("Neg", new[] { g.Node("ReduceSum", new[] { g.Node("Mul", new[] { meanP, g.Node("Log", new[] { g.Node("Max", new[] { meanP, tiny }) }) }), g.Int64s("axes", 1) }, ("keepdims", 0L)) });
-        string perSampleEntropy = g.Node("Neg", new[] { g.Node("ReduceSum", new[] { g.Node("Mul", new[] { all, g.Node("Log", new[] { g.Node("Max", new[] { all, tiny }) }) }), g.Int64s("axes", 2) }, ("keepdims", 0L)) });
-        string expected = g.Node("ReduceMean", new[] { perSampleEntropy }, ("axes", new long[] { 0 }), ("keepdims", 0L));
-        string mutual = g.Node("Max", new[] { g.Node("Sub", new[] { entropy, expected }), g.Scalar("zero", 0f) });
-        string confidence = g.Node("ReduceMax", new[] { meanP }, ("axes", new long[] { 1 }), ("keepdims", 0L));
-        string predicted = g.Node("ArgMax", new[] { meanP }, ("axis", 1L), ("keepdims", 0L));
-        string label = g.Node("Gather", new[] { g.StringInitializer("class_names", model.ClassNames), predicted }, ("axis", 0L));
+        var statistics = Statistics(g, all);
 
-        if (rowMode)
+        foreach (var (statistic, name) in outputs)
         {
-            // OnnxTransformer reads only tensors: each row output is a one-element vector (OnnxOutputSqueeze makes
-            // scalars of them), the scores a [K] vector, and the class index goes out as int64.
-            string Squeeze(string v) => g.Node("Squeeze", new[] { v, g.Int64s("axes", 0) });
-            g.Output(Squeeze(meanP), scoreColumnName, DataType.Float, k);
-            g.Output(confidence, OnnxOutputSqueeze.Names.Confidence, DataType.Float, 1);
-            g.Output(entropy, OnnxOutputSqueeze.Names.PredictiveEntropy, DataType.Float, 1);
-            g.Output(expected, OnnxOutputSqueeze.Names.ExpectedEntropy, DataType.Float, 1);
-            g.Output(mutual, OnnxOutputSqueeze.Names.MutualInformation, DataType.Float, 1);
-            g.Output(predicted, OnnxOutputSqueeze.Names.PredictedClass, DataType.Int64, 1);
+            string value = statistics[statistic];
+            var type = statistic == PredictionStatistic.PredictedClass ? DataType.Int64 : DataType.Float;
+            if (!rowMode) g.Output(value, name, type, statistic == PredictionStatistic.Probabilities ? new long[] { -1, k } : new long[] { -1 });
+            else if (statistic == PredictionStatistic.Probabilities) g.Output(g.Node("Squeeze", new[] { value, g.Int64s("axes", 0) }), name, type, k);
+            else g.Output(value, name, type, 1);
         }
-        else
-        {
-            g.Output(meanP, "probabilities", DataType.Float, -1, k);
-            g.Output(predicted, "predicted_class", DataType.Int64, -1);
-            g.Output(label, "predicted_label", DataType.String, -1);
-            g.Output(confidence, "confidence", DataType.Float, -1);
-            g.Output(entropy, "predictive_entropy", DataType.Float, -1);
-            g.Output(expected, "expected_entropy", DataType.Float, -1);
-            g.Output(mutual, "mutual_information", DataType.Float, -1);
-        }
+        if (packed is { } pack)
+            g.Output(g.Node("Concat", pack.Statistics.Select(st => statistics[st]).ToArray(), ("axis", 0L)), pack.Name, DataType.Float, pack.Statistics.Count);
+        if (!rowMode)
+            g.Output(g.Node("Gather", new[] { g.StringInitializer("class_names", model.ClassNames), statistics[PredictionStatistic.PredictedClass] }, ("axis", 0L)),
+                "predicted_label", DataType.String, -1);
 
         var inv = CultureInfo.InvariantCulture;
         var metadata = new Dictionary<string, string>
@@ -132,19 +130,36 @@ public static class BayesianOnnxExport
             ["normalize_std"] = JsonSerializer.Serialize(std),
             ["input_scale"] = inputScale.ToString("R", inv),
             ["stage"] = network.Stage.ToString(),
-            ["variant"] = network.Posterior?.Variant.ToString() ?? "",
+            ["variant"] = network.SharedPosterior?.Variant.ToString() ?? "",
         };
-        return g.Build(metadata);
+        return OnnxDigest.Seal(g.Build(metadata));
     }
 
-    internal const string MLNetInputName = "__mlnb_pixels";
+    /// <summary>Every <see cref="PredictionStatistic"/> of the [S, N, K] per-sample probabilities, as in <see cref="PredictiveDistribution"/>.</summary>
+    static Dictionary<PredictionStatistic, string> Statistics(OnnxGraphBuilder g, string all)
+    {
+        string tiny = g.Scalar("tiny", 1e-30f);
+        string meanP = g.Node("ReduceMean", new[] { all }, ("axes", new long[] { 0 }), ("keepdims", 0L));                     // [N, K]
+        string entropy = g.Node("Neg", new[] { g.Node("ReduceSum", new[] { g.Node("Mul", new[] { meanP, g.Node("Log", new[] { g.Node("Max", new[] { meanP, tiny }) }) }), g.Int64s("axes", 1) }, ("keepdims", 0L)) });
+        string perSampleEntropy = g.Node("Neg", new[] { g.Node("ReduceSum", new[] { g.Node("Mul", new[] { all, g.Node("Log", new[] { g.Node("Max", new[] { all, tiny }) }) }), g.Int64s("axes", 2) }, ("keepdims", 0L)) });
+        string expected = g.Node("ReduceMean", new[] { perSampleEntropy }, ("axes", new long[] { 0 }), ("keepdims", 0L));
+        return new Dictionary<PredictionStatistic, string>
+        {
+            [PredictionStatistic.Probabilities] = meanP,
+            [PredictionStatistic.PredictedClass] = g.Node("ArgMax", new[] { meanP }, ("axis", 1L), ("keepdims", 0L)),
+            [PredictionStatistic.Confidence] = g.Node("ReduceMax", new[] { meanP }, ("axes", new long[] { 1 }), ("keepdims", 0L)),
+            [PredictionStatistic.PredictiveEntropy] = entropy,
+            [PredictionStatistic.ExpectedEntropy] = expected,
+            [PredictionStatistic.MutualInformation] = g.Node("Max", new[] { g.Node("Sub", new[] { entropy, expected }), g.Scalar("zero", 0f) }),
+        };
+    }
 
     /// <summary>
-    /// Draws the S posterior samples with the scorer's seeds (BayesianImageClassifier.Predict) and writes them:
-    /// for the shared variant as value tables gathered through the compact index, otherwise as full weight
-    /// vectors. Returns, per sample, the ONNX value name of every Bayesian layer's weight.
+    /// Writes the S draws (seed, s) of the posterior: for the shared variant its value tables gathered through
+    /// the compact index, otherwise the full weight vectors. Returns, per sample, the ONNX value name of every
+    /// Bayesian layer's weight.
     /// </summary>
-    static List<Dictionary<nn.Module, string>> SampleWeights(BayesianImageClassifier model, int samples, int seed, OnnxGraphBuilder g)
+    static List<Dictionary<nn.Module, string>> WriteDraws(BayesianImageClassifier model, int samples, int seed, OnnxGraphBuilder g)
     {
         var network = model.Network;
         var layers = network.Layers.Select(l => l.Layer).ToList();
@@ -154,43 +169,29 @@ public static class BayesianOnnxExport
             result.Add(new Dictionary<nn.Module, string>());
             return result;
         }
-        bool tables = network.Posterior is { Variant: SamplingVariant.Shared };
+        var shared = network.SharedPosterior is { Variant: SamplingVariant.Shared } posterior ? posterior : null;
         var drawn = new List<float[]>();
-        network.eval();
-        foreach (var layer in layers) { layer.SampleWeights = true; layer.CaptureWeight = !tables; }
-        if (tables) network.Posterior!.CaptureTable = true;
-        using var generator = new Generator(0, model.Device);
-        try
-        {
-            network.NoiseGenerator = generator;
-            using var pause = GcPause.Begin();
-            using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
-            var probe = zeros(1, model.Channels, model.Height, model.Width, device: model.Device);
+        using (no_grad())
             for (int s = 0; s < samples; s++)
             {
-                generator.manual_seed(BayesianImageClassifier.SampleSeed(seed, s));
-                network.call(probe);
-                drawn.Add(tables ? network.Posterior!.CapturedTable! : layers.SelectMany(l => l.CapturedWeight!).ToArray());
+                using var scope = NewDisposeScope();
+                if (shared is not null)
+                {
+                    using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, s));
+                    drawn.Add(shared.DrawTable(noise).cpu().data<float>().ToArray());
+                }
+                else
+                {
+                    using var draw = network.Draw(seed, s);
+                    drawn.Add(draw.ToArrays().SelectMany(v => v).ToArray());
+                }
             }
-        }
-        finally
-        {
-            network.NoiseGenerator = null;
-            foreach (var layer in layers) layer.CaptureWeight = false;
-            if (network.Posterior is not null) network.Posterior.CaptureTable = false;
-        }
 
         int width = drawn[0].Length;
-        string source = g.Initializer(tables ? "posterior_tables" : "weight_samples", drawn.SelectMany(v => v).ToArray(), samples, width);
-        string? index = null;
-        if (tables)
-        {
-            var plan = network.Posterior!.Plan;
-            // Weights point into [components | outliers | blends]; the compact index holds components only,
-            // and outliers and blends are scattered on top, as in the training graph.
-            index = ScatterIndex(g, plan);
-        }
+        string source = g.Initializer(shared is not null ? "posterior_tables" : "weight_samples", drawn.SelectMany(v => v).ToArray(), samples, width);
+        // Weights point into [components | outliers | blends]; the compact index holds components only, and
+        // outliers and blends are scattered on top, as in SharedPosteriorPlan.GatherIndex.
+        string? index = shared is null ? null : ScatterIndex(g, shared.Plan);
         long[] offsets = new long[layers.Count];
         for (int i = 1; i < layers.Count; i++) offsets[i] = offsets[i - 1] + layers[i - 1].WeightCount;
         for (int s = 0; s < samples; s++)

@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -7,8 +8,8 @@ namespace MLNet.Bayesian.Onnx;
 /// <summary>
 /// Writes a TorchSharp network's forward pass (evaluation mode) into an ONNX graph, module by module.
 /// Knows Sequential, the Bayesian and plain Conv2d/Linear, BatchNorm2d, ReLU, Tanh, MaxPool2d, Flatten,
-/// AdaptiveAvgPool2d(1), Identity, and modules that implement <see cref="IOnnxExportable"/> (this library's
-/// architectures). Anything else is refused with its type name.
+/// AdaptiveAvgPool2d(1), Identity, and this library's SmallCnn and CIFAR ResNets. Anything else is refused with its
+/// type name.
 /// </summary>
 internal sealed class OnnxNetworkExporter
 {
@@ -26,8 +27,17 @@ internal sealed class OnnxNetworkExporter
     {
         switch (module)
         {
-            case IOnnxExportable custom:
-                return custom.ExportOnnx(this, x);
+            case SmallCnn smallCnn:
+                return smallCnn.Chain.Aggregate(x, (value, child) => Export(child, value));
+            case CifarResNet resNet:
+                return resNet.Chain.Aggregate(x, (value, child) => Export(child, value));
+            case CifarResNet.BasicBlock block:
+            {
+                var (conv1, bn1, conv2, bn2, shortcut) = block.Parts;
+                var y = Graph.Node("Relu", new[] { Export(bn1, Export(conv1, x)) });
+                y = Export(bn2, Export(conv2, y));
+                return Graph.Node("Relu", new[] { Graph.Node("Add", new[] { y, Export(shortcut, x) }) });
+            }
             case Sequential sequential:
                 foreach (var (_, child) in sequential.named_children()) x = Export(child, x);
                 return x;

@@ -1,4 +1,5 @@
 using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,11 +9,11 @@ namespace MLNet.Bayesian.Posterior;
 /// <summary>
 /// Stage 3's variational posterior as a TorchSharp module. Trainable: components_mean (K x 2),
 /// components_cholesky (K x 3: log l11, l21, log l22), outliers_mu and outliers_rho (O each).
-/// Each call to <see cref="SampleLayerWeights"/> draws every component once by reparameterisation and
-/// builds all layers' weights by one gather from the table [components | outliers | ellipse blends],
-/// so the likelihood's gradient reaches every variational parameter.
+/// Each draw samples every component once by reparameterisation and builds all layers' weights by one gather
+/// from the table [components | outliers | ellipse blends], so the likelihood's gradient reaches every
+/// variational parameter.
 /// </summary>
-public sealed class SharedPosterior : nn.Module
+public sealed class SharedPosterior : nn.Module, IWeightPosterior
 {
     readonly Parameter components_mean;
     readonly Parameter components_cholesky;
@@ -51,7 +52,7 @@ public sealed class SharedPosterior : nn.Module
             mean[2 * c] = (float)g.Mx; mean[2 * c + 1] = (float)g.My;
             chol[3 * c] = (float)Math.Log(l11); chol[3 * c + 1] = (float)l21; chol[3 * c + 2] = (float)Math.Log(l22);
         }
-        var outRho = startOutlierRho ?? plan.OutlierSigma.Select(s => (float)Layers.StochasticLayer.InverseSoftplus(Math.Max(s - Layers.StochasticLayer.SigmaFloor, 1e-12))).ToArray();
+        var outRho = startOutlierRho ?? plan.OutlierSigma.Select(s => (float)StochasticLayer.InverseSoftplus(Math.Max(s - StochasticLayer.SigmaFloor, 1e-12))).ToArray();
         var (startMean, startChol) = startComponents is null ? (mean, chol) : Tables(startComponents);
 
         components_mean = new Parameter(tensor(startMean, new long[] { k, 2 }, device: device));
@@ -150,37 +151,25 @@ public sealed class SharedPosterior : nn.Module
     /// <summary>Outlier rho (sigma = softplus(rho) + floor).</summary>
     public Parameter OutliersRho => outliers_rho;
 
-    /// <summary>When true (shared variant), each draw keeps a copy of its value table [components | outliers | blends] (ONNX export).</summary>
-    internal bool CaptureTable { get; set; }
-    /// <summary>The value table of the last draw while <see cref="CaptureTable"/> was on.</summary>
-    internal float[]? CapturedTable { get; private set; }
+    Tensor[] IWeightPosterior.Draw(NoiseSource noise) => Draw(noise);
 
-    /// <summary>Trainable numbers: 5 per component and 2 per outlier.</summary>
-    public long TrainableCount => 5L * Plan.Components.Length + 2L * Plan.OutlierPositions.Length;
-
-    /// <summary>Draws one sample of every layer's weight tensor, in the plan's layer order (noise from <paramref name="generator"/> when given).</summary>
-    public Tensor[] SampleLayerWeights(Generator? generator = null)
+    /// <summary>Draws one sample of every layer's weight tensor, in the plan's layer order.</summary>
+    internal Tensor[] Draw(NoiseSource noise)
     {
-        var z = components_mean.Plus(CholeskyTimes(components_cholesky, Layers.Noise.Like(components_mean, generator)));
-        var outlierSigma = Layers.ScalarSafeOps.Add(Layers.ScalarSafeOps.Softplus(outliers_rho), Layers.StochasticLayer.SigmaFloor);
         Tensor flat;
         if (Variant == SamplingVariant.Shared)
         {
-            var componentValue = z[.., 0];
-            var outlierValue = outliers_mu.Plus(outlierSigma * Layers.Noise.Like(outliers_mu, generator));
-            var table = cat(new[] { componentValue, outlierValue, Blend(componentValue) });
-            if (CaptureTable)
-                using (no_grad()) CapturedTable = table.detach().cpu().contiguous().data<float>().ToArray();
-            flat = table.index_select(0, gather_index);
+            flat = DrawTable(noise).index_select(0, gather_index);
         }
         else
         {
+            var (z, outlierSigma) = DrawComponents(noise);
             var loc = z[.., 0];
             var scale = z[.., 1].exp();
             var locTable = cat(new[] { loc, outliers_mu, Blend(loc) });
             var scaleTable = cat(new[] { scale, outlierSigma, Blend(scale) });
             var locs = locTable.index_select(0, gather_index);
-            flat = locs.Plus(scaleTable.index_select(0, gather_index) * Layers.Noise.Like(locs, generator));
+            flat = locs.Plus(scaleTable.index_select(0, gather_index) * noise.Normal(locs));
         }
         var weights = new Tensor[Plan.Layers.Count];
         for (int i = 0; i < weights.Length; i++)
@@ -191,6 +180,27 @@ public sealed class SharedPosterior : nn.Module
         return weights;
     }
 
+    /// <summary>
+    /// Shared variant: one draw of the value table [components | outliers | ellipse blends] that every weight
+    /// gathers from through <see cref="SharedPosteriorPlan.GatherIndex"/>. The ONNX export stores these tables.
+    /// </summary>
+    internal Tensor DrawTable(NoiseSource noise)
+    {
+        if (Variant != SamplingVariant.Shared)
+            throw new InvalidOperationException($"Only the shared variant draws value tables; this posterior is {Variant}.");
+        var (z, outlierSigma) = DrawComponents(noise);
+        var componentValue = z[.., 0];
+        var outlierValue = outliers_mu.Plus(outlierSigma * noise.Normal(outliers_mu));
+        return cat(new[] { componentValue, outlierValue, Blend(componentValue) });
+    }
+
+    (Tensor Z, Tensor OutlierSigma) DrawComponents(NoiseSource noise)
+    {
+        var z = components_mean.Plus(CholeskyTimes(components_cholesky, noise.Normal(components_mean)));
+        var outlierSigma = ScalarSafeOps.Add(ScalarSafeOps.Softplus(outliers_rho), StochasticLayer.SigmaFloor);
+        return (z, outlierSigma);
+    }
+
     /// <summary>KL(q || prior): closed-form 2-D KL per component plus 1-D KL per outlier.</summary>
     public Tensor KL()
     {
@@ -198,8 +208,8 @@ public sealed class SharedPosterior : nn.Module
         var p = CovarianceParts(prior_cholesky);
         var det = (p.xx * p.yy).Minus(p.xy * p.xy);
         var ixx = p.yy / det; var ixy = -p.xy / det; var iyy = p.xx / det;
-        var two = Layers.ScalarSafeOps.Constant(2, components_mean);
-        var half = Layers.ScalarSafeOps.Constant(0.5, components_mean);
+        var two = ScalarSafeOps.Constant(2, components_mean);
+        var half = ScalarSafeOps.Constant(0.5, components_mean);
         var trace = (ixx * q.xx).Plus(two * ixy * q.xy).Plus(iyy * q.yy);
         var d = prior_mean.Minus(components_mean);
         var dx = d[.., 0]; var dy = d[.., 1];
@@ -209,7 +219,7 @@ public sealed class SharedPosterior : nn.Module
         var logDetP = two * prior_cholesky[.., 0].Plus(prior_cholesky[.., 2]);
         var componentKl = half * trace.Plus(quad).Minus(two).Plus(logDetP).Minus(logDetQ);
 
-        var sigma = Layers.ScalarSafeOps.Add(Layers.ScalarSafeOps.Softplus(outliers_rho), Layers.StochasticLayer.SigmaFloor);
+        var sigma = ScalarSafeOps.Add(ScalarSafeOps.Softplus(outliers_rho), StochasticLayer.SigmaFloor);
         var outlierKl = prior_outlier_sigma.log().Minus(sigma.log())
             .Plus(sigma.square().Plus(outliers_mu.Minus(prior_outlier_mu).square()) / (two * prior_outlier_sigma.square())).Minus(half);
         return componentKl.sum().Plus(outlierKl.sum());

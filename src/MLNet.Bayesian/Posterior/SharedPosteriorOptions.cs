@@ -27,4 +27,24 @@ public sealed class SharedPosteriorOptions
     public MixtureFitOptions Mixture = new();
     /// <summary>Seed of the subsampling and the k-means++ start.</summary>
     public int Seed = 1;
+
+    /// <summary>Checks every setting; the error names the option (prefixed "SharedPosterior.").</summary>
+    public void Validate()
+    {
+        const string P = "SharedPosterior.";
+        OptionCheck.Within(P + nameof(OutlierQuantile), OutlierQuantile, 0, 0.5);
+        OptionCheck.PositiveOrInfinity(P + nameof(MuThreshold), MuThreshold);
+        OptionCheck.Within(P + nameof(GradientFraction), GradientFraction, 0, 1);
+        OptionCheck.AtLeast(P + nameof(ComponentBudget), ComponentBudget, 1);
+        if (BicCandidates is not null)
+            foreach (int k in BicCandidates) OptionCheck.AtLeast(P + nameof(BicCandidates), k, 1);
+        OptionCheck.AtLeast(P + nameof(MinMembers), MinMembers, 0);
+        OptionCheck.PositiveOrInfinity(P + nameof(EllipseThreshold), EllipseThreshold);
+        OptionCheck.NonNegative(P + nameof(MergeThreshold), MergeThreshold);
+        if (Mixture is null) throw new ArgumentNullException(P + nameof(Mixture));
+        OptionCheck.AtLeast(P + "Mixture." + nameof(MixtureFitOptions.MaxIterations), Mixture.MaxIterations, 1);
+        OptionCheck.NonNegative(P + "Mixture." + nameof(MixtureFitOptions.Tolerance), Mixture.Tolerance);
+        OptionCheck.Positive(P + "Mixture." + nameof(MixtureFitOptions.CovarianceFloor), Mixture.CovarianceFloor);
+        OptionCheck.AtLeast(P + "Mixture." + nameof(MixtureFitOptions.MaxPoints), Mixture.MaxPoints, 0);
+    }
 }

@@ -1,5 +1,6 @@
 using MLNet.Bayesian.Data;
-using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Uncertainty;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -41,48 +42,53 @@ public sealed class BayesianImageClassifier : IDisposable
     /// <summary>
     /// Scores images (pixels in [0, 1], N x C x H x W flattened) with <paramref name="samples"/> posterior
     /// draws per batch; a deterministic network uses one. Normalisation layers run in evaluation mode. With a
-    /// <paramref name="seed"/>, draw s uses a generator seeded from (seed, s): the same weights for every batch
-    /// and call, so a row's scores do not depend on its batch. <paramref name="keepSamples"/> also returns the
+    /// <paramref name="seed"/>, draw s is the seeded draw (seed, s) (<see cref="BayesianNetwork.Draw"/>): the same
+    /// weights for every batch, call and device, so a row's scores do not depend on its batch. Without one, every
+    /// batch takes fresh draws from LibTorch's global generator. <paramref name="keepSamples"/> also returns the
     /// S per-sample probability vectors.
     /// </summary>
     public PredictiveDistribution Predict(ReadOnlySpan<float> pixels, int samples, int batchSize = 256, int? seed = null, bool keepSamples = false)
     {
+        if (seed is null) return PredictBatches(pixels, batchSize, keepSamples, Samples(samples), null);
+        using var draws = new SeededDraws(Network, seed.Value, Samples(samples));
+        return Predict(pixels, draws, batchSize, keepSamples);
+    }
+
+    /// <summary>Scores images with the given seeded draws (a scorer that serves many calls keeps them).</summary>
+    internal PredictiveDistribution Predict(ReadOnlySpan<float> pixels, SeededDraws draws, int batchSize, bool keepSamples = false)
+        => PredictBatches(pixels, batchSize, keepSamples, draws.Count, draws);
+
+    int Samples(int samples)
+    {
+        if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), "at least one sample is needed");
+        return Network.Stage == BayesianStage.Deterministic ? 1 : samples;
+    }
+
+    PredictiveDistribution PredictBatches(ReadOnlySpan<float> pixels, int batchSize, bool keepSamples, int samples, SeededDraws? draws)
+    {
         if (pixels.Length % ImageSize != 0)
             throw new ArgumentException($"{pixels.Length} values are not a whole number of {Channels}x{Height}x{Width} images.");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), "must be at least 1");
         int count = pixels.Length / ImageSize;
-        if (Network.Stage == BayesianStage.Deterministic) samples = 1;
-        if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), "at least one sample is needed");
         Network.eval();
-        foreach (var (_, layer) in Network.Layers) layer.SampleWeights = true;
         var parts = new List<PredictiveDistribution>();
         using var noGrad = no_grad();
-        using var generator = seed is null ? null : new Generator(0, Device);
-        try
+        for (int start = 0; start < count; start += batchSize)
         {
-            Network.NoiseGenerator = generator;
-            for (int start = 0; start < count; start += batchSize)
+            using var pause = GcPause.Begin();
+            using var scope = NewDisposeScope();
+            int n = Math.Min(batchSize, count - start);
+            var x = ToInput(pixels.Slice(start * ImageSize, n * ImageSize), n);
+            var probs = new Tensor[samples];
+            for (int s = 0; s < samples; s++)
             {
-                using var pause = GcPause.Begin();
-                using var scope = NewDisposeScope();
-                int n = Math.Min(batchSize, count - start);
-                var x = ToInput(pixels.Slice(start * ImageSize, n * ImageSize), n);
-                var probs = new Tensor[samples];
-                for (int s = 0; s < samples; s++)
-                {
-                    generator?.manual_seed(SampleSeed(seed!.Value, s));
-                    probs[s] = nn.functional.softmax(Network.call(x), 1);
-                }
-                parts.Add(PredictiveDistribution.FromSamples(stack(probs), keepSamples));
+                if (draws is null) probs[s] = nn.functional.softmax(Network.call(x), 1);
+                else using (var draw = draws.Get(s)) probs[s] = nn.functional.softmax(Network.Forward(x, draw.Draw), 1);
             }
-        }
-        finally
-        {
-            Network.NoiseGenerator = null;
+            parts.Add(PredictiveDistribution.FromSamples(stack(probs), keepSamples));
         }
         return PredictiveDistribution.Concat(parts);
     }
-
-    internal static long SampleSeed(int seed, int sample) => (long)seed * 1_000_003L + sample;
 
     /// <summary>Scores a whole image set.</summary>
     public PredictiveDistribution Predict(ImageSet set, int samples) => Predict(set.Pixels, samples);

@@ -1,5 +1,6 @@
 using MLNet.Bayesian.Layers;
 using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,8 +8,9 @@ namespace MLNet.Bayesian.Training;
 
 /// <summary>
 /// A classifier that moves through the stages of 2DGBNN: deterministic, then mean-field, then shared
-/// posterior. It wraps any TorchSharp module built from Conv2d/Linear (+ other layers) and, in the shared
-/// stage, draws every layer's weight from the <see cref="SharedPosterior"/> once per forward pass.
+/// posterior. It wraps any TorchSharp module built from Conv2d/Linear (+ other layers). From stage 1 on, every
+/// forward pass runs on one draw of the posterior: <see cref="forward"/> draws with LibTorch's global
+/// generator (training), <see cref="Draw"/> hands out the seeded draw s that prediction and export use.
 /// Children: "network" (the user's module) and, in the shared stage, "posterior".
 /// </summary>
 public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
@@ -16,6 +18,8 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     readonly nn.Module<Tensor, Tensor> network;
     SharedPosterior? posterior;
     IReadOnlyList<(string Name, StochasticLayer Layer)> _layers = Array.Empty<(string, StochasticLayer)>();
+    StochasticLayer[] _layerModules = Array.Empty<StochasticLayer>();
+    IWeightPosterior? _weights;
     long _deterministicWeightCount;
 
     /// <summary>Wraps a deterministic network (stage 0).</summary>
@@ -32,22 +36,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// <summary>The Bayesian layers (empty in stage 0).</summary>
     public IReadOnlyList<(string Name, StochasticLayer Layer)> Layers => _layers;
     /// <summary>The shared posterior (stage 3 only).</summary>
-    public SharedPosterior? Posterior => posterior;
-
-    /// <summary>
-    /// Generator of every posterior draw (null: torch's global generator). Prediction seeds it per sample so
-    /// that sample s is the same weight draw for every batch and every call.
-    /// </summary>
-    public Generator? NoiseGenerator
-    {
-        get => _generator;
-        set
-        {
-            _generator = value;
-            foreach (var (_, layer) in _layers) layer.NoiseGenerator = value;
-        }
-    }
-    Generator? _generator;
+    public SharedPosterior? SharedPosterior => posterior;
 
     /// <summary>Number of trainable scalars right now.</summary>
     public long TrainableParameterCount => parameters().Where(p => p.requires_grad).Sum(p => p.numel());
@@ -60,7 +49,9 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     {
         if (Stage != BayesianStage.Deterministic) throw new InvalidOperationException($"The network is already in stage {Stage}.");
         _layers = BayesianConversion.ToMeanField(network, initialSigma);
+        _layerModules = _layers.Select(l => l.Layer).ToArray();
         _deterministicWeightCount = _layers.Sum(l => l.Layer.WeightCount);
+        _weights = new MeanFieldPosterior(_layerModules);
         Stage = BayesianStage.MeanField;
     }
 
@@ -86,6 +77,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
                 throw new ArgumentException($"Layer {_layers[i].Name}: the plan holds {shared.Plan.Layers[i].Count} weights, the layer {_layers[i].Layer.WeightCount}.");
         foreach (var (_, layer) in _layers) layer.UseSharedWeights();
         posterior = shared;
+        _weights = shared;
         register_module("posterior", shared);
         Stage = BayesianStage.Shared;
     }
@@ -99,6 +91,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         var old = posterior;
         register_module("posterior", null!);
         posterior = replacement;
+        _weights = replacement;
         register_module("posterior", replacement);
         old.Dispose();
     }
@@ -114,19 +107,35 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         };
     }
 
-    /// <summary>One forward pass with one posterior draw.</summary>
+    /// <summary>
+    /// Posterior draw <paramref name="sample"/> for the scorer seed <paramref name="seed"/>: one weight tensor per
+    /// layer (in <see cref="Layers"/> order), a function of (seed, sample) alone, the same numbers on every device.
+    /// Empty in stage 0. Dispose it (or create it inside a dispose scope) to free the tensors.
+    /// </summary>
+    public WeightDraw Draw(int seed, int sample)
+    {
+        if (_weights is null) return new WeightDraw(Array.Empty<Tensor>());
+        using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, sample));
+        return new WeightDraw(_weights.Draw(noise));
+    }
+
+    /// <summary>Stage 1: the posterior mean of every layer (mu), as a draw.</summary>
+    internal WeightDraw MeanFieldMean()
+        => _weights is MeanFieldPosterior meanField ? new WeightDraw(meanField.Mean()) : throw new InvalidOperationException($"The network is in stage {Stage}, not mean-field.");
+
+    /// <summary>One forward pass on the given draw (stage 0 ignores it).</summary>
+    public Tensor Forward(Tensor input, WeightDraw draw)
+    {
+        if (Stage == BayesianStage.Deterministic) return network.call(input);
+        using var weights = WeightContext.Use(_layerModules, draw.Weights);
+        return network.call(input);
+    }
+
+    /// <summary>One forward pass on a fresh draw from LibTorch's global generator (training).</summary>
     public override Tensor forward(Tensor input)
     {
-        if (Stage != BayesianStage.Shared) return network.call(input);
-        var weights = posterior!.SampleLayerWeights(_generator);
-        try
-        {
-            for (int i = 0; i < weights.Length; i++) _layers[i].Layer.SetSharedWeight(weights[i]);
-            return network.call(input);
-        }
-        finally
-        {
-            foreach (var (_, layer) in _layers) layer.SetSharedWeight(null);
-        }
+        if (_weights is null) return network.call(input);
+        using var weights = WeightContext.Use(_layerModules, _weights.Draw(NoiseSource.Global));
+        return network.call(input);
     }
 }

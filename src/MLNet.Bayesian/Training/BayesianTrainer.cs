@@ -1,15 +1,14 @@
 using System.Diagnostics;
+using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.Layers;
 using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Uncertainty;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNet.Bayesian.Training;
-
-/// <summary>Builds a network for images of a given shape and class count.</summary>
-public delegate nn.Module<Tensor, Tensor> NetworkFactory(int channels, int height, int width, int classes);
 
 /// <summary>
 /// Runs 2DGBNN end to end on an <see cref="ImageSet"/>: stage 0 (deterministic), stage 1 (mean-field VI,
@@ -32,6 +31,7 @@ public sealed class BayesianTrainer
     public BayesianTrainer(TrainerOptions options, Action<string>? log = null, CancellationToken cancel = default, Func<bool>? stopRequested = null)
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
+        options.Validate();
         _log = log ?? (_ => { });
         _cancel = cancel;
         _stopRequested = stopRequested;
@@ -73,10 +73,13 @@ public sealed class BayesianTrainer
         if (train.Count == 0) throw new ArgumentException("The training set is empty.");
         if (train.Labels.Distinct().Count() < 2)
             throw new ArgumentException($"The training set holds a single class ('{train.ClassNames[train.Labels[0]]}'); a classifier needs at least two.");
-        if (_options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(TrainerOptions.BatchSize), "must be at least 1");
+        _options.Validate();
+        CheckFinite(train, "training");
+        if (validation is not null) CheckFinite(validation, "validation");
         device ??= CPU;
-        random.manual_seed(_options.Seed);
-        var rng = new Random(_options.Seed);
+        int seed = _options.Seed ?? 0;
+        random.manual_seed(seed);
+        var rng = new Random(seed);
 
         var network = new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count));
         network.to(device);
@@ -170,6 +173,12 @@ public sealed class BayesianTrainer
                     kl = network.KL(_options.PriorSigma);
                     loss = nll.Plus(kl * ScalarSafeOps.Constant(klWeight / train.Count, kl));
                 }
+                float lossValue = loss.item<float>();
+                if (!float.IsFinite(lossValue))
+                    throw new InvalidOperationException(
+                        $"Training diverged: stage {StageNumber(stage)} ({stage}), epoch {epoch + 1}, batch {start / _options.BatchSize + 1}: the loss is {lossValue} " +
+                        $"(NLL {nll.item<float>()}{(kl is null ? "" : $", KL {kl.item<float>()}")}). Lower the learning rate of this stage " +
+                        $"({LearningRateName(stage)} = {learningRate}) or the KL weight.");
                 loss.backward();
                 optimizer.step();
                 scheduler?.step();
@@ -183,7 +192,7 @@ public sealed class BayesianTrainer
                     }
                     gradientSteps++;
                 }
-                lossSum += loss.item<float>() * n;
+                lossSum += lossValue * n;
                 nllSum += nll.item<float>() * n;
                 if (kl is not null) klSum += kl.item<float>() * n;
                 stepTimes.Add(clock.Elapsed.TotalMilliseconds);
@@ -202,10 +211,10 @@ public sealed class BayesianTrainer
             _log(line);
             if (stage == BayesianStage.Shared && _options.RemergeThreshold > 0 && epoch < epochs - 1)
             {
-                var merged = network.Posterior!.Remerge(_options.RemergeThreshold);
+                var merged = network.SharedPosterior!.Remerge(_options.RemergeThreshold);
                 if (merged is not null)
                 {
-                    _log($"stage 3: re-merged {network.Posterior.Plan.Components.Length} components into {merged.Plan.Components.Length}");
+                    _log($"stage 3: re-merged {network.SharedPosterior.Plan.Components.Length} components into {merged.Plan.Components.Length}");
                     network.ReplaceSharedPosterior(merged);
                     NewOptimizer(epochs - epoch - 1);
                 }
@@ -223,6 +232,22 @@ public sealed class BayesianTrainer
         optimizer.Dispose();
         var median = stepTimes.Count == 0 ? 0 : stepTimes.OrderBy(t => t).ElementAt(stepTimes.Count / 2);
         report.Stages.Add(new StageReport(stage, ran, network.TrainableParameterCount, metrics, median));
+    }
+
+    static string LearningRateName(BayesianStage stage) => stage switch
+    {
+        BayesianStage.Deterministic => nameof(TrainerOptions.LearningRate),
+        BayesianStage.MeanField => nameof(TrainerOptions.BayesianLearningRate),
+        _ => nameof(TrainerOptions.SharedLearningRate),
+    };
+
+    /// <summary>Pixels must be finite numbers: one NaN would otherwise surface stages later as a cryptic failure.</summary>
+    static void CheckFinite(ImageSet set, string what)
+    {
+        var pixels = set.Pixels;
+        for (int i = 0; i < pixels.Length; i++)
+            if (!float.IsFinite(pixels[i]))
+                throw new ArgumentException($"Image {i / set.ImageSize} of the {what} set holds {pixels[i]} at pixel {i % set.ImageSize}; pixels must be finite numbers.");
     }
 
     int SamplesFor(BayesianStage stage) => stage == BayesianStage.Deterministic ? 1 : _options.PredictionSamples;

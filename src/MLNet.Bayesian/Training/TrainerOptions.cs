@@ -11,19 +11,28 @@ public enum OptimizerKind
     Sgd,
 }
 
-/// <summary>Settings of the three training stages of 2DGBNN.</summary>
-public sealed class TrainerOptions
+/// <summary>
+/// Settings of the training stages of 2DGBNN: the one source of every training setting and its default. The
+/// ML.NET trainer's options extend this class, and the command line sets any field by name
+/// (<c>--set Name=value</c>). <see cref="Validate"/> checks every field before training starts.
+/// </summary>
+public class TrainerOptions
 {
-    /// <summary>Epochs of deterministic training (stage 0).</summary>
-    public int DeterministicEpochs = 3;
-    /// <summary>Epochs of mean-field VI (stage 1); 0 stops after stage 0.</summary>
-    public int MeanFieldEpochs = 1;
-    /// <summary>Epochs of VI on the shared posterior (stage 3); with MeanFieldEpochs 0 this is ignored.</summary>
-    public int SharedEpochs = 1;
+    /// <summary>The defaults that tools show in their help (the fields below use them).</summary>
+    public const int DefaultPredictionSamples = 30, DefaultBatchSize = 64, DefaultDeterministicEpochs = 3, DefaultMeanFieldEpochs = 1, DefaultSharedEpochs = 1;
+    /// <summary>The default sampling variant.</summary>
+    public const SamplingVariant DefaultVariant = SamplingVariant.Shared;
+
+    /// <summary>Epochs of deterministic training (stage 0); at least 1.</summary>
+    public int DeterministicEpochs = DefaultDeterministicEpochs;
+    /// <summary>Epochs of mean-field VI (stage 1); 0 stops after stage 0 (a deterministic model: its mutual information is 0 on every row).</summary>
+    public int MeanFieldEpochs = DefaultMeanFieldEpochs;
+    /// <summary>Epochs of VI on the shared posterior (stage 3); 0 keeps the posterior as stage 2 built it.</summary>
+    public int SharedEpochs = DefaultSharedEpochs;
     /// <summary>Stop after stage 1 (mean-field baseline) instead of building the shared posterior.</summary>
     public bool StopAfterMeanField = false;
-    /// <summary>Images per batch.</summary>
-    public int BatchSize = 128;
+    /// <summary>Images per batch, in training and scoring.</summary>
+    public int BatchSize = DefaultBatchSize;
     /// <summary>Learning rate of stage 0.</summary>
     public double LearningRate = 1e-3;
     /// <summary>Learning rate of stage 1 (mean-field VI).</summary>
@@ -39,30 +48,72 @@ public sealed class TrainerOptions
     public double InitialSigma = 1e-3;
     /// <summary>Scale of the zero-mean Gaussian prior of stage 1 (and of stage 3's zero-mean option).</summary>
     public double PriorSigma = 1.0;
-    /// <summary>Multiplies KL / N in the ELBO.</summary>
+    /// <summary>Multiplies KL / N in the ELBO; below 1 tempers the prior on small data sets.</summary>
     public double KLWeight = 1.0;
     /// <summary>Epochs over which the KL weight ramps linearly from 0 to KLWeight at the start of each variational stage (0: none).</summary>
     public int KLWarmupEpochs = 0;
-    /// <summary>How the shared posterior is built.</summary>
+    /// <summary>How the shared posterior is built (stage 2): outlier thresholds, component budget, merging.</summary>
     public SharedPosteriorOptions SharedPosterior = new();
-    /// <summary>How component draws become weights.</summary>
-    public SamplingVariant Variant = SamplingVariant.Hierarchical;
+    /// <summary>How component draws become weights. Shared: the paper's weight sharing; it matched the hierarchical
+    /// variant on accuracy and calibration in the benchmark, saves models 14x smaller and scores faster.</summary>
+    public SamplingVariant Variant = DefaultVariant;
     /// <summary>Prior of stage 3.</summary>
     public SharedPrior Prior = SharedPrior.EmpiricalBayes;
     /// <summary>Between stage-3 epochs, merge components whose posteriors are closer than this squared W2 distance (0: never).</summary>
     public double RemergeThreshold = 0;
-    /// <summary>Posterior samples averaged at prediction.</summary>
-    public int PredictionSamples = 30;
+    /// <summary>Posterior samples S averaged for each prediction.</summary>
+    public int PredictionSamples = DefaultPredictionSamples;
     /// <summary>Zero padding for random-crop augmentation (0 disables).</summary>
     public int CropPadding = 2;
     /// <summary>Random horizontal flips (off by default: wrong for digits and text).</summary>
     public bool HorizontalFlip = false;
-    /// <summary>Per-channel mean subtracted from pixels in [0, 1].</summary>
+    /// <summary>Per-channel mean subtracted from pixels in [0, 1] (one value for all channels, or one per channel).</summary>
     public float[] NormalizeMean = { 0.5f };
     /// <summary>Per-channel divisor applied after the mean.</summary>
     public float[] NormalizeStd = { 0.5f };
-    /// <summary>Seed of weights, shuffling, augmentation and sampling.</summary>
-    public int Seed = 1;
+    /// <summary>Seed of weights, shuffling, augmentation and prediction draws; null takes the MLContext's seed in ML.NET, else 0.</summary>
+    public int? Seed = null;
     /// <summary>Stop a variational stage when validation NLL has not improved for this many epochs (0: never).</summary>
     public int EarlyStoppingPatience = 0;
+
+    /// <summary>A copy of these options (of the same type) with <see cref="Seed"/> set.</summary>
+    internal TrainerOptions WithSeed(int seed)
+    {
+        var copy = (TrainerOptions)MemberwiseClone();
+        copy.Seed = seed;
+        return copy;
+    }
+
+    /// <summary>
+    /// Checks every setting: counts in range, rates and scales finite and positive, fractions within their bounds.
+    /// Throws an <see cref="ArgumentException"/> that names the option, its value and what is allowed.
+    /// </summary>
+    public virtual void Validate()
+    {
+        OptionCheck.AtLeast(nameof(DeterministicEpochs), DeterministicEpochs, 1,
+            "stage 0 trains the network the later stages start from; an untrained network has no uncertainty worth reporting");
+        OptionCheck.AtLeast(nameof(MeanFieldEpochs), MeanFieldEpochs, 0);
+        OptionCheck.AtLeast(nameof(SharedEpochs), SharedEpochs, 0);
+        OptionCheck.AtLeast(nameof(BatchSize), BatchSize, 1);
+        OptionCheck.Positive(nameof(LearningRate), LearningRate);
+        OptionCheck.Positive(nameof(BayesianLearningRate), BayesianLearningRate);
+        OptionCheck.Positive(nameof(SharedLearningRate), SharedLearningRate);
+        OptionCheck.Positive(nameof(InitialSigma), InitialSigma);
+        OptionCheck.Positive(nameof(PriorSigma), PriorSigma);
+        OptionCheck.NonNegative(nameof(KLWeight), KLWeight);
+        OptionCheck.AtLeast(nameof(KLWarmupEpochs), KLWarmupEpochs, 0);
+        OptionCheck.NonNegative(nameof(RemergeThreshold), RemergeThreshold);
+        OptionCheck.AtLeast(nameof(PredictionSamples), PredictionSamples, 1);
+        OptionCheck.AtLeast(nameof(CropPadding), CropPadding, 0);
+        OptionCheck.AtLeast(nameof(EarlyStoppingPatience), EarlyStoppingPatience, 0);
+        OptionCheck.Defined(nameof(Optimizer), Optimizer);
+        OptionCheck.Defined(nameof(Variant), Variant);
+        OptionCheck.Defined(nameof(Prior), Prior);
+        if (NormalizeMean is null || NormalizeMean.Length == 0 || NormalizeMean.Any(v => !float.IsFinite(v)))
+            throw new ArgumentException($"{nameof(NormalizeMean)} needs one finite value, or one per channel.", nameof(NormalizeMean));
+        if (NormalizeStd is null || NormalizeStd.Length == 0 || NormalizeStd.Any(v => !float.IsFinite(v) || v <= 0))
+            throw new ArgumentException($"{nameof(NormalizeStd)} needs one finite value above 0, or one per channel.", nameof(NormalizeStd));
+        if (SharedPosterior is null) throw new ArgumentNullException(nameof(SharedPosterior));
+        SharedPosterior.Validate();
+    }
 }

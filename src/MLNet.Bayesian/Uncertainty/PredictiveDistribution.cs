@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Torch;
 using static TorchSharp.torch;
 
 namespace MLNet.Bayesian.Uncertainty;
@@ -10,11 +11,10 @@ namespace MLNet.Bayesian.Uncertainty;
 public sealed class PredictiveDistribution
 {
     /// <summary>Creates the distribution from arrays (N x C row-major probabilities).</summary>
-    public PredictiveDistribution(int classes, float[] probabilities, float[] classStd, float[] predictiveEntropy, float[] expectedEntropy, int samples)
+    public PredictiveDistribution(int classes, float[] probabilities, float[] predictiveEntropy, float[] expectedEntropy, int samples)
     {
         Classes = classes;
         Probabilities = probabilities;
-        ClassStd = classStd;
         PredictiveEntropy = predictiveEntropy;
         ExpectedEntropy = expectedEntropy;
         Samples = samples;
@@ -31,8 +31,6 @@ public sealed class PredictiveDistribution
     public int Count => PredictiveEntropy.Length;
     /// <summary>Posterior-mean class probabilities, N x C.</summary>
     public float[] Probabilities { get; }
-    /// <summary>Per-class standard deviation of the probability over samples, N x C.</summary>
-    public float[] ClassStd { get; }
     /// <summary>H[mean p]: total uncertainty.</summary>
     public float[] PredictiveEntropy { get; }
     /// <summary>mean H[p_s]: aleatoric part.</summary>
@@ -48,6 +46,24 @@ public sealed class PredictiveDistribution
     float[]? _mutualInformation, _confidence;
     int[]? _predictedClass;
 
+    /// <summary>A scalar statistic of row <paramref name="index"/> (not <see cref="PredictionStatistic.Probabilities"/>).</summary>
+    public float Scalar(PredictionStatistic statistic, int index) => statistic switch
+    {
+        PredictionStatistic.PredictedClass => PredictedClass[index],
+        PredictionStatistic.Confidence => Confidence[index],
+        PredictionStatistic.PredictiveEntropy => PredictiveEntropy[index],
+        PredictionStatistic.ExpectedEntropy => ExpectedEntropy[index],
+        PredictionStatistic.MutualInformation => MutualInformation[index],
+        _ => throw new ArgumentOutOfRangeException(nameof(statistic), statistic, "the probabilities are a vector: use Row"),
+    };
+
+    /// <summary>Whether every probability and entropy of row <paramref name="index"/> is a finite number.</summary>
+    public bool IsFinite(int index)
+    {
+        foreach (float p in Row(index)) if (!float.IsFinite(p)) return false;
+        return float.IsFinite(PredictiveEntropy[index]) && float.IsFinite(ExpectedEntropy[index]);
+    }
+
     /// <summary>The mean probabilities of input <paramref name="index"/>.</summary>
     public ReadOnlySpan<float> Row(int index) => Probabilities.AsSpan(index * Classes, Classes);
 
@@ -58,11 +74,10 @@ public sealed class PredictiveDistribution
         var p = sampleProbabilities.to(float64);
         long s = p.shape[0];
         var mean = p.mean(new long[] { 0 });
-        var std = s > 1 ? p.std(0, unbiased: false) : zeros_like(mean);
-        var entropy = -(mean * Layers.ScalarSafeOps.ClampMin(mean, 1e-300).log()).sum(1);
-        var expected = (-(p * Layers.ScalarSafeOps.ClampMin(p, 1e-300).log()).sum(2)).mean(new long[] { 0 });
+        var entropy = -(mean * ScalarSafeOps.ClampMin(mean, 1e-300).log()).sum(1);
+        var expected = (-(p * ScalarSafeOps.ClampMin(p, 1e-300).log()).sum(2)).mean(new long[] { 0 });
         return new PredictiveDistribution((int)p.shape[2],
-            mean.to(float32).cpu().data<float>().ToArray(), std.to(float32).cpu().data<float>().ToArray(),
+            mean.to(float32).cpu().data<float>().ToArray(),
             entropy.to(float32).cpu().data<float>().ToArray(), expected.to(float32).cpu().data<float>().ToArray(), (int)s)
         {
             SampleProbabilities = keepSamples ? sampleProbabilities.to(float32).cpu().contiguous().data<float>().ToArray() : null,
@@ -89,7 +104,7 @@ public sealed class PredictiveDistribution
             }
         }
         return new PredictiveDistribution(parts[0].Classes,
-            parts.SelectMany(p => p.Probabilities).ToArray(), parts.SelectMany(p => p.ClassStd).ToArray(),
+            parts.SelectMany(p => p.Probabilities).ToArray(),
             parts.SelectMany(p => p.PredictiveEntropy).ToArray(), parts.SelectMany(p => p.ExpectedEntropy).ToArray(), parts[0].Samples)
         {
             SampleProbabilities = samples,

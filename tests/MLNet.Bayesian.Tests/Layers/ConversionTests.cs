@@ -1,4 +1,6 @@
 using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Torch;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -35,8 +37,12 @@ public sealed class ConversionTests
         using var before = net.call(x);
         var layers = BayesianConversion.ToMeanField(net, initialSigma: 1e-3);
         CollectionAssert.AreEqual(new[] { "conv", "head.1", "head.3" }, layers.Select(l => l.Name).ToArray());
-        foreach (var (_, layer) in layers) layer.SampleWeights = false;
-        using var after = net.call(x);
+        var modules = layers.Select(l => l.Layer).ToArray();
+        var posterior = new MeanFieldPosterior(modules);
+        var noDraw = Assert.ThrowsExactly<InvalidOperationException>(() => net.call(x));
+        StringAssert.Contains(noDraw.Message, "BayesianNetwork", "a layer called outside a draw says how to call it");
+        Tensor after;
+        using (WeightContext.Use(modules, posterior.Mean())) after = net.call(x);
         Assert.IsTrue(before.allclose(after, rtol: 1e-5, atol: 1e-6), "at sigma's mean the converted network computes the same function");
 
         var names = net.named_parameters().Select(p => p.name).ToList();
@@ -47,8 +53,8 @@ public sealed class ConversionTests
         Assert.IsFalse(names.Contains("conv.weight"));
         Assert.AreEqual(1e-3, layers[0].Layer.WeightSigma().mean().item<float>(), 1e-6);
 
-        foreach (var (_, layer) in layers) layer.SampleWeights = true;
-        using var sampled = net.call(x);
+        Tensor sampled;
+        using (WeightContext.Use(modules, posterior.Draw(NoiseSource.Global))) sampled = net.call(x);
         Assert.IsFalse(before.allclose(sampled, rtol: 0, atol: 0), "sampling perturbs the weights");
     }
 
@@ -76,9 +82,12 @@ public sealed class ConversionTests
     public void ConversionInsideADisposeScopeKeepsTheNewParametersAlive()
     {
         using var net = Sequential(Linear(4, 3));
-        using (NewDisposeScope()) BayesianConversion.ToMeanField(net);
+        IReadOnlyList<(string Name, StochasticLayer Layer)> layers;
+        using (NewDisposeScope()) layers = BayesianConversion.ToMeanField(net);
         Assert.AreEqual(2, net.parameters().Count(p => p.numel() == 12), "weight_mu and weight_rho survive the scope");
-        using var y = net.call(ones(1, 4));
+        var modules = layers.Select(l => l.Layer).ToArray();
+        Tensor y;
+        using (WeightContext.Use(modules, new MeanFieldPosterior(modules).Draw(NoiseSource.Global))) y = net.call(ones(1, 4));
         Assert.IsTrue(y.isfinite().all().item<bool>());
     }
 }

@@ -2,6 +2,8 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
 
 namespace MLNet.Bayesian.Tests.MLNetIntegration;
 

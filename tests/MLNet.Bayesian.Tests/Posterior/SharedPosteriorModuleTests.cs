@@ -1,5 +1,6 @@
 using MLNet.Bayesian.Layers;
 using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Training;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -77,7 +78,7 @@ public sealed class SharedPosteriorModuleTests
         var plan = Plan(net);
         using var posterior = new SharedPosterior(plan, SamplingVariant.Shared);
         random.manual_seed(42);
-        var weights = posterior.SampleLayerWeights();
+        var weights = posterior.Draw(NoiseSource.Global);
         var flat = cat(weights.Select(w => w.flatten()).ToArray()).detach().data<float>().ToArray();
 
         // Replay the same draw by hand from the parameters.

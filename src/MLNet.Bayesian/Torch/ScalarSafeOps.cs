@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MLNet.Bayesian.Layers;
+namespace MLNet.Bayesian.Torch;
 
 /// <summary>
 /// Element-wise operations whose scalar arguments stay alive for the whole native call. TorchSharp 0.107
@@ -9,7 +9,7 @@ namespace MLNet.Bayesian.Layers;
 /// garbage collection on another thread can finalize them mid-call: CI saw softplus fail with "toFloat:
 /// Expected false to be true". The hot paths of training and scoring use these helpers instead.
 /// </summary>
-public static class ScalarSafeOps
+internal static class ScalarSafeOps
 {
     // Static, so never finalized: tensor + tensor passes an alpha Scalar that TorchSharp would create per call.
     static readonly Scalar One = 1.0.ToScalar();

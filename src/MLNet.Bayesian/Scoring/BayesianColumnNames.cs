@@ -1,4 +1,4 @@
-namespace MLNet.Bayesian.MLNetIntegration;
+namespace MLNet.Bayesian.Scoring;
 
 /// <summary>Names of the columns the Bayesian image classifier reads and writes.</summary>
 public static class BayesianColumnNames

@@ -1,6 +1,6 @@
 using System.Runtime;
 
-namespace MLNet.Bayesian.Layers;
+namespace MLNet.Bayesian.Torch;
 
 /// <summary>
 /// Holds off garbage collection while a block of LibTorch calls runs (one training step, one scoring batch).
@@ -11,7 +11,7 @@ namespace MLNet.Bayesian.Layers;
 /// Nested pauses are no-ops; if the block allocates past the budget the runtime collects anyway and the
 /// pause simply ends.
 /// </summary>
-public readonly struct GcPause : IDisposable
+internal readonly struct GcPause : IDisposable
 {
     /// <summary>Managed bytes a training step or scoring batch may allocate without a collection.</summary>
     public const long DefaultBudget = 64L * 1024 * 1024;

@@ -2,7 +2,7 @@ using System.Reflection;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNet.Bayesian.Layers;
+namespace MLNet.Bayesian.Torch;
 
 /// <summary>
 /// Swaps a child module for another inside any TorchSharp module. TorchSharp has no public way to do
@@ -10,7 +10,7 @@ namespace MLNet.Bayesian.Layers;
 /// through its own fields. This is the one place that reaches into those internals; the tests
 /// (ModuleSurgeryTests) fail loudly if a TorchSharp release moves them.
 /// </summary>
-public static class ModuleSurgery
+internal static class ModuleSurgery
 {
     const BindingFlags Instance = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
 

@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Text;
+using MLNet.Bayesian.Scoring;
+
+namespace MLNet.Bayesian.Cli;
+
+/// <summary>
+/// The output file of <c>score</c>: a header, then one row per image (a prediction or an error, never both).
+/// Rows are appended a batch at a time in one write, so a killed run leaves whole lines behind, except at worst a
+/// torn last line; <see cref="Open"/> cuts such a line away, so that its image is scored again.
+/// Columns: path, predicted_label, the uncertainty columns, needs_review, p_(class) per class, error.
+/// </summary>
+internal sealed class PredictionsCsv : IDisposable
+{
+    readonly FileStream _stream;
+    readonly string[] _classNames;
+
+    PredictionsCsv(FileStream stream, string[] classNames, HashSet<string> done, int previousErrors, long cutBytes)
+    {
+        _stream = stream; _classNames = classNames; Done = done; PreviousErrors = previousErrors; CutBytes = cutBytes;
+    }
+
+    /// <summary>Paths already in the file.</summary>
+    public HashSet<string> Done { get; }
+    /// <summary>How many of them are error rows.</summary>
+    public int PreviousErrors { get; }
+    /// <summary>Bytes of a torn last line that were cut away (0 when the file ended cleanly).</summary>
+    public long CutBytes { get; }
+
+    /// <summary>The header line for these classes.</summary>
+    public static string Header(IEnumerable<string> classNames)
+        => string.Join(",", new[] { "path", "predicted_label" }.Concat(OutputColumns.Uncertainty.Select(c => c.CsvName)).Append("needs_review")
+            .Concat(classNames.Select(c => Csv("p_" + c))).Append("error"));
+
+    /// <summary>
+    /// Opens <paramref name="path"/> for appending: a new file gets the header; an existing one is repaired (a torn last
+    /// line is cut away) and its rows are read, after checking that its header matches these classes.
+    /// </summary>
+    public static PredictionsCsv Open(string path, string[] classNames)
+    {
+        string header = Header(classNames);
+        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 1);
+        try
+        {
+            long cut = CutTornLine(stream);
+            var done = new HashSet<string>(StringComparer.Ordinal);
+            int errors = 0;
+            stream.Position = 0;
+            using (var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16, leaveOpen: true))
+            {
+                string? first = reader.ReadLine();
+                if (first is not null && first != header)
+                    throw new InvalidDataException($"'{path}' holds other columns than this model writes (its first line is not the header for the classes " +
+                        $"{string.Join(", ", classNames)}); give another --out file.");
+                for (string? line = reader.ReadLine(); line is not null; line = reader.ReadLine())
+                {
+                    var fields = SplitCsv(line);
+                    if (fields.Count == 0 || fields[0].Length == 0) continue;
+                    done.Add(fields[0]);
+                    if (fields[^1].Length > 0) errors++;
+                }
+            }
+            stream.Seek(0, SeekOrigin.End);
+            var csv = new PredictionsCsv(stream, classNames, done, errors, cut);
+            if (stream.Length == 0) csv.Append(new[] { header });
+            return csv;
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Appends whole lines in one write and flushes them to the file.</summary>
+    public void Append(IEnumerable<string> lines)
+    {
+        var text = new StringBuilder();
+        foreach (string line in lines) text.Append(line).Append('\n');
+        var bytes = new UTF8Encoding(false).GetBytes(text.ToString());
+        _stream.Write(bytes);
+        _stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>The row of a scored image.</summary>
+    public string Row(string path, BayesianPrediction p, bool? needsReview)
+        => string.Join(",", new[] { Csv(path), Csv(_classNames[p.PredictedLabel - 1]) }
+            .Concat(OutputColumns.Uncertainty.Select(c => R(p.Value(UncertaintyScoreOf(c)))))
+            .Append(needsReview switch { true => "true", false => "false", null => "" })
+            .Concat(p.Score.Select(R)).Append(""));
+
+    /// <summary>The row of an image that could not be scored: every value empty, the reason in the last column.</summary>
+    public string ErrorRow(string path, string error)
+        => string.Join(",", new[] { Csv(path), "" }.Concat(OutputColumns.Uncertainty.Select(_ => "")).Append("")
+            .Concat(_classNames.Select(_ => "")).Append(Csv(error.ReplaceLineEndings(" "))));
+
+    static Uncertainty.UncertaintyScore UncertaintyScoreOf(OutputColumn column) => Uncertainty.UncertaintyScores.Parse(column.Name);
+
+    /// <summary>Cuts the file back to its last newline; returns the bytes removed.</summary>
+    static long CutTornLine(FileStream stream)
+    {
+        long length = stream.Length, end = length;
+        var one = new byte[1];
+        while (end > 0)
+        {
+            stream.Position = end - 1;
+            stream.ReadExactly(one);
+            if (one[0] == '\n') break;
+            end--;
+        }
+        if (end < length) stream.SetLength(end);
+        return length - end;
+    }
+
+    internal static List<string> SplitCsv(string line)
+    {
+        var fields = new List<string>();
+        var current = new StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted)
+            {
+                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"') { current.Append('"'); i++; }
+                else if (c == '"') quoted = false;
+                else current.Append(c);
+            }
+            else if (c == '"') quoted = true;
+            else if (c == ',') { fields.Add(current.ToString()); current.Clear(); }
+            else current.Append(c);
+        }
+        fields.Add(current.ToString());
+        return fields;
+    }
+
+    static string Csv(string value) => value.IndexOfAny(new[] { ',', '"', '\n', '\r' }) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
+    static string R(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <inheritdoc />
+    public void Dispose() => _stream.Dispose();
+}
