@@ -63,7 +63,7 @@ public sealed class SmallVit : Module<Tensor, Tensor>
         {
             long n = x.shape[0], t = x.shape[1], d = x.shape[2], hd = d / _heads;
             var parts = qkv.call(norm1.call(x)).view(n, t, 3, _heads, hd).permute(2, 0, 3, 1, 4); // 3 x N x heads x T x hd
-            var attention = functional.softmax(parts[0].matmul(parts[1].transpose(-2, -1)) / Math.Sqrt(hd), -1);
+            var attention = functional.softmax(parts[0].matmul(parts[1].transpose(-2, -1)) * ScalarSafeOps.Constant(1 / Math.Sqrt(hd), x), -1);
             var mixed = attention.matmul(parts[2]).transpose(1, 2).reshape(n, t, d);
             x = x.Plus(proj.call(mixed));
             return x.Plus(mlp.call(norm2.call(x)));

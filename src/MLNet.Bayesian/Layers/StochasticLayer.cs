@@ -75,14 +75,18 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
         Mode = WeightMode.Shared;
     }
 
-    /// <summary>The weight for this forward pass: this layer's part of the call's posterior draw.</summary>
-    protected Tensor CurrentWeight()
+    /// <summary>
+    /// The weight for this forward pass: this layer's part of the call's posterior draw, and S when the call runs S
+    /// stacked draws at once (the weight is then [S, ...] and the input batch S copies, sample-major), else 0.
+    /// </summary>
+    protected (Tensor Weight, int Stacked) CurrentWeight()
     {
-        var weight = WeightContext.For(this) ?? throw new InvalidOperationException(
+        var (weight, stacked) = WeightContext.For(this) ?? throw new InvalidOperationException(
             $"Layer {GetName()} ({Mode}) has no weight for this call: call the network through BayesianNetwork, which draws the weights from the posterior.");
-        if (!weight.shape.SequenceEqual(WeightShape))
-            throw new ArgumentException($"Layer {GetName()} expects a weight of shape [{string.Join(", ", WeightShape)}], got [{string.Join(", ", weight.shape)}].");
-        return weight;
+        var expected = stacked == 0 ? WeightShape : WeightShape.Prepend(stacked).ToArray();
+        if (!weight.shape.SequenceEqual(expected))
+            throw new ArgumentException($"Layer {GetName()} expects a weight of shape [{string.Join(", ", expected)}], got [{string.Join(", ", weight.shape)}].");
+        return (weight, stacked);
     }
 
     /// <summary>KL(N(mu, sigma^2) || N(0, priorSigma^2)) summed over the layer's weights.</summary>

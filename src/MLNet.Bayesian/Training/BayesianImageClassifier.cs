@@ -70,25 +70,40 @@ public sealed class BayesianImageClassifier : IDisposable
             throw new ArgumentException($"{pixels.Length} values are not a whole number of {Channels}x{Height}x{Width} images.");
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), "must be at least 1");
         int count = pixels.Length / ImageSize;
+        if (count == 0) return PredictiveDistribution.Empty(ClassNames.Count, samples);
+        // With kept draws all S run at once, on as many images as keep the S copies under StackedValues.
+        if (draws?.Stacked is not null) batchSize = Math.Clamp(StackedValues / (samples * ImageSize), 1, batchSize);
         Network.eval();
         var parts = new List<PredictiveDistribution>();
         using var noGrad = no_grad();
         for (int start = 0; start < count; start += batchSize)
         {
-            using var pause = GcPause.Begin();
+            using var pause = Network.ScalarSafeForward ? default : GcPause.Begin();
             using var scope = NewDisposeScope();
             int n = Math.Min(batchSize, count - start);
             var x = ToInput(pixels.Slice(start * ImageSize, n * ImageSize), n);
-            var probs = new Tensor[samples];
-            for (int s = 0; s < samples; s++)
+            Tensor probabilities;
+            if (draws?.Stacked is { } stacked)
             {
-                if (draws is null) probs[s] = nn.functional.softmax(Network.call(x), 1);
-                else using (var draw = draws.Get(s)) probs[s] = nn.functional.softmax(Network.Forward(x, draw.Draw), 1);
+                probabilities = nn.functional.softmax(Network.ForwardStacked(x, stacked, samples), 2);
             }
-            parts.Add(PredictiveDistribution.FromSamples(stack(probs), keepSamples));
+            else
+            {
+                var probs = new Tensor[samples];
+                for (int s = 0; s < samples; s++)
+                {
+                    if (draws is null) probs[s] = nn.functional.softmax(Network.call(x), 1);
+                    else using (var draw = draws.Get(s)) probs[s] = nn.functional.softmax(Network.Forward(x, draw.Draw), 1);
+                }
+                probabilities = stack(probs);
+            }
+            parts.Add(PredictiveDistribution.FromSamples(probabilities, keepSamples));
         }
         return PredictiveDistribution.Concat(parts);
     }
+
+    /// <summary>Input values of the S copies of a batch that one stacked forward pass may take (images x S x C x H x W).</summary>
+    internal const int StackedValues = 1 << 20;
 
     /// <summary>Scores a whole image set.</summary>
     public PredictiveDistribution Predict(ImageSet set, int samples) => Predict(set.Pixels, samples);

@@ -38,6 +38,10 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// <summary>The shared posterior (stage 3 only).</summary>
     public SharedPosterior? SharedPosterior => posterior;
 
+    /// <summary>Whether scoring may skip the garbage-collection pause (see <see cref="GcPause.IsScalarSafe"/>); the modules are fixed after conversion.</summary>
+    internal bool ScalarSafeForward => _scalarSafe ??= GcPause.IsScalarSafe(this);
+    bool? _scalarSafe;
+
     /// <summary>Number of trainable scalars right now.</summary>
     public long TrainableParameterCount => parameters().Where(p => p.requires_grad).Sum(p => p.numel());
 
@@ -52,6 +56,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         _layerModules = _layers.Select(l => l.Layer).ToArray();
         _deterministicWeightCount = _layers.Sum(l => l.Layer.WeightCount);
         _weights = new MeanFieldPosterior(_layerModules);
+        _scalarSafe = null;
         Stage = BayesianStage.MeanField;
     }
 
@@ -129,6 +134,25 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         if (Stage == BayesianStage.Deterministic) return network.call(input);
         using var weights = WeightContext.Use(_layerModules, draw.Weights);
         return network.call(input);
+    }
+
+    /// <summary>
+    /// S forward passes at once, one per stacked draw: <paramref name="stackedWeights"/> holds every layer's S draws
+    /// ([S, ...] each, in <see cref="Layers"/> order). The batch is copied S times (sample-major), so the other layers
+    /// see one batch of S x N rows; the Bayesian layers give copy s weight s (a grouped convolution, a batched matmul).
+    /// Returns [S, N, ...].
+    /// </summary>
+    internal Tensor ForwardStacked(Tensor input, IReadOnlyList<Tensor> stackedWeights, int samples)
+    {
+        long n = input.shape[0];
+        var repeats = new long[input.dim()];
+        Array.Fill(repeats, 1L);
+        repeats[0] = samples;
+        var copies = samples == 1 ? input : input.repeat(repeats);
+        Tensor output;
+        if (Stage == BayesianStage.Deterministic) output = network.call(copies);
+        else using (WeightContext.Use(_layerModules, stackedWeights, samples)) output = network.call(copies);
+        return output.view(new[] { samples, n }.Concat(output.shape.Skip(1)).ToArray());
     }
 
     /// <summary>One forward pass on a fresh draw from LibTorch's global generator (training).</summary>

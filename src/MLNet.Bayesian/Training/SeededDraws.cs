@@ -5,9 +5,10 @@ namespace MLNet.Bayesian.Training;
 
 /// <summary>
 /// The S seeded posterior draws that prediction averages over: draw s is <see cref="BayesianNetwork.Draw"/>(seed, s).
-/// When all S fit in <see cref="CacheBudgetBytes"/> they are drawn once and kept (read-only, so any number of
-/// threads may score with them at once); otherwise each use draws afresh and frees the draw afterwards. Both
-/// give the same numbers. Create it after training: a kept draw does not follow later changes of the weights.
+/// When all S fit in <see cref="CacheBudgetBytes"/> they are drawn once and kept, stacked per layer ([S, ...]), so
+/// that prediction runs all S at once (<see cref="BayesianNetwork.ForwardStacked"/>); they are read-only, so any
+/// number of threads may score with them at once. Otherwise each use draws afresh and frees the draw afterwards.
+/// Both give the same numbers. Create it after training: a kept draw does not follow later changes of the weights.
 /// </summary>
 internal sealed class SeededDraws : IDisposable
 {
@@ -15,7 +16,7 @@ internal sealed class SeededDraws : IDisposable
     public const long CacheBudgetBytes = 256L * 1024 * 1024;
 
     readonly BayesianNetwork _network;
-    readonly WeightDraw[]? _kept;
+    readonly Tensor[]? _stacked;
 
     public SeededDraws(BayesianNetwork network, int seed, int samples, long cacheBudgetBytes = CacheBudgetBytes)
     {
@@ -26,8 +27,10 @@ internal sealed class SeededDraws : IDisposable
         if (network.BayesianWeightCount * 4L * Count <= cacheBudgetBytes)
         {
             using var noGrad = no_grad();
-            using var scope = NewDisposeScope();   // frees the intermediates of each draw; the draws themselves are detached
-            _kept = Enumerable.Range(0, Count).Select(s => network.Draw(seed, s).DetachFromDisposeScope()).ToArray();
+            using var scope = NewDisposeScope();   // frees the draws and their intermediates; the stacks are detached
+            var draws = Enumerable.Range(0, Count).Select(s => network.Draw(seed, s)).ToArray();
+            _stacked = Enumerable.Range(0, network.Layers.Count)
+                .Select(l => stack(draws.Select(d => d.Weights[l]).ToArray()).DetachFromDisposeScope()).ToArray();
         }
     }
 
@@ -35,29 +38,29 @@ internal sealed class SeededDraws : IDisposable
     public int Seed { get; }
     /// <summary>Number of draws S (1 for a deterministic network).</summary>
     public int Count { get; }
-    /// <summary>Whether the draws are kept in memory.</summary>
-    public bool Kept => _kept is not null;
+    /// <summary>The kept draws, one [S, ...] tensor per layer; null when they are drawn on use.</summary>
+    public IReadOnlyList<Tensor>? Stacked => _stacked;
 
     /// <summary>Draw <paramref name="sample"/>; dispose the lease when the forward pass is done.</summary>
     public Lease Get(int sample)
     {
         if ((uint)sample >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(sample), $"draws 0..{Count - 1} exist");
-        return _kept is not null ? new Lease(_kept[sample], owned: false) : new Lease(_network.Draw(Seed, sample), owned: true);
+        // A kept draw is handed out as views of the stacks: disposing the views frees nothing of the stacks.
+        return new Lease(_stacked is not null ? new WeightDraw(_stacked.Select(w => w.select(0, sample)).ToArray()) : _network.Draw(Seed, sample));
     }
 
-    /// <summary>A draw in use: frees it on dispose unless it is kept.</summary>
+    /// <summary>A draw in use: frees it (or its views) on dispose.</summary>
     public readonly struct Lease : IDisposable
     {
-        readonly bool _owned;
-        internal Lease(WeightDraw draw, bool owned) { Draw = draw; _owned = owned; }
+        internal Lease(WeightDraw draw) => Draw = draw;
         public WeightDraw Draw { get; }
-        public void Dispose() { if (_owned) Draw.Dispose(); }
+        public void Dispose() => Draw.Dispose();
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        if (_kept is null) return;
-        foreach (var draw in _kept) draw.Dispose();
+        if (_stacked is null) return;
+        foreach (var w in _stacked) w.Dispose();
     }
 }

@@ -84,6 +84,10 @@ public sealed class PredictiveDistribution
         };
     }
 
+    /// <summary>The distribution of no inputs.</summary>
+    public static PredictiveDistribution Empty(int classes, int samples)
+        => new(classes, Array.Empty<float>(), Array.Empty<float>(), Array.Empty<float>(), samples) { SampleProbabilities = Array.Empty<float>() };
+
     /// <summary>Concatenates distributions of consecutive batches.</summary>
     public static PredictiveDistribution Concat(IReadOnlyList<PredictiveDistribution> parts)
     {

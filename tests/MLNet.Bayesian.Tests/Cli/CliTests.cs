@@ -76,7 +76,7 @@ public sealed class CliTests
         Assert.AreEqual(imageCount + 1, lines.Length, "header + one row per image");
         StringAssert.StartsWith(lines[0], "path,predicted_label,confidence,predictive_entropy,expected_entropy,mutual_information,needs_review,p_");
         var error = lines.Single(l => l.StartsWith("not-an-image.png"));
-        StringAssert.Contains(error, "cannot read image");
+        StringAssert.Contains(error, "is not an image this library reads");
         Assert.AreEqual(lines[0].Split(',').Length, error.Split(',').Length, "error rows have every column");
         foreach (string line in lines.Skip(1).Where(l => !l.StartsWith("not-an-image")))
         {
