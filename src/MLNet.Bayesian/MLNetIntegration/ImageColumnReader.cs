@@ -102,7 +102,7 @@ internal sealed class ImageColumnReader
                     foreach (float v in values.DenseValues())
                     {
                         if (!float.IsFinite(v))
-                            throw new InvalidDataException($"Row {rowId}: pixel column '{name}' holds {v} at position {i}; pixels must be finite numbers.");
+                            throw new InvalidDataException($"Row {rowId}: pixel column '{name}' holds {v.ToString(System.Globalization.CultureInfo.InvariantCulture)} at position {i}; pixels must be finite numbers.");
                         destination[i++] = v * scale;
                     }
                 };

@@ -247,7 +247,7 @@ public sealed class BayesianTrainer
         var pixels = set.Pixels;
         for (int i = 0; i < pixels.Length; i++)
             if (!float.IsFinite(pixels[i]))
-                throw new ArgumentException($"Image {i / set.ImageSize} of the {what} set holds {pixels[i]} at pixel {i % set.ImageSize}; pixels must be finite numbers.");
+                throw new ArgumentException($"Image {i / set.ImageSize} of the {what} set holds {pixels[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} at pixel {i % set.ImageSize}; pixels must be finite numbers.");
     }
 
     int SamplesFor(BayesianStage stage) => stage == BayesianStage.Deterministic ? 1 : _options.PredictionSamples;

@@ -10,7 +10,7 @@ public sealed class CliTests
 {
     static string _root = "", _zip = "";
 
-    static (int Code, string Output) Run(params string[] args)
+    static Process Start(params string[] args)
     {
         string directory = typeof(CliTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "CliDirectory").Value!;
         string tool = Path.Combine(directory, "MLNet.Bayesian.Cli.dll");
@@ -19,7 +19,12 @@ public sealed class CliTests
         start.ArgumentList.Add(tool);
         foreach (string a in args) start.ArgumentList.Add(a);
         start.Environment["COLUMNS"] = "200";
-        using var process = Process.Start(start)!;
+        return Process.Start(start)!;
+    }
+
+    static (int Code, string Output) Run(params string[] args)
+    {
+        using var process = Start(args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         string stderr = process.StandardError.ReadToEnd();
         Assert.IsTrue(process.WaitForExit(300_000), "the CLI finished");
@@ -77,7 +82,7 @@ public sealed class CliTests
         StringAssert.StartsWith(lines[0], "path,predicted_label,confidence,predictive_entropy,expected_entropy,mutual_information,needs_review,p_");
         var error = lines.Single(l => l.StartsWith("not-an-image.png"));
         StringAssert.Contains(error, "is not an image this library reads");
-        Assert.AreEqual(lines[0].Split(',').Length, error.Split(',').Length, "error rows have every column");
+        Assert.AreEqual(Fields(lines[0]).Count, Fields(error).Count, "error rows have every column");
         foreach (string line in lines.Skip(1).Where(l => !l.StartsWith("not-an-image")))
         {
             var fields = line.Split(',');
@@ -104,5 +109,97 @@ public sealed class CliTests
         Assert.AreEqual(0, code);
         StringAssert.Contains(output, "train");
         StringAssert.Contains(output, "score");
+    }
+
+    /// <summary>The fields of a CSV line (quoted fields may hold commas).</summary>
+    static List<string> Fields(string line)
+    {
+        var fields = new List<string>();
+        var current = new System.Text.StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted && c == '"' && i + 1 < line.Length && line[i + 1] == '"') { current.Append('"'); i++; }
+            else if (c == '"') quoted = !quoted;
+            else if (c == ',' && !quoted) { fields.Add(current.ToString()); current.Clear(); }
+            else current.Append(c);
+        }
+        fields.Add(current.ToString());
+        return fields;
+    }
+
+    static Dictionary<string, string> RowsByPath(string csv)
+    {
+        var lines = File.ReadAllLines(csv);
+        Assert.IsTrue(lines.Length > 1, "a header and rows");
+        var rows = lines.Skip(1).ToList();
+        int fields = Fields(lines[0]).Count;
+        foreach (string row in rows) Assert.AreEqual(fields, Fields(row).Count, $"a whole row: {row}");
+        Assert.AreEqual(rows.Count, rows.Select(r => Fields(r)[0]).Distinct().Count(), "no image has two rows");
+        return rows.ToDictionary(r => Fields(r)[0]);
+    }
+
+    static string Incoming(string name, int perClass)
+    {
+        string images = Path.Combine(_root, name);
+        if (!Directory.Exists(images)) ImageFolder.Write(TestData.Test.StratifiedHead(perClass), images);
+        return images;
+    }
+
+    [TestMethod]
+    public void ATornLastLineIsCutAwayAndItsImageScoredAgain()
+    {
+        string images = Incoming("torn", 2);
+        string clean = Path.Combine(_root, "torn-clean.csv");
+        Assert.AreEqual(0, Run("score", "--model", _zip, "--images", images, "--out", clean, "--batch", "7").Code);
+        var expected = RowsByPath(clean);
+        foreach (int keep in new[] { 5, 40, 150 })
+        {
+            // A run killed while writing its last line: the file ends part-way through that line.
+            string torn = Path.Combine(_root, $"torn-{keep}.csv");
+            var bytes = File.ReadAllBytes(clean);
+            int lastLine = Array.LastIndexOf(bytes, (byte)'\n', bytes.Length - 2) + 1;
+            File.WriteAllBytes(torn, bytes[..(lastLine + Math.Min(keep, bytes.Length - 1 - lastLine - 1))]);
+            var (code, output) = Run("score", "--model", _zip, "--images", images, "--out", torn);
+            Assert.AreEqual(0, code, output);
+            StringAssert.Contains(output, "cut a torn last line");
+            StringAssert.Contains(output, "scored 1,");
+            CollectionAssert.AreEquivalent(expected.ToList(), RowsByPath(torn).ToList(), $"torn after {keep} bytes: the repaired file equals a clean run");
+        }
+    }
+
+    [TestMethod]
+    public void KillingScoreManyTimesLosesNoRowAndDuplicatesNone()
+    {
+        string images = Incoming("killed", 30);
+        string clean = Path.Combine(_root, "killed-clean.csv");
+        Assert.AreEqual(0, Run("score", "--model", _zip, "--images", images, "--out", clean, "--batch", "1").Code);
+        var expected = RowsByPath(clean);
+
+        string csv = Path.Combine(_root, "killed.csv");
+        var random = new Random(5);
+        int kills = 0;
+        for (int attempt = 0; attempt < 6; attempt++)
+        {
+            long startLength = File.Exists(csv) ? new FileInfo(csv).Length : 0;
+            using var process = Start("score", "--model", _zip, "--images", images, "--out", csv, "--batch", "1");
+            process.StandardOutput.ReadToEndAsync();
+            process.StandardError.ReadToEndAsync();
+            // Kill once this run has written rows of its own, a random moment later: mid-run, possibly mid-write.
+            while (!process.HasExited && (!File.Exists(csv) || new FileInfo(csv).Length < startLength + 400)) Thread.Sleep(20);
+            Thread.Sleep(random.Next(400));
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);   // SIGKILL: no chance to finish a write
+                kills++;
+            }
+            process.WaitForExit();
+        }
+        var (code, output) = Run("score", "--model", _zip, "--images", images, "--out", csv, "--batch", "1");
+        Assert.AreEqual(0, code, output);
+        Console.WriteLine($"killed {kills} runs of score mid-run; the last run finished the file");
+        Assert.IsTrue(kills >= 4, $"only {kills} runs were killed before they finished");
+        CollectionAssert.AreEquivalent(expected.ToList(), RowsByPath(csv).ToList(), "after the kills every image has exactly its clean row");
     }
 }

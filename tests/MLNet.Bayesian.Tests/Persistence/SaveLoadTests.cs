@@ -20,26 +20,36 @@ public sealed class SaveLoadTests
     static ITransformer _model = null!;
     static IDataView _trainData = null!;
 
-    [ClassInitialize]
-    public static void FitAndSave(TestContext _)
+    /// <summary>One model trained on PNG folders and saved with mlContext.Model.Save, shared by the persistence tests.</summary>
+    internal static MLContext Context { get { Fixture(); return _ml; } }
+    internal static ITransformer Model { get { Fixture(); return _model; } }
+    internal static string Zip { get { Fixture(); return _zip; } }
+
+    static readonly object Gate = new();
+
+    static void Fixture()
     {
-        (_train, _test) = ImagePipelineTests.WriteFolders();
-        _ml = new MLContext(seed: 5);
-        _trainData = ImagePipelineTests.Load(_ml, _train);
-        var pipeline = _ml.Transforms.Conversion.MapValueToKey("Label")
-            .Append(_ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath"))
-            .Append(_ml.MulticlassClassification.Trainers.BayesianImageClassification(new BayesianImageClassificationTrainer.Options
-            {
-                DeterministicEpochs = 3, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, LearningRate = 3e-3, PredictionSamples = 8,
-                Variant = MLNet.Bayesian.Posterior.SamplingVariant.Shared, SharedPosterior = { MinMembers = 10, ComponentBudget = 64 },
-            }));
-        _model = pipeline.Fit(_trainData);
-        _zip = Path.Combine(TestData.TempFolder(), "model.zip");
-        _ml.Model.Save(_model, _trainData.Schema, _zip);
+        lock (Gate)
+        {
+            if (_model is not null) return;
+            (_train, _test) = ImagePipelineTests.WriteFolders();
+            _ml = new MLContext(seed: 5);
+            _trainData = ImagePipelineTests.Load(_ml, _train);
+            var pipeline = _ml.Transforms.Conversion.MapValueToKey("Label")
+                .Append(_ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath"))
+                .Append(_ml.MulticlassClassification.Trainers.BayesianImageClassification(new BayesianImageClassificationTrainer.Options
+                {
+                    DeterministicEpochs = 3, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, LearningRate = 3e-3, PredictionSamples = 8,
+                    Variant = MLNet.Bayesian.Posterior.SamplingVariant.Shared, SharedPosterior = { MinMembers = 10, ComponentBudget = 64 },
+                }));
+            _model = pipeline.Fit(_trainData);
+            _zip = Path.Combine(TestData.TempFolder(), "model.zip");
+            _ml.Model.Save(_model, _trainData.Schema, _zip);
+        }
     }
 
-    [ClassCleanup]
-    public static void Cleanup() => (_model as IDisposable)?.Dispose();
+    [ClassInitialize]
+    public static void FitAndSave(TestContext _) => Fixture();
 
     internal sealed class Scored
     {
