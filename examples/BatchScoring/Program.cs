@@ -9,6 +9,8 @@ using Microsoft.ML.Data;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.Examples;
 using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
 
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 string images = Option("--images") ?? DemoFolder(args.Contains("--with-broken-file"));
@@ -32,8 +34,9 @@ foreach (var chunk in files.Chunk(200))
     var readable = new List<string>();
     foreach (string file in chunk)
     {
-        try { using var _ = MLImage.CreateFromFile(file); readable.Add(file); }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException)
+        // The library's check says what is wrong with a file (not an image, truncated, too large) before it is decoded.
+        try { ImageFileCheck.CheckFile(file); readable.Add(file); }
+        catch (InvalidDataException e)
         {
             failed++;
             writer.WriteLine($"{file},,,,\"{e.Message.Replace("\"", "'")}\"");

@@ -1,6 +1,8 @@
 using Microsoft.ML;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
 
 namespace MLNet.Bayesian.Examples;
 

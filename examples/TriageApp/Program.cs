@@ -4,6 +4,8 @@
 using Microsoft.ML;
 using MLNet.Bayesian.Examples;
 using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
 
 string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 bool quick = args.Contains("--quick");
@@ -25,7 +27,7 @@ Samples.TrainModel(train, zip, quick ? new[] { 2, 1, 1 } : new[] { 6, 2, 1 });
 var ml = new MLContext();
 var model = BayesianModel.Load(ml, zip, out _);
 var rule = ml.MulticlassClassification.FitReviewRule(model.Transform(ml.Data.LoadFromEnumerable(tune)), coverage: coverage);
-Console.WriteLine($"review rule: {rule.Column} > {rule.Threshold:G4} (on the tuning images it decides {rule.Coverage:P0} at {rule.Accuracy:P1})");
+Console.WriteLine($"review rule: {rule}");
 
 if (Directory.Exists(outRoot)) Directory.Delete(outRoot, recursive: true);
 var scored = model.Transform(ml.Data.LoadFromEnumerable(incoming));
@@ -35,18 +37,17 @@ foreach (var (row, entry) in ml.Data.CreateEnumerable<Row>(named, reuseRowObject
 {
     bool correct = row.PredictedClass == entry.Label;
     if (correct) allCorrect++;
-    string target = rule.NeedsReview(row.MutualInformation)
-        ? Path.Combine(outRoot, "review")
-        : Path.Combine(outRoot, "accepted", row.PredictedClass);
-    if (!rule.NeedsReview(row.MutualInformation)) { accepted++; if (correct) acceptedCorrect++; }
+    bool review = rule.NeedsReview(row.Value(rule.Score));
+    string target = review ? Path.Combine(outRoot, "review") : Path.Combine(outRoot, "accepted", row.PredictedClass);
+    if (!review) { accepted++; if (correct) acceptedCorrect++; }
     Directory.CreateDirectory(target);
     File.Copy(entry.ImagePath, Path.Combine(target, $"{entry.Label}-{Path.GetFileName(entry.ImagePath)}"));
 }
 Console.WriteLine($"incoming {incoming.Count}: {accepted} decided automatically at {(double)acceptedCorrect / Math.Max(accepted, 1):P1} accuracy, " +
                   $"{incoming.Count - accepted} sent to {Path.Combine(outRoot, "review")}; accuracy if every image were decided: {(double)allCorrect / incoming.Count:P1}");
 
-sealed class Row
+// The library's prediction row plus the class name that MapKeyToValue adds.
+sealed class Row : BayesianPrediction
 {
     public string PredictedClass { get; set; } = "";
-    public float MutualInformation { get; set; }
 }

@@ -3,6 +3,8 @@ using Microsoft.ML;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
 using MLNet.Bayesian.Plots;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Training;
@@ -77,7 +79,7 @@ internal sealed class MethodsBenchmark
             using (var shared = first.Fit(ArchitectureFactory.Create(_settings.Architecture), _data.Train, null, CPU))
             {
                 evaluations.Add(Evaluate("2dgbnn_shared", shared, _settings.Samples, shared.Report.SharedParameters, LastStepMs(shared), deterministicStep));
-                PosteriorPlanePlot.Draw(plane!, shared.Network.Posterior!.Plan, Path.Combine(_settings.OutDir, "posterior-plane.png"));
+                PosteriorPlanePlot.Draw(plane!, shared.Network.SharedPosterior!.Plan, Path.Combine(_settings.OutDir, "posterior-plane.png"));
                 var sharedReport = shared.Report;
 
                 bool reproduced = false;
@@ -149,20 +151,22 @@ internal sealed class MethodsBenchmark
         var rotated = classifier.Predict(_data.Rotated.Pixels, samples, batchSize: 256, seed: _settings.Seed);
         var noisy = classifier.Predict(_data.Noisy.Pixels, samples, batchSize: 256, seed: _settings.Seed);
 
-        var metrics = ClassificationMetrics.Compute(test.Probabilities, _data.Test.Labels, classes);
+        // The library's one evaluation path, as the command line's evaluate and EvaluateWithUncertainty use it.
+        var testRows = ScoredRows.From(test, _data.Test.Labels);
+        var report = UncertaintyEvaluator.Evaluate(testRows, 0.9, ScoredRows.From(ood, Enumerable.Repeat(-1, ood.Count).ToArray()));
+        var metrics = report.Classification;
         var rotatedMetrics = ClassificationMetrics.Compute(rotated.Probabilities, _data.Rotated.Labels, classes);
         var noisyMetrics = ClassificationMetrics.Compute(noisy.Probabilities, _data.Noisy.Labels, classes);
-        var correct = test.PredictedClass.Select((c, i) => c == _data.Test.Labels[i]).ToList();
-        var riskCoverage = RiskCoverage.Compute(correct, test.Confidence.Select(c => -c).ToList());
+        var riskCoverage = UncertaintyEvaluator.Curve(testRows, UncertaintyScore.Confidence);
         bool bayesian = samples > 1;
         var (temperature, before, after) = TemperatureScaled(test, classes);
 
         var result = new MethodResult
         {
-            Method = method, Accuracy = metrics.Accuracy, Nll = metrics.Nll, Ece = metrics.Ece, Brier = metrics.Brier, Aurc = riskCoverage.Aurc,
-            OodAurocEntropy = OutOfDistributionMetrics.Compute(test.PredictiveEntropy, ood.PredictiveEntropy).Auroc,
-            OodAurocMutualInformation = bayesian ? OutOfDistributionMetrics.Compute(test.MutualInformation, ood.MutualInformation).Auroc : null,
-            OodAurocConfidence = OutOfDistributionMetrics.Compute(test.Confidence.Select(c => -c).ToList(), ood.Confidence.Select(c => -c).ToList()).Auroc,
+            Method = method, Accuracy = metrics.Accuracy, Nll = metrics.Nll, Ece = metrics.Ece, Brier = metrics.Brier, Aurc = report.Selective[UncertaintyScore.Confidence].Aurc,
+            OodAurocEntropy = report.OutOfDistribution![UncertaintyScore.PredictiveEntropy].Auroc,
+            OodAurocMutualInformation = bayesian ? report.OutOfDistribution[UncertaintyScore.MutualInformation].Auroc : null,
+            OodAurocConfidence = report.OutOfDistribution[UncertaintyScore.Confidence].Auroc,
             ShiftRotate30Accuracy = rotatedMetrics.Accuracy, ShiftRotate30Ece = rotatedMetrics.Ece,
             ShiftNoiseAccuracy = noisyMetrics.Accuracy, ShiftNoiseEce = noisyMetrics.Ece,
             TrainableParameters = trainable, ModelBytes = SavedBytes(method, classifier, samples),
@@ -171,7 +175,7 @@ internal sealed class MethodsBenchmark
         };
         Console.WriteLine($"  {method}: accuracy {100 * result.Accuracy:F2}%, NLL {result.Nll:F4}, ECE {result.Ece:F4}, OOD AUROC (entropy) {result.OodAurocEntropy:F3}, " +
                           $"{trainable:N0} trainable, step {stepMs:F1} ms, {rate:F0} images/s");
-        return new Evaluation(result, test, ood, ReliabilityDiagram.Compute(test.Probabilities, _data.Test.Labels, classes), riskCoverage, temperature, before, after);
+        return new Evaluation(result, test, ood, report.Reliability, riskCoverage, temperature, before, after);
     }
 
     /// <summary>Temperature fitted on the even-numbered test images, ECE before and after on the odd-numbered ones.</summary>
@@ -193,9 +197,8 @@ internal sealed class MethodsBenchmark
     {
         // Not disposed: the transformer would dispose the classifier, which the run goes on training.
         var transformer = new BayesianImageClassificationTransformer(classifier,
-            new BayesianImageClassificationTransformer.InputSpec(ImageSetDataView.PixelsColumn, classifier.Channels, classifier.Height, classifier.Width, 1f)
-            { Kind = ImageColumnReader.Kind.Vector },
-            classifier.ClassNames, BayesianColumnNames.PredictedLabel, BayesianColumnNames.Score, samples, _settings.Seed, 256);
+            new ImageInputSpec(ImageSetDataView.PixelsColumn, ImageColumnKind.Vector, classifier.Channels, classifier.Height, classifier.Width, 1f), null,
+            classifier.ClassNames, BayesianColumnNames.PredictedLabel, BayesianColumnNames.Score, samples, _settings.Seed, 256, ImageFileCheck.DefaultMaxPixels);
         string path = Path.Combine(_modelDir, $"{method}.zip");
         _ml.Model.Save(transformer, _data.Test.ToDataView(_ml).Schema, path);
         long bytes = new FileInfo(path).Length;

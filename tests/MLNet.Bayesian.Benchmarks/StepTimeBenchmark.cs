@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Training;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -18,7 +18,8 @@ namespace MLNet.Bayesian.MLNetIntegration;
 /// </summary>
 public sealed class BayesianImageClassificationTransformer : ITransformer, IDisposable
 {
-    readonly SeededDraws _draws;
+    // Drawn on first use: a transformer that is only saved (the ONNX export draws for itself) never holds them.
+    readonly Lazy<SeededDraws> _draws;
     readonly ITransformer? _preprocessing;
 
     internal BayesianImageClassificationTransformer(BayesianImageClassifier model, ImageInputSpec input, ITransformer? preprocessing,
@@ -27,7 +28,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
         Model = model; Input = input; _preprocessing = preprocessing; ClassNames = classNames; PredictedLabelColumnName = predictedLabelColumn;
         ScoreColumnName = scoreColumn; Samples = samples; Seed = seed; BatchSize = batchSize; MaxImagePixels = maxImagePixels;
         Columns = OutputColumns.All(predictedLabelColumn, scoreColumn);
-        _draws = new SeededDraws(model.Network, seed, samples);
+        _draws = new Lazy<SeededDraws>(() => new SeededDraws(model.Network, seed, samples), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The trained network and its training report.</summary>
@@ -94,7 +95,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     /// <inheritdoc />
     public void Dispose()
     {
-        _draws.Dispose();
+        if (_draws.IsValueCreated) _draws.Value.Dispose();
         (_preprocessing as IDisposable)?.Dispose();
         Model.Dispose();
     }
@@ -114,7 +115,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     /// </summary>
     internal PredictiveDistribution Score(ReadOnlySpan<float> pixels, long firstRow)
     {
-        var scores = Model.Predict(pixels, _draws, BatchSize);
+        var scores = Model.Predict(pixels, _draws.Value, BatchSize);
         for (int i = 0; i < scores.Count; i++)
             if (!scores.IsFinite(i))
                 throw new InvalidDataException($"Row {firstRow + i}: the model produced scores that are not finite numbers for the image in column '{Input.ColumnName}'. " +
