@@ -62,9 +62,8 @@ static string DemoFolder(bool withBrokenFile)
     return folder;
 }
 
-sealed class Row
+// The library's prediction row plus the class name that MapKeyToValue adds.
+sealed class Row : BayesianPrediction
 {
     public string PredictedClass { get; set; } = "";
-    public float Confidence { get; set; }
-    public float MutualInformation { get; set; }
 }

@@ -41,19 +41,17 @@ Console.WriteLine($"accuracy {metrics.Accuracy:P1}, NLL {metrics.Nll:F3}, ECE {m
                   $"accuracy on the 80% most certain (by mutual information) {metrics.SelectiveAccuracy:P1}");
 
 var rows = ml.Data.CreateEnumerable<Prediction>(scored, reuseRowObject: false).ToList();
-double threshold = rows.Select(r => r.MutualInformation).OrderBy(v => v).ElementAt((int)(0.8 * rows.Count));
-Console.WriteLine($"review threshold (80% coverage): mutual information > {threshold:F4}");
+var rule = ml.MulticlassClassification.FitReviewRule(scored, coverage: 0.8);
+Console.WriteLine($"review rule: {rule}");
 Console.WriteLine("most uncertain test images:");
 foreach (var r in rows.OrderByDescending(r => r.MutualInformation).Take(5))
     Console.WriteLine($"  {Path.GetFileName(Path.GetDirectoryName(r.ImagePath))}/{Path.GetFileName(r.ImagePath)}: predicted {r.PredictedClass} " +
                       $"(confidence {r.Confidence:F2}, entropy {r.PredictiveEntropy:F3}, epistemic {r.MutualInformation:F4})");
 (model as IDisposable)?.Dispose();
 
-sealed class Prediction
+// The library's prediction row plus the input path and the class name that MapKeyToValue adds.
+sealed class Prediction : BayesianPrediction
 {
     public string ImagePath { get; set; } = "";
     public string PredictedClass { get; set; } = "";
-    public float Confidence { get; set; }
-    public float PredictiveEntropy { get; set; }
-    public float MutualInformation { get; set; }
 }

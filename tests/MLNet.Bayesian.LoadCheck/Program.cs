@@ -4,7 +4,9 @@
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.Bayesian.Data;
 using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
 
 if (args.Length is < 3 or > 4)
 {
@@ -16,31 +18,16 @@ var ml = new MLContext(seed: 123);
 var model = args.Length == 4 ? ml.Model.Load(args[0], out _) : BayesianModel.Load(ml, args[0], out _);
 string root = args[1];
 var rows = Directory.GetDirectories(root).OrderBy(d => d, StringComparer.Ordinal)
-    .SelectMany(d => Directory.GetFiles(d).OrderBy(f => f, StringComparer.Ordinal).Select(f => new Input { ImagePath = f, Label = Path.GetFileName(d) }))
+    .SelectMany(d => Directory.GetFiles(d).OrderBy(f => f, StringComparer.Ordinal).Select(f => new ImageFolderEntry { ImagePath = f, Label = Path.GetFileName(d) }))
     .ToList();
 var scored = model.Transform(ml.Data.LoadFromEnumerable(rows));
-var predicted = ml.Transforms.Conversion.MapKeyToValue("PredictedName", "PredictedLabel").Fit(scored).Transform(scored);
+var predicted = scored.Schema[BayesianColumnNames.PredictedLabel];
+var names = ImageSetDataView.KeyNames(predicted, (int)((KeyDataViewType)predicted.Type).Count);
 using var writer = new StreamWriter(args[2]);
-foreach (var r in ml.Data.CreateEnumerable<Output>(predicted, reuseRowObject: false))
-    writer.WriteLine(string.Join(",", new[] { r.PredictedName, R(r.Confidence), R(r.PredictiveEntropy), R(r.ExpectedEntropy), R(r.MutualInformation) }
+foreach (var r in ml.Data.CreateEnumerable<BayesianPrediction>(scored, reuseRowObject: false))
+    writer.WriteLine(string.Join(",", new[] { names[(int)r.PredictedLabel - 1], R(r.Confidence), R(r.PredictiveEntropy), R(r.ExpectedEntropy), R(r.MutualInformation) }
         .Concat(r.Score.Select(R))));
 Console.WriteLine($"scored {rows.Count} images");
 return 0;
 
 static string R(float v) => v.ToString("R", CultureInfo.InvariantCulture);
-
-sealed class Input
-{
-    public string ImagePath { get; set; } = "";
-    public string Label { get; set; } = "";
-}
-
-sealed class Output
-{
-    public string PredictedName { get; set; } = "";
-    public float[] Score { get; set; } = Array.Empty<float>();
-    public float Confidence { get; set; }
-    public float PredictiveEntropy { get; set; }
-    public float ExpectedEntropy { get; set; }
-    public float MutualInformation { get; set; }
-}

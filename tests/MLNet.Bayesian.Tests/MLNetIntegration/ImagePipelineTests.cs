@@ -150,13 +150,9 @@ public sealed class ImagePipelineTests
         public string Label { get; set; } = "";
     }
 
-    public sealed class ScoredRow
+    /// <summary>The library's prediction row plus the class name that MapKeyToValue adds.</summary>
+    public sealed class ScoredRow : BayesianPrediction
     {
-        public float[] Score { get; set; } = Array.Empty<float>();
-        public float Confidence { get; set; }
-        public float PredictiveEntropy { get; set; }
-        public float ExpectedEntropy { get; set; }
-        public float MutualInformation { get; set; }
         public string PredictedLabelText { get; set; } = "";
     }
 }

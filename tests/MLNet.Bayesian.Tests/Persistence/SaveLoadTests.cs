@@ -51,27 +51,17 @@ public sealed class SaveLoadTests
     [ClassInitialize]
     public static void FitAndSave(TestContext _) => Fixture();
 
-    internal sealed class Scored
-    {
-        public uint PredictedLabel { get; set; }
-        public float[] Score { get; set; } = Array.Empty<float>();
-        public float Confidence { get; set; }
-        public float PredictiveEntropy { get; set; }
-        public float ExpectedEntropy { get; set; }
-        public float MutualInformation { get; set; }
-    }
-
     [TestMethod]
     public void LoadedModelScoresLikeTheFittedOne()
     {
         var test = ImagePipelineTests.Load(_ml, _test);
-        var expected = _ml.Data.CreateEnumerable<Scored>(_model.Transform(test), reuseRowObject: false).ToList();
+        var expected = _ml.Data.CreateEnumerable<BayesianPrediction>(_model.Transform(test), reuseRowObject: false).ToList();
 
         var ml2 = new MLContext(seed: 99);
         var loaded = BayesianModel.Load(ml2, _zip, out var inputSchema);
         Assert.IsTrue(inputSchema.GetColumnOrNull("ImagePath").HasValue, "the input schema is saved");
         var scored = loaded.Transform(ImagePipelineTests.Load(ml2, _test));
-        var actual = ml2.Data.CreateEnumerable<Scored>(scored, reuseRowObject: false).ToList();
+        var actual = ml2.Data.CreateEnumerable<BayesianPrediction>(scored, reuseRowObject: false).ToList();
 
         Assert.AreEqual(expected.Count, actual.Count);
         double maxDiff = 0;
@@ -118,7 +108,7 @@ public sealed class SaveLoadTests
         string csv = LastCsv;
 
         var lines = File.ReadAllLines(csv);
-        var expected = _ml.Data.CreateEnumerable<Scored>(_model.Transform(ImagePipelineTests.Load(_ml, _test)), reuseRowObject: false).ToList();
+        var expected = _ml.Data.CreateEnumerable<BayesianPrediction>(_model.Transform(ImagePipelineTests.Load(_ml, _test)), reuseRowObject: false).ToList();
         var keyNames = KeyNames(_model.Transform(ImagePipelineTests.Load(_ml, _test)).Schema["PredictedLabel"]);
         Assert.AreEqual(expected.Count, lines.Length);
         for (int i = 0; i < lines.Length; i++)
@@ -201,9 +191,9 @@ public sealed class SaveLoadTests
         string zip = Path.Combine(TestData.TempFolder(), "vector.zip");
         ml.Model.Save(model, view.Schema, zip);
         var probe = TestData.Test.StratifiedHead(3).ToDataView(ml);
-        var expected = ml.Data.CreateEnumerable<Scored>(model.Transform(probe), reuseRowObject: false).ToList();
+        var expected = ml.Data.CreateEnumerable<BayesianPrediction>(model.Transform(probe), reuseRowObject: false).ToList();
         var loaded = BayesianModel.Load(new MLContext(), zip, out _);
-        var actual = ml.Data.CreateEnumerable<Scored>(loaded.Transform(probe), reuseRowObject: false).ToList();
+        var actual = ml.Data.CreateEnumerable<BayesianPrediction>(loaded.Transform(probe), reuseRowObject: false).ToList();
         for (int i = 0; i < expected.Count; i++)
             for (int c = 0; c < 10; c++) Assert.AreEqual(expected[i].Score[c], actual[i].Score[c], 1e-4f);
 
