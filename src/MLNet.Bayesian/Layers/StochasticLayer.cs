@@ -9,7 +9,7 @@ namespace MLNet.Bayesian.Layers;
 /// Base of the Bayesian replacements of Conv2d and Linear. In stage 1 the layer owns its mean-field Gaussian
 /// (sigma = softplus(rho) + floor); in stage 3 it owns no weight parameters at all. Either way the weight of a
 /// forward pass is one draw of the network's posterior, handed in for that call (<see cref="WeightContext"/>):
-/// <see cref="Training.BayesianNetwork"/> draws it. The bias stays a point estimate, as 2dgbnn.md prescribes.
+/// BayesianNetwork draws it. The bias stays a point estimate, as 2dgbnn.md prescribes.
 /// State-dict names: weight_mu, weight_rho, bias.
 /// </summary>
 public abstract class StochasticLayer : nn.Module<Tensor, Tensor>

@@ -35,7 +35,7 @@ internal readonly struct GcPause : IDisposable
     /// blocks (add_ with an implicit alpha) and users' own modules are not known, so they keep the pause.
     /// </summary>
     public static bool IsScalarSafe(TorchSharp.torch.nn.Module module)
-        => module.modules().All(m => m.GetType().Namespace is "MLNet.Bayesian.Layers" or "MLNet.Bayesian.Architectures" or "MLNet.Bayesian.Posterior" or "MLNet.Bayesian.Training"
+        => module.modules().All(m => m.GetType().Assembly == typeof(GcPause).Assembly
             || m.GetType().Namespace == "TorchSharp.Modules" && SafeTorchModules.Contains(m.GetType().Name));
 
     static readonly HashSet<string> SafeTorchModules = new()
