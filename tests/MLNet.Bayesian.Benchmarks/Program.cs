@@ -3,6 +3,7 @@
 //       [--epochs 5,2,2] [--samples 30] [--batch-size 128] [--train-images N] [--test-images N]
 //       [--components 256] [--outlier-quantile 0.01] [--gradient-fraction 0.01] [--persistence] --out <dir>
 //   ... -- --step-time [--batch-size 128]   (the bare small-CNN training step, for eng/compare-pytorch-step.sh)
+//   ... -- --serving [--quick] [--calls 100000] [--samples 30] --out <dir>   (in-memory against loaded model: PredictionEngine, threads, Transform)
 // Methods comparison (always): deterministic, mean-field and 2DGBNN (shared, hierarchical) on the same data
 // -> <dir>/results.json, results.md, PNG plots. --persistence adds saved-model size and ONNX throughput
 // -> <dir>/persistence.md. --quick: the committed 2,000-image subset, one epoch per stage, S = 10.
@@ -19,7 +20,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction" };
+var known = new HashSet<string> { "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -37,6 +38,17 @@ if (args.Contains("--step-time"))
 
 bool quick = args.Contains("--quick");
 string outDir = Value("--out") ?? Path.Combine("artifacts", "benchmarks");
+if (args.Contains("--serving"))
+{
+    Directory.CreateDirectory(outDir);
+    string subset = Path.Combine("tests", "data", "fashion-mnist-subset");
+    var servingTrain = FashionMnist.Load(train: true, subset);
+    var servingProbe = FashionMnist.Load(train: false, subset);
+    if (quick) servingTrain = servingTrain.StratifiedHead(30);
+    ServingBenchmark.Run(servingTrain, servingProbe, int.Parse(Value("--samples") ?? (quick ? "10" : "30")), quick ? 1 : 3,
+        int.Parse(Value("--calls") ?? (quick ? "2000" : "100000")), outDir);
+    return 0;
+}
 var architecture = Enum.TryParse<Architecture>(Value("--architecture") ?? "SmallCnn", ignoreCase: true, out var a) && a is Architecture.SmallCnn or Architecture.ResNet20
     ? a : throw new ArgumentException($"--architecture must be SmallCnn or ResNet20, not '{Value("--architecture")}'.");
 int[] epochs = (Value("--epochs") ?? (quick ? "1,1,1" : "5,2,2")).Split(',').Select(int.Parse).ToArray();

@@ -8,7 +8,7 @@ namespace MLNet.Bayesian.Data;
 /// (0, 0, element type, dimension count, then one 32-bit size per dimension) followed by the data.
 /// Only unsigned-byte data (type 0x08) is used by these data sets.
 /// </summary>
-public static class IdxReader
+internal static class IdxReader
 {
     /// <summary>Reads an unsigned-byte IDX file: its dimensions and its data.</summary>
     public static (int[] Dimensions, byte[] Data) Read(string path)

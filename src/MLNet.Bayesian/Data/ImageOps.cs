@@ -1,7 +1,7 @@
 namespace MLNet.Bayesian.Data;
 
 /// <summary>Pixel-level transforms used to build shifted and out-of-distribution test sets.</summary>
-public static class ImageOps
+internal static class ImageOps
 {
     /// <summary>Bilinear resize (pixel centres aligned, as image libraries do).</summary>
     public static ImageSet Resize(ImageSet set, int height, int width)

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Scoring;
+using MLNet.Bayesian.Training;
 
 namespace MLNet.Bayesian.MLNetIntegration;
 
@@ -8,7 +9,9 @@ namespace MLNet.Bayesian.MLNetIntegration;
 public static class BayesianCatalog
 {
     /// <summary>
-    /// A 2DGBNN image classifier with the usual column names. The MLContext's log, seed, GPU settings and
+    /// A 2DGBNN image classifier with the usual column names and the default settings of
+    /// <see cref="BayesianImageClassificationTrainer.Options"/>; <paramref name="epochs"/> sets the deterministic
+    /// stage's epochs (the variational stages keep their defaults). The MLContext's log, seed, GPU settings and
     /// cancellation are reached through the catalog (see MLNetInternals for how).
     /// </summary>
     public static BayesianImageClassificationTrainer BayesianImageClassification(
@@ -16,12 +19,12 @@ public static class BayesianCatalog
         string labelColumnName = BayesianColumnNames.Label,
         string imageColumnName = BayesianColumnNames.Image,
         Architecture architecture = Architecture.SmallCnn,
-        int epochs = 3,
-        int batchSize = 64)
+        int epochs = TrainerOptions.DefaultDeterministicEpochs,
+        int batchSize = TrainerOptions.DefaultBatchSize)
         => catalog.BayesianImageClassification(new BayesianImageClassificationTrainer.Options
         {
             LabelColumnName = labelColumnName, ImageColumnName = imageColumnName, Architecture = architecture,
-            DeterministicEpochs = epochs, MeanFieldEpochs = Math.Max(1, epochs / 3), SharedEpochs = Math.Max(1, epochs / 3), BatchSize = batchSize,
+            DeterministicEpochs = epochs, BatchSize = batchSize,
         });
 
     /// <summary>A 2DGBNN image classifier with every setting.</summary>

@@ -10,7 +10,7 @@ namespace MLNet.Bayesian.Onnx;
 /// A byte flipped anywhere in the graph either breaks the protobuf or changes the digest, so a damaged model is
 /// refused instead of scoring with silently changed weights.
 /// </summary>
-public static class OnnxDigest
+internal static class OnnxDigest
 {
     /// <summary>The metadata key of the digest.</summary>
     public const string Key = "content_sha256";

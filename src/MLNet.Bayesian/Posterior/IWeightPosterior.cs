@@ -16,7 +16,7 @@ internal interface IWeightPosterior
 }
 
 /// <summary>The seed of posterior draw s of a scorer seeded with k: the one rule every scoring path shares.</summary>
-public static class DrawSeeds
+internal static class DrawSeeds
 {
     /// <summary>The generator seed of draw <paramref name="sample"/> for the scorer seed <paramref name="seed"/>.</summary>
     public static long Of(int seed, int sample) => (long)seed * 1_000_003L + sample;

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace MLNet.Bayesian.Training;
 
 /// <summary>Batch augmentation: random crop after zero padding, optional horizontal flip. Seeded by the caller's Random.</summary>
-public static class Augmentation
+internal static class Augmentation
 {
     /// <summary>Returns an augmented copy of an N x C x H x W batch.</summary>
     public static Tensor Apply(Tensor batch, int padding, bool flip, Random rng)
