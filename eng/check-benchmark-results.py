@@ -6,7 +6,7 @@ import json
 import math
 import sys
 
-TOP = {"dataset", "architecture", "epochs", "quick", "commit", "date", "threads", "methods"}
+TOP = {"dataset", "architecture", "epochs", "quick", "commit", "date", "threads", "device", "methods"}
 METHOD = ["method", "accuracy", "nll", "ece", "brier", "aurc", "ood_auroc_entropy", "ood_auroc_mutual_information",
           "ood_auroc_confidence", "shift_rotate30_accuracy", "shift_rotate30_ece", "shift_noise_accuracy", "shift_noise_ece",
           "trainable_parameters", "model_bytes", "train_step_ms", "train_step_ratio_vs_deterministic",
@@ -19,6 +19,8 @@ path = sys.argv[1]
 with open(path, encoding="utf-8") as f:
     results = json.load(f)
 errors = []
+if results.get("device") not in ("cpu", "cuda"):
+    errors.append(f"device {results.get('device')!r} is not cpu or cuda")
 if set(results) != TOP:
     errors.append(f"top-level keys {sorted(results)} differ from {sorted(TOP)}")
 names = [m.get("method") for m in results.get("methods", [])]

@@ -9,6 +9,7 @@ using MLNet.Bayesian.Plots;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Training;
 using MLNet.Bayesian.Uncertainty;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNet.Bayesian.Benchmarks;
@@ -24,7 +25,7 @@ internal sealed class MethodsBenchmark
 {
     /// <summary><paramref name="Posterior"/>: how stage 2 builds the shared posterior (outlier rules, component budget).</summary>
     public sealed record Settings(Architecture Architecture, int DeterministicEpochs, int MeanFieldEpochs, int SharedEpochs,
-        int Samples, int BatchSize, int Seed, string OutDir, SharedPosteriorOptions Posterior);
+        int Samples, int BatchSize, int Seed, string OutDir, SharedPosteriorOptions Posterior, Device Device);
 
     /// <summary>What one method's evaluation produced beyond its results.json row.</summary>
     public sealed record Evaluation(MethodResult Result, PredictiveDistribution Test, PredictiveDistribution Ood,
@@ -76,7 +77,7 @@ internal sealed class MethodsBenchmark
                     firstChecksums = Checksums(classifier);
                 }
             };
-            using (var shared = first.Fit(ArchitectureFactory.Create(_settings.Architecture), _data.Train, null, CPU))
+            using (var shared = first.Fit(ArchitectureFactory.Create(_settings.Architecture), _data.Train, null, _settings.Device))
             {
                 evaluations.Add(Evaluate("2dgbnn_shared", shared, _settings.Samples, shared.Report.SharedParameters, LastStepMs(shared), deterministicStep));
                 PosteriorPlanePlot.Draw(plane!, shared.Network.SharedPosterior!.Plan, Path.Combine(_settings.OutDir, "posterior-plane.png"));
@@ -88,7 +89,7 @@ internal sealed class MethodsBenchmark
                 {
                     if (stage == BayesianStage.MeanField) reproduced = Checksums(classifier).SequenceEqual(firstChecksums!);
                 };
-                using var hierarchical = second.Fit(ArchitectureFactory.Create(_settings.Architecture), _data.Train, null, CPU);
+                using var hierarchical = second.Fit(ArchitectureFactory.Create(_settings.Architecture), _data.Train, null, _settings.Device);
                 evaluations.Add(Evaluate("2dgbnn_hierarchical", hierarchical, _settings.Samples, hierarchical.Report.SharedParameters, LastStepMs(hierarchical), deterministicStep));
                 Console.WriteLine($"stages 0 and 1 of the second run reproduce the first run's weights: {(reproduced ? "yes" : "NO")}");
                 var interleaved = InterleavedStepTimes(shared, hierarchical);
@@ -113,9 +114,11 @@ internal sealed class MethodsBenchmark
         using var deterministic = new BayesianNetwork(factory(c, h, w, k));
         using var meanField = new BayesianNetwork(factory(c, h, w, k));
         meanField.ConvertToMeanField();
+        deterministic.to(_settings.Device);
+        meanField.to(_settings.Device);
         int n = Math.Min(_settings.BatchSize, _data.Train.Count);
         using var x = shared.ToInput(_data.Train.Pixels.AsSpan(0, n * _data.Train.ImageSize), n);
-        using var y = tensor(_data.Train.Labels.Take(n).Select(l => (long)l).ToArray());
+        using var y = tensor(_data.Train.Labels.Take(n).Select(l => (long)l).ToArray()).to(_settings.Device);
         var medians = StepTimeBenchmark.Interleaved(new[]
         {
             ("deterministic", deterministic), ("mean_field", meanField), ("2dgbnn_shared", shared.Network), ("2dgbnn_hierarchical", hierarchical.Network),

@@ -4,6 +4,7 @@
 //       [--components 256] [--outlier-quantile 0.01] [--gradient-fraction 0.01] [--persistence] --out <dir>
 //   ... -- --step-time [--batch-size 128]   (the bare small-CNN training step, for eng/compare-pytorch-step.sh)
 //   ... -- --serving [--quick] [--calls 100000] [--samples 30] --out <dir>   (in-memory against loaded model: PredictionEngine, threads, Transform)
+//   --device cpu|cuda (default cpu): where training and TorchSharp scoring run; recorded in results.json as "device".
 // Methods comparison (always): deterministic, mean-field and 2DGBNN (shared, hierarchical) on the same data
 // -> <dir>/results.json, results.md, PNG plots. --persistence adds saved-model size and ONNX throughput
 // -> <dir>/persistence.md. --quick: the committed 2,000-image subset, one epoch per stage, S = 10.
@@ -20,7 +21,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction" };
+var known = new HashSet<string> { "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -29,6 +30,8 @@ if (unknown.Count > 0)
 }
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+// Before any TorchSharp call: a -p:TorchBackend=system build takes the machine's LibTorch (the GPU kit's).
+Console.WriteLine(MLNet.Bayesian.Torch.LibTorchRuntime.EnsureLoaded());
 if (args.Contains("--step-time"))
 {
     double ms = StepTimeBenchmark.MedianStepMs(int.Parse(Value("--batch-size") ?? "128"), warmup: 10, steps: 100);
@@ -38,6 +41,18 @@ if (args.Contains("--step-time"))
 
 bool quick = args.Contains("--quick");
 string outDir = Value("--out") ?? Path.Combine("artifacts", "benchmarks");
+var deviceName = Value("--device") ?? "cpu";
+if (deviceName is not ("cpu" or "cuda"))
+{
+    Console.Error.WriteLine($"--device must be cpu or cuda, not '{deviceName}'.");
+    return 2;
+}
+if (deviceName == "cuda" && !TorchSharp.torch.cuda.is_available())
+{
+    Console.Error.WriteLine($"--device cuda: CUDA is not available ({MLNet.Bayesian.Torch.LibTorchRuntime.Description}).");
+    return 2;
+}
+var device = deviceName == "cuda" ? TorchSharp.torch.CUDA : TorchSharp.torch.CPU;
 if (args.Contains("--serving"))
 {
     Directory.CreateDirectory(outDir);
@@ -46,7 +61,7 @@ if (args.Contains("--serving"))
     var servingProbe = FashionMnist.Load(train: false, subset);
     if (quick) servingTrain = servingTrain.StratifiedHead(30);
     ServingBenchmark.Run(servingTrain, servingProbe, int.Parse(Value("--samples") ?? (quick ? "10" : "30")), quick ? 1 : 3,
-        int.Parse(Value("--calls") ?? (quick ? "2000" : "100000")), outDir);
+        int.Parse(Value("--calls") ?? (quick ? "2000" : "100000")), outDir, device.type == TorchSharp.DeviceType.CUDA ? 0 : null);
     return 0;
 }
 var architecture = Enum.TryParse<Architecture>(Value("--architecture") ?? "SmallCnn", ignoreCase: true, out var a) && a is Architecture.SmallCnn or Architecture.ResNet20
@@ -60,7 +75,7 @@ Directory.CreateDirectory(outDir);
 // Run from the repository root (the data paths are relative to it).
 int? ParsedOrNull(string name) => Value(name) is string v ? int.Parse(v) : null;
 var data = BenchmarkData.Load(quick, ParsedOrNull("--train-images"), ParsedOrNull("--test-images"));
-Console.WriteLine($"methods: {architecture} on {data.Name}: {data.Train.Count} training images, {data.Test.Count} test, {data.Ood.Count} OOD; " +
+Console.WriteLine($"methods: {architecture} on {data.Name}, device {device.type}: {data.Train.Count} training images, {data.Test.Count} test, {data.Ood.Count} OOD; " +
                   $"epochs {string.Join("/", epochs)}, S = {samples}, batch {batchSize}, {TorchSharp.torch.get_num_threads()} threads");
 var posterior = new MLNet.Bayesian.Posterior.SharedPosteriorOptions();
 posterior.ComponentBudget = int.Parse(Value("--components") ?? posterior.ComponentBudget.ToString());
@@ -68,7 +83,7 @@ posterior.OutlierQuantile = double.Parse(Value("--outlier-quantile") ?? posterio
 posterior.GradientFraction = double.Parse(Value("--gradient-fraction") ?? posterior.GradientFraction.ToString());
 Console.WriteLine($"shared posterior: component budget {posterior.ComponentBudget}, outlier quantile box {posterior.OutlierQuantile}, |mu| >= {posterior.MuThreshold}, " +
                   $"top {posterior.GradientFraction} by gradient");
-var settings = new MethodsBenchmark.Settings(architecture, epochs[0], epochs[1], epochs[2], samples, batchSize, Seed: 1, outDir, posterior);
+var settings = new MethodsBenchmark.Settings(architecture, epochs[0], epochs[1], epochs[2], samples, batchSize, Seed: 1, outDir, posterior, device);
 var outcome = new MethodsBenchmark(settings, data).Run();
 MethodsBenchmark.Plot(outcome.Methods, outDir);
 var methods = outcome.Methods.Select(m => m.Result).ToList();

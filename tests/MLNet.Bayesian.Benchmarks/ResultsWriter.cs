@@ -18,6 +18,7 @@ internal static class ResultsWriter
         [property: JsonPropertyName("commit")] string Commit,
         [property: JsonPropertyName("date")] string Date,
         [property: JsonPropertyName("threads")] int Threads,
+        [property: JsonPropertyName("device")] string Device,
         [property: JsonPropertyName("methods")] IReadOnlyList<MethodResult> Methods);
 
     public sealed record Target(string Name, bool Met, string Figure);
@@ -25,7 +26,8 @@ internal static class ResultsWriter
     public static Header MakeHeader(string dataset, MethodsBenchmark.Settings settings, bool quick, IReadOnlyList<MethodResult> methods) => new(
         dataset, settings.Architecture.ToString(),
         new Dictionary<string, int> { ["deterministic"] = settings.DeterministicEpochs, ["mean_field"] = settings.MeanFieldEpochs, ["shared"] = settings.SharedEpochs },
-        quick, Commit(), DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture), TorchSharp.torch.get_num_threads(), methods);
+        quick, Commit(), DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture), TorchSharp.torch.get_num_threads(),
+        settings.Device.type.ToString().ToLowerInvariant(), methods);
 
     /// <summary>The issue's targets that one run of this benchmark can decide, each with its figure.</summary>
     public static List<Target> Targets(IReadOnlyList<MethodResult> methods, Architecture architecture, IReadOnlyDictionary<string, double> interleavedStepMs)
@@ -69,7 +71,7 @@ internal static class ResultsWriter
         var s = new StringBuilder();
         s.AppendLine($"# Methods benchmark: {h.Architecture} on {h.Dataset}{(h.Quick ? " (quick mode)" : "")}");
         s.AppendLine();
-        s.AppendLine($"Date {h.Date}, commit {h.Commit}, {h.Threads} TorchSharp threads, {Environment.ProcessorCount} logical CPUs ({Cpu()}), " +
+        s.AppendLine($"Date {h.Date}, commit {h.Commit}, device {h.Device}, {h.Threads} TorchSharp threads, {Environment.ProcessorCount} logical CPUs ({Cpu()}), " +
                      $"epochs per stage (deterministic / mean-field / shared) {h.Epochs["deterministic"]} / {h.Epochs["mean_field"]} / {h.Epochs["shared"]}, " +
                      $"training took {outcome.TrainSeconds / 60:F1} min including evaluation. Produced by " +
                      $"`dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- {commandLine}`.");

@@ -26,8 +26,14 @@ public enum Architecture
 /// <summary>The one place that turns an <see cref="Architecture"/> into a network factory.</summary>
 public static class ArchitectureFactory
 {
-    /// <summary>A factory for the named architecture.</summary>
-    public static NetworkFactory Create(Architecture architecture) => architecture switch
+    /// <summary>A factory for the named architecture (the machine's LibTorch is loaded first when the application takes it from there).</summary>
+    public static NetworkFactory Create(Architecture architecture)
+    {
+        MLNet.Bayesian.Torch.LibTorchRuntime.EnsureLoaded();
+        return Factory(architecture);
+    }
+
+    static NetworkFactory Factory(Architecture architecture) => architecture switch
     {
         Architecture.SmallCnn => (c, h, w, k) => new SmallCnn(c, h, w, k),
         Architecture.ResNet20 => (c, _, _, k) => CifarResNet.ResNet20(c, k),

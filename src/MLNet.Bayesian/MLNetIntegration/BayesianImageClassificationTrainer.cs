@@ -5,6 +5,7 @@ using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.Persistence;
 using MLNet.Bayesian.Scoring;
+using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Training;
 using MLNet.Bayesian.Uncertainty;
 using TorchSharp;
@@ -39,6 +40,7 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         _options.Validate();
         var host = _env.Register(Name);
         using var channel = host.Start("Training");
+        channel.Info(MessageSensitivity.None, $"{Name}: {LibTorchRuntime.EnsureLoaded()}.");
         var (labelColumn, keyCount, classNames) = CheckLabel(input.Schema);
         var spec = InputSpec(input);
         var preprocessing = spec.Kind == ImageColumnKind.Vector ? null : ImagePreprocessing.Fit(new MLContext(), spec, ImageColumnReader.PixelsColumn);
@@ -216,8 +218,9 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         if (gpu is null) return CPU;
         if (cuda.is_available()) return new Device(DeviceType.CUDA, gpu.Value);
         if (!MLNetInternals.FallbackToCpu(_env))
-            throw new InvalidOperationException($"{Name}: GPU {gpu} was requested (MLContext.GpuDeviceId) but CUDA is not available and MLContext.FallbackToCpu is false. " +
-                "Build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU and driver, or set FallbackToCpu = true.");
+            throw new InvalidOperationException($"{Name}: GPU {gpu} was requested (MLContext.GpuDeviceId) but CUDA is not available ({LibTorchRuntime.Description}) " +
+                "and MLContext.FallbackToCpu is false. On a machine with an NVIDIA GPU, build with -p:TorchBackend=system and install PyTorch with CUDA " +
+                "(or build with -p:TorchBackend=cuda where TorchSharp-cuda-linux restores), or set FallbackToCpu = true.");
         channel.Warning(MessageSensitivity.None, $"{Name}: GPU {gpu} was requested but CUDA is not available; training on the CPU.");
         return CPU;
     }

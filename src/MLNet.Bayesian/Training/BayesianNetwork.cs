@@ -22,6 +22,9 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     IWeightPosterior? _weights;
     long _deterministicWeightCount;
 
+    // A network built directly (not through BayesianTrainer) still finds the machine's LibTorch when asked to.
+    static BayesianNetwork() => LibTorchRuntime.EnsureLoaded();
+
     /// <summary>Wraps a deterministic network (stage 0).</summary>
     public BayesianNetwork(nn.Module<Tensor, Tensor> network) : base(nameof(BayesianNetwork))
     {

@@ -70,6 +70,7 @@ public sealed class BayesianTrainer
     {
         ArgumentNullException.ThrowIfNull(factory);
         ArgumentNullException.ThrowIfNull(train);
+        _log(LibTorchRuntime.EnsureLoaded());
         if (train.Count == 0) throw new ArgumentException("The training set is empty.");
         if (train.Labels.Distinct().Count() < 2)
             throw new ArgumentException($"The training set holds a single class ('{train.ClassNames[train.Labels[0]]}'); a classifier needs at least two.");

@@ -206,4 +206,16 @@ public sealed class SaveLoadTests
         model.ExportOnnx(onnx);
         Assert.AreEqual("4", MLNet.Bayesian.Onnx.BayesianOnnxExport.ReadMetadata(File.ReadAllBytes(onnx))["samples"]);
     }
+
+    [TestMethod]
+    public void LoadingForAGpuFallsBackToTheCpuWhereThereIsNone()
+    {
+        // ML.NET's OnnxTransformer takes the context's GPU settings when it loads a model.
+        var ml = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = true };
+        var loaded = BayesianModel.Load(ml, Zip, out _);
+        var scores = ml.Data.CreateEnumerable<BayesianPrediction>(loaded.Transform(ImagePipelineTests.Load(ml, _test)), reuseRowObject: false).ToList();
+        var expected = Context.Data.CreateEnumerable<BayesianPrediction>(BayesianModel.Load(new MLContext(), Zip, out _).Transform(ImagePipelineTests.Load(Context, _test)), reuseRowObject: false).ToList();
+        Assert.AreEqual(expected.Count, scores.Count);
+        for (int i = 0; i < scores.Count; i++) CollectionAssert.AreEqual(expected[i].Score, scores[i].Score, $"row {i}");
+    }
 }
