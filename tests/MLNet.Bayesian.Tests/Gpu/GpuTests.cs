@@ -118,14 +118,14 @@ public sealed class GpuTests
         var engine = _ml.Model.CreatePredictionEngine<Input, BayesianPrediction>(_keys!.Append(_model!));
         Input Row(int i) => new() { Pixels = TestData.Test.Image(i % TestData.Test.Count).ToArray() };
         for (int i = 0; i < 1_000; i++) engine.Predict(Row(i));
-        long tensors = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        long tensors = TestMemory.LiveTensors();
         long? before = GpuMemoryMiB();
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < 10_000; i++) engine.Predict(Row(i));
         double rate = 10_000 / clock.Elapsed.TotalSeconds;
         long? after = GpuMemoryMiB();
         Console.WriteLine($"10,000 PredictionEngine calls on CUDA: {rate:F0} rows/s; GPU memory of this process {before} -> {after} MiB (nvidia-smi)");
-        Assert.AreEqual(tensors, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount, "every call's tensors are disposed");
+        Assert.AreEqual(tensors, TestMemory.LiveTensors(), "every call's tensors are disposed");
         if (before is long b && after is long a) Assert.IsTrue(a - b <= 64, $"GPU memory grew by {a - b} MiB over 10,000 calls");
     }
 

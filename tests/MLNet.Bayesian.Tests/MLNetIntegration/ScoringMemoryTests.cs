@@ -36,10 +36,10 @@ public sealed class ScoringMemoryTests
             {
                 getter(ref value);
                 rows++;
-                if (rows == 2_000) { after2k = Settle(); tensorsAfter2k = LiveTensors(); }
+                if (rows == 2_000) { after2k = TestMemory.SettledResidentBytes(); tensorsAfter2k = TestMemory.LiveTensors(); }
             }
-            after10k = Settle();
-            tensorsAfter10k = LiveTensors();
+            after10k = TestMemory.SettledResidentBytes();
+            tensorsAfter10k = TestMemory.LiveTensors();
         }
         Assert.AreEqual(tensorsAfter2k, tensorsAfter10k, "every batch's tensors are disposed");
         Assert.AreEqual(10_000, rows);
@@ -48,15 +48,4 @@ public sealed class ScoringMemoryTests
         Assert.IsTrue(growthMb < 40, $"memory grew by {growthMb:F1} MB over 8,000 rows");
     }
 
-    static long LiveTensors() => TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-
-    static long Settle()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        using var process = Process.GetCurrentProcess();
-        process.Refresh();
-        return process.WorkingSet64;
-    }
 }

@@ -45,17 +45,17 @@ public sealed class ServingTests
     {
         var engine = _ml.Model.CreatePredictionEngine<Input, BayesianPrediction>(_model);
         for (int i = 0; i < 2_000; i++) engine.Predict(Row(i));
-        long before = Settle(), tensorsBefore = LiveTensors();
+        long before = TestMemory.SettledResidentBytes(), tensorsBefore = TestMemory.LiveTensors();
         int gen2 = GC.CollectionCount(2);
         var clock = Stopwatch.StartNew();
         const int Calls = 20_000;
         for (int i = 0; i < Calls; i++) engine.Predict(Row(i));
         double seconds = clock.Elapsed.TotalSeconds;
         int collections = GC.CollectionCount(2) - gen2;
-        long after = Settle();
+        long after = TestMemory.SettledResidentBytes();
         double growthMb = (after - before) / 1e6;
         Console.WriteLine($"{Calls:N0} PredictionEngine calls: {Calls / seconds:F0} rows/s, full collections {collections}, resident memory {before / 1e6:F0} -> {after / 1e6:F0} MB");
-        Assert.AreEqual(tensorsBefore, LiveTensors(), "every call's tensors are disposed");
+        Assert.AreEqual(tensorsBefore, TestMemory.LiveTensors(), "every call's tensors are disposed");
         Assert.IsTrue(collections < Calls / 100, $"{collections} full collections in {Calls} calls: a collection is forced per row");
         Assert.IsTrue(growthMb < 40, $"memory grew by {growthMb:F1} MB over {Calls} calls");
     }
@@ -95,15 +95,4 @@ public sealed class ServingTests
             }
     }
 
-    static long LiveTensors() => TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-
-    static long Settle()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        using var process = Process.GetCurrentProcess();
-        process.Refresh();
-        return process.WorkingSet64;
-    }
 }
