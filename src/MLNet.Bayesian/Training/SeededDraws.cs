@@ -6,8 +6,8 @@ namespace MLNet.Bayesian.Training;
 /// <summary>
 /// The S seeded posterior draws that prediction averages over: draw s is <see cref="BayesianNetwork.Draw"/>(seed, s).
 /// When all S fit in <see cref="CacheBudgetBytes"/> they are drawn once and kept, stacked per layer ([S, ...]), so
-/// that prediction runs all S at once (<see cref="BayesianNetwork.ForwardStacked"/>); they are read-only, so any
-/// number of threads may score with them at once. Otherwise each use draws afresh and frees the draw afterwards.
+/// that a small batch runs all S at once (<see cref="BayesianNetwork.ForwardStacked"/>) and a large one takes views of
+/// draw s; they are read-only, so any number of threads may score with them at once. Otherwise each use draws afresh and frees the draw afterwards.
 /// Both give the same numbers. Create it after training: a kept draw does not follow later changes of the weights.
 /// </summary>
 internal sealed class SeededDraws : IDisposable
