@@ -17,8 +17,8 @@ public sealed class SmallCnn : Module<Tensor, Tensor>
         : base(nameof(SmallCnn))
     {
         features = Sequential(
-            Conv2d(channels, width1, 3, padding: 1), BatchNorm2d(width1), ReLU(), MaxPool2d(2),
-            Conv2d(width1, width2, 3, padding: 1), BatchNorm2d(width2), ReLU(), MaxPool2d(2));
+            Conv2d(channels, width1, 3, padding: 1), BatchNorm2d(width1), ReLU(), new FastMaxPool2d(2),
+            Conv2d(width1, width2, 3, padding: 1), BatchNorm2d(width2), ReLU(), new FastMaxPool2d(2));
         long flat = width2 * (height / 4) * (width / 4);
         classifier = Sequential(Flatten(), Linear(flat, hidden), ReLU(), Linear(hidden, classes));
         RegisterComponents();

@@ -60,6 +60,9 @@ internal sealed class OnnxNetworkExporter
             case MaxPool2d pool:
                 return Graph.Node("MaxPool", new[] { x }, ("kernel_shape", Pair(pool.kernel_size)), ("strides", Pair(pool.stride ?? pool.kernel_size)),
                     ("pads", Pads(pool.padding ?? new long[] { 0 })), ("ceil_mode", pool.ceil_mode ? 1L : 0L));
+            case FastMaxPool2d pool:
+                return Graph.Node("MaxPool", new[] { x }, ("kernel_shape", new[] { pool.Size, pool.Size }), ("strides", new[] { pool.Size, pool.Size }),
+                    ("pads", new long[] { 0, 0, 0, 0 }), ("ceil_mode", 0L));
             case Flatten flatten when flatten.start_dim == 1 && flatten.end_dim == -1:
                 return Graph.Node("Flatten", new[] { x }, ("axis", 1L));
             case AdaptiveAvgPool2d pool when pool.output_size.All(s => s == 1):

@@ -54,14 +54,26 @@ public static class BayesianModel
         ArgumentNullException.ThrowIfNull(mlContext);
         Verify(path);
         Register(mlContext);
+        // OnnxTransformer takes the context's GPU settings when it loads. Its fallback covers a GPU package on a machine
+        // without a GPU, not the CPU package, which has no CUDA provider at all: decide that case here.
+        int? gpu = mlContext.GpuDeviceId;
+        bool withoutGpu = gpu is not null && !Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider");
+        if (withoutGpu && !mlContext.FallbackToCpu)
+            throw new InvalidOperationException($"GPU {gpu} was requested (MLContext.GpuDeviceId) to score '{path}', but this ONNX Runtime has no CUDA provider. " +
+                "Build with -p:OnnxRuntimeBackend=gpu (Microsoft.ML.OnnxRuntime.Gpu.Linux), or set MLContext.FallbackToCpu = true.");
         try
         {
+            if (withoutGpu) mlContext.GpuDeviceId = null;
             return mlContext.Model.Load(path, out inputSchema);
         }
         catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
         {
             var cause = e is TargetInvocationException { InnerException: { } inner } ? inner : e;
             throw new InvalidDataException($"Model file '{path}' could not be loaded; it is corrupt, incomplete or from an incompatible version: {cause.Message}", e);
+        }
+        finally
+        {
+            mlContext.GpuDeviceId = gpu;
         }
     }
 

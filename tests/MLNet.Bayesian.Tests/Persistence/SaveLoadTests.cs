@@ -217,5 +217,12 @@ public sealed class SaveLoadTests
         var expected = Context.Data.CreateEnumerable<BayesianPrediction>(BayesianModel.Load(new MLContext(), Zip, out _).Transform(ImagePipelineTests.Load(Context, _test)), reuseRowObject: false).ToList();
         Assert.AreEqual(expected.Count, scores.Count);
         for (int i = 0; i < scores.Count; i++) CollectionAssert.AreEqual(expected[i].Score, scores[i].Score, $"row {i}");
+        Assert.AreEqual(0, ml.GpuDeviceId, "the context keeps its settings");
+
+        if (Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider")) return;
+        var strict = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = false };
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => BayesianModel.Load(strict, Zip, out _));
+        StringAssert.Contains(e.Message, "OnnxRuntimeBackend=gpu");
+        StringAssert.Contains(e.Message, "FallbackToCpu");
     }
 }
