@@ -10,7 +10,7 @@ namespace MLNet.Bayesian.Architectures;
 /// training the plain kernel is kept: there the copies and the channels-last backward made the small CNN's step
 /// slower (43-54 against 34-35 ms). Either way the result is the same numbers, channels-first.
 /// </summary>
-public sealed class FastMaxPool2d : Module<Tensor, Tensor>
+internal sealed class FastMaxPool2d : Module<Tensor, Tensor>
 {
     /// <summary>A pool whose window and stride are both <paramref name="size"/>.</summary>
     public FastMaxPool2d(long size) : base(nameof(FastMaxPool2d)) => Size = size;
