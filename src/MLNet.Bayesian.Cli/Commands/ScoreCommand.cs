@@ -128,11 +128,18 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         {
             return ml.Data.CreateEnumerable<BayesianPrediction>(model.Transform(data), reuseRowObject: false).ToList();
         }
-        catch (Exception e) when (e is not InvalidDataException && e.InnerException is InvalidDataException inner)
+        catch (Exception e) when (e is not InvalidDataException && RowError(e) is { } inner)
         {
             // ML.NET wraps what a transform's getter throws; the inner exception says what is wrong with the row.
             throw new InvalidDataException(inner.Message, e);
         }
+    }
+
+    static InvalidDataException? RowError(Exception e)
+    {
+        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+            if (inner is InvalidDataException found) return found;
+        return null;
     }
 
     static ReviewRule? ReviewRuleFor(Settings settings, ReviewRule? stored)

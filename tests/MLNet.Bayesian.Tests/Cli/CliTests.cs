@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Microsoft.ML;
+using MLNet.Bayesian.MLNetIntegration;
 using System.Reflection;
 using MLNet.Bayesian.Data;
 
@@ -201,5 +203,38 @@ public sealed class CliTests
         Console.WriteLine($"killed {kills} runs of score mid-run; the last run finished the file");
         Assert.IsTrue(kills >= 4, $"only {kills} runs were killed before they finished");
         CollectionAssert.AreEquivalent(expected.ToList(), RowsByPath(csv).ToList(), "after the kills every image has exactly its clean row");
+    }
+
+    [TestMethod]
+    public void AModelWhoseScoresAreNotFiniteGivesErrorRowsNotDecisions()
+    {
+        // A model saved with NaN weights (a legitimate file: its digests match) makes every score NaN.
+        var ml = new MLContext(seed: 1);
+        var data = Tests.MLNetIntegration.ImagePipelineTests.Load(ml, Path.Combine(_root, "train"));
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath"))
+            .Append(ml.MulticlassClassification.Trainers.BayesianImageClassification(new BayesianImageClassificationTrainer.Options
+            {
+                DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, PredictionSamples = 3,
+                SharedPosterior = { ComponentBudget = 16, MinMembers = 10 },
+            }));
+        using var model = pipeline.Fit(data);
+        using (TorchSharp.torch.no_grad()) model.LastTransformer.Model.Network.SharedPosterior!.ComponentsMean.fill_(double.NaN);
+        string zip = Path.Combine(_root, "nan.zip");
+        MLNet.Bayesian.Persistence.BayesianModel.Save(ml, model, data.Schema, zip);
+
+        string images = Incoming("nan-images", 1);
+        string csv = Path.Combine(_root, "nan.csv");
+        var (code, output) = Run("score", "--model", zip, "--images", images, "--out", csv, "--threshold", "0.05");
+        Assert.AreEqual(1, code, $"rows that could not be scored make the exit code 1: {output}");
+        var rows = RowsByPath(csv);
+        Assert.AreEqual(Directory.GetFiles(images, "*.png", SearchOption.AllDirectories).Length, rows.Count, "one row per image");
+        foreach (var row in rows.Values)
+        {
+            var fields = Fields(row);
+            Assert.AreEqual("", fields[1], "no predicted label");
+            Assert.AreEqual("", fields[6], "no needs_review decision");
+            StringAssert.Contains(fields[^1], "not finite numbers");
+        }
     }
 }
