@@ -1,5 +1,11 @@
 using MLNet.Bayesian.Cli.Commands;
+using Spectre.Console;
 using Spectre.Console.Cli;
+
+// Into a file or a scheduler's log (Slurm, CI) Spectre would fold every line at 80 columns, splitting paths; there,
+// lines are as wide as COLUMNS says, else 240.
+if (Console.IsOutputRedirected)
+    AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out int columns) && columns > 0 ? columns : 240;
 
 var app = new CommandApp();
 app.Configure(config =>
@@ -13,6 +19,10 @@ app.Configure(config =>
         .WithExample("evaluate", "--model", "model.zip", "--data", "test/", "--ood", "other/", "--report", "report/");
     config.AddCommand<ScoreCommand>("score")
         .WithDescription("Score every image in a folder into a CSV: prediction, probabilities, uncertainty and a needs_review flag; unreadable files get an error row.")
-        .WithExample("score", "--model", "model.zip", "--images", "incoming/", "--out", "predictions.csv");
+        .WithExample("score", "--model", "model.zip", "--images", "incoming/", "--out", "predictions.csv")
+        .WithExample("score", "--model", "model.zip", "--images", "incoming/", "--out", "predictions.csv", "--shard", "0/4");
+    config.AddCommand<MergeCommand>("merge")
+        .WithDescription("Join the CSV parts of a sharded score run (predictions.part-K-of-N.csv) into one CSV, after checking that every image has exactly one row; exit code 1 and a list when any is missing or duplicated.")
+        .WithExample("merge", "--images", "incoming/", "--out", "predictions.csv");
 });
 return app.Run(args);

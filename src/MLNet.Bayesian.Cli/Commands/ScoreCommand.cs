@@ -1,5 +1,7 @@
 using System.ComponentModel;
 using Microsoft.ML;
+using System.Diagnostics;
+using MLNet.Bayesian.Cli.Sharding;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.Persistence;
 using MLNet.Bayesian.Scoring;
@@ -12,7 +14,9 @@ namespace MLNet.Bayesian.Cli.Commands;
 /// <summary>
 /// Batch scoring: one CSV row per image file below the folder, an error row for a file that cannot be scored (it
 /// says what is wrong with the file), resumption of an interrupted run (rows already in the CSV are skipped, a torn
-/// last line is cut away and scored again), exit code 1 when any row failed.
+/// last line is cut away and scored again), exit code 1 when any row failed. With a shard (<c>--shard K/N</c>, or a Slurm
+/// array task / Kubernetes Indexed Job pod) it scores only the images of that shard into its own CSV part, which
+/// <c>merge</c> puts together.
 /// </summary>
 internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
 {
@@ -24,8 +28,14 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         [CommandOption("--images <FOLDER>"), Description("Folder of images to score, searched recursively. Required.")]
         public string Images { get; set; } = "";
 
-        [CommandOption("--out <CSV>"), Description("Output CSV; an existing file is resumed. Default: predictions.csv.")]
+        [CommandOption("--out <CSV>"), Description("Output CSV; an existing file is resumed. With a shard, the shard's part beside it: predictions.part-K-of-N.csv. Default: predictions.csv.")]
         public string Out { get; set; } = "predictions.csv";
+
+        [CommandOption("--shard <K/N>"), Description("Score only shard K of N (K = 0 .. N-1; images go to shards by a hash of their relative path) into predictions.part-K-of-N.csv; 'merge' joins the parts. Default: the Slurm array task (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) or Kubernetes' JOB_COMPLETION_INDEX of --shards, else every image.")]
+        public string? Shard { get; set; }
+
+        [CommandOption("--shards <N>"), Description("Shard count when the shard index comes from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; needed for Kubernetes and when resubmitting some tasks of a Slurm array. Default: SLURM_ARRAY_TASK_COUNT.")]
+        public int? Shards { get; set; }
 
         [CommandOption("--threshold <T>"), Description("Flag needs_review when the review score is on the unsure side of T. Default: the rule stored at training time.")]
         public double? Threshold { get; set; }
@@ -46,6 +56,8 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
             if (ReviewScore is not null && !Enum.TryParse<UncertaintyScore>(ReviewScore, ignoreCase: true, out _))
                 return ValidationResult.Error($"--review-score: '{ReviewScore}' is not one of {string.Join(", ", UncertaintyScores.All)}.");
             if (MaxImagePixels < 1) return ValidationResult.Error("--max-image-pixels must be at least 1.");
+            try { _ = ShardOf(this); }
+            catch (ArgumentException e) { return ValidationResult.Error(e.Message); }
             return Batch < 1 ? ValidationResult.Error("--batch must be at least 1.") : ValidationResult.Success();
         }
     }
@@ -61,13 +73,23 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
 
         string root = Path.GetFullPath(settings.Images);
         var files = ImageFolder.ListImageFiles(root);
+        var shard = ShardOf(settings);
+        string output = settings.Out;
+        if (shard is not null)
+        {
+            int all = files.Count;
+            files = files.Where(f => shard.Owns(Path.GetRelativePath(root, f))).ToList();
+            output = shard.PartPath(settings.Out);
+            AnsiConsole.MarkupLine($"{shard}: {files.Count} of the {all} images -> {Markup.Escape(output)}");
+        }
         var classNames = info.Labels.ToArray();
-        using var csv = PredictionsCsv.Open(settings.Out, classNames);
-        if (csv.CutBytes > 0) AnsiConsole.MarkupLine($"[yellow]cut a torn last line ({csv.CutBytes} bytes) from {Markup.Escape(settings.Out)}; its image is scored again[/]");
+        using var csv = PredictionsCsv.Open(output, classNames);
+        if (csv.CutBytes > 0) AnsiConsole.MarkupLine($"[yellow]cut a torn last line ({csv.CutBytes} bytes) from {Markup.Escape(output)}; its image is scored again[/]");
         var pending = files.Where(f => !csv.Done.Contains(Path.GetRelativePath(root, f))).ToList();
-        AnsiConsole.MarkupLine($"{files.Count} images, {csv.Done.Count} already in {Markup.Escape(settings.Out)}, {pending.Count} to score");
+        AnsiConsole.MarkupLine($"{files.Count} images, {csv.Done.Count} already in {Markup.Escape(output)}, {pending.Count} to score");
 
-        int errors = 0, scored = 0;
+        int errors = 0, scored = 0, reported = 0;
+        var clock = Stopwatch.StartNew();
         for (int start = 0; start < pending.Count; start += settings.Batch)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -94,9 +116,17 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
                 }
             }
             csv.Append(batch.Select(f => rows[f]));
+            int done = start + batch.Count;
+            // A plain line every tenth, so that a log (Slurm's, CI's) shows progress without a redrawn bar.
+            if (done * 10L / pending.Count > reported || done == pending.Count)
+            {
+                reported = (int)(done * 10L / pending.Count);
+                double seconds = clock.Elapsed.TotalSeconds;
+                AnsiConsole.MarkupLine($"{done}/{pending.Count} images, {seconds:F1} s, {done / Math.Max(seconds, 1e-9):F0} images/s");
+            }
         }
         int totalErrors = errors + csv.PreviousErrors;
-        AnsiConsole.MarkupLine($"scored {scored}, errors {errors} in this run ({totalErrors} in the file) -> {Markup.Escape(settings.Out)}");
+        AnsiConsole.MarkupLine($"scored {scored}, errors {errors} in this run ({totalErrors} in the file) -> {Markup.Escape(output)}");
         return totalErrors > 0 ? 1 : 0;
     }
 
@@ -140,6 +170,17 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
             if (inner is InvalidDataException found) return found;
         return null;
+    }
+
+    /// <summary>The shard this run scores: <c>--shard</c>, else the scheduler's task index; null for every image.</summary>
+    static Shard? ShardOf(Settings settings)
+    {
+        if (settings.Shard is not null)
+        {
+            if (settings.Shards is not null) throw new ArgumentException("give either --shard K/N or --shards N, not both.");
+            return Sharding.Shard.Parse(settings.Shard, "--shard");
+        }
+        return Sharding.Shard.FromEnvironment(settings.Shards, Environment.GetEnvironmentVariable);
     }
 
     static ReviewRule? ReviewRuleFor(Settings settings, ReviewRule? stored)

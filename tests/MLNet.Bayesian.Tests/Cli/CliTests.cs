@@ -10,50 +10,23 @@ namespace MLNet.Bayesian.Tests.Cli;
 [TestClass]
 public sealed class CliTests
 {
-    static string _root = "", _zip = "";
+    static string Root => CliTool.Root;
+    static string Zip => CliTool.Model;
 
-    static Process Start(params string[] args)
-    {
-        string directory = typeof(CliTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "CliDirectory").Value!;
-        string tool = Path.Combine(directory, "MLNet.Bayesian.Cli.dll");
-        Assert.IsTrue(File.Exists(tool), $"the CLI was built at {tool}");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(tool);
-        foreach (string a in args) start.ArgumentList.Add(a);
-        start.Environment["COLUMNS"] = "200";
-        return Process.Start(start)!;
-    }
-
-    static (int Code, string Output) Run(params string[] args)
-    {
-        using var process = Start(args);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string stderr = process.StandardError.ReadToEnd();
-        Assert.IsTrue(process.WaitForExit(300_000), "the CLI finished");
-        return (process.ExitCode, stdout.Result + stderr);
-    }
+    static Process Start(params string[] args) => CliTool.Start(args);
+    static (int Code, string Output) Run(params string[] args) => CliTool.Run(args);
+    static List<string> Fields(string line) => CliTool.Fields(line);
+    static Dictionary<string, string> RowsByPath(string csv) => CliTool.RowsByPath(csv);
+    static string Incoming(string name, int perClass) => CliTool.Incoming(name, perClass);
 
     [ClassInitialize]
-    public static void Train(TestContext _)
-    {
-        _root = TestData.TempFolder();
-        ImageFolder.Write(TestData.Train.StratifiedHead(30), Path.Combine(_root, "train"));
-        ImageFolder.Write(TestData.Test.StratifiedHead(5), Path.Combine(_root, "test"));
-        var digits = DigitsCsvReader.ReadResized(TestData.DigitsCsv, 28);
-        ImageFolder.Write(digits.StratifiedHead(3), Path.Combine(_root, "ood"));
-        _zip = Path.Combine(_root, "model.zip");
-        var (code, output) = Run("train", "--data", Path.Combine(_root, "train"), "--out", _zip, "--epochs", "2,1,1", "--samples", "4", "--kl-weight", "0.1");
-        Assert.AreEqual(0, code, output);
-        StringAssert.Contains(output, "validation accuracy");
-        StringAssert.Contains(output, "review rule");
-        Assert.IsTrue(File.Exists(_zip));
-    }
+    public static void Train(TestContext _) => Assert.IsTrue(File.Exists(CliTool.Model));
 
     [TestMethod]
     public void EvaluateWritesMetricsAndPlots()
     {
-        string report = Path.Combine(_root, "report");
-        var (code, output) = Run("evaluate", "--model", _zip, "--data", Path.Combine(_root, "test"), "--ood", Path.Combine(_root, "ood"), "--report", report);
+        string report = Path.Combine(Root, "report");
+        var (code, output) = Run("evaluate", "--model", Zip, "--data", Path.Combine(Root, "test"), "--ood", Path.Combine(Root, "ood"), "--report", report);
         Assert.AreEqual(0, code, output);
         StringAssert.Contains(output, "OOD by MutualInformation: AUROC");
         foreach (string file in new[] { "metrics.json", "reliability.png", "risk_coverage.png", "uncertainty_histogram.png" })
@@ -71,13 +44,13 @@ public sealed class CliTests
     [TestMethod]
     public void ScoreWritesOneRowPerImageFlagsErrorsAndResumes()
     {
-        string images = Path.Combine(_root, "incoming");
+        string images = Path.Combine(Root, "incoming");
         ImageFolder.Write(TestData.Test.StratifiedHead(1), images);
         File.WriteAllText(Path.Combine(images, "not-an-image.png"), "this is text");
         int imageCount = Directory.GetFiles(images, "*.png", SearchOption.AllDirectories).Length;
-        string csv = Path.Combine(_root, "predictions.csv");
+        string csv = Path.Combine(Root, "predictions.csv");
 
-        var (code, output) = Run("score", "--model", _zip, "--images", images, "--out", csv);
+        var (code, output) = Run("score", "--model", Zip, "--images", images, "--out", csv);
         Assert.AreEqual(1, code, $"a failed row makes the exit code 1: {output}");
         var lines = File.ReadAllLines(csv);
         Assert.AreEqual(imageCount + 1, lines.Length, "header + one row per image");
@@ -93,7 +66,7 @@ public sealed class CliTests
         }
 
         File.Copy(Path.Combine(images, "Bag", Directory.GetFiles(Path.Combine(images, "Bag"))[0]), Path.Combine(images, "Bag", "late-arrival.png"));
-        (code, output) = Run("score", "--model", _zip, "--images", images, "--out", csv);
+        (code, output) = Run("score", "--model", Zip, "--images", images, "--out", csv);
         StringAssert.Contains(output, "scored 1,");
         var resumed = File.ReadAllLines(csv);
         Assert.AreEqual(imageCount + 2, resumed.Length, "the second run adds only the new image");
@@ -104,7 +77,7 @@ public sealed class CliTests
     [TestMethod]
     public void BadArgumentsGiveAClearMessage()
     {
-        var (code, output) = Run("score", "--model", Path.Combine(_root, "missing.zip"), "--images", _root);
+        var (code, output) = Run("score", "--model", Path.Combine(Root, "missing.zip"), "--images", Root);
         Assert.AreNotEqual(0, code);
         StringAssert.Contains(output, "missing.zip");
         (code, output) = Run("--help");
@@ -113,57 +86,21 @@ public sealed class CliTests
         StringAssert.Contains(output, "score");
     }
 
-    /// <summary>The fields of a CSV line (quoted fields may hold commas).</summary>
-    static List<string> Fields(string line)
-    {
-        var fields = new List<string>();
-        var current = new System.Text.StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char c = line[i];
-            if (quoted && c == '"' && i + 1 < line.Length && line[i + 1] == '"') { current.Append('"'); i++; }
-            else if (c == '"') quoted = !quoted;
-            else if (c == ',' && !quoted) { fields.Add(current.ToString()); current.Clear(); }
-            else current.Append(c);
-        }
-        fields.Add(current.ToString());
-        return fields;
-    }
-
-    static Dictionary<string, string> RowsByPath(string csv)
-    {
-        var lines = File.ReadAllLines(csv);
-        Assert.IsTrue(lines.Length > 1, "a header and rows");
-        var rows = lines.Skip(1).ToList();
-        int fields = Fields(lines[0]).Count;
-        foreach (string row in rows) Assert.AreEqual(fields, Fields(row).Count, $"a whole row: {row}");
-        Assert.AreEqual(rows.Count, rows.Select(r => Fields(r)[0]).Distinct().Count(), "no image has two rows");
-        return rows.ToDictionary(r => Fields(r)[0]);
-    }
-
-    static string Incoming(string name, int perClass)
-    {
-        string images = Path.Combine(_root, name);
-        if (!Directory.Exists(images)) ImageFolder.Write(TestData.Test.StratifiedHead(perClass), images);
-        return images;
-    }
-
     [TestMethod]
     public void ATornLastLineIsCutAwayAndItsImageScoredAgain()
     {
         string images = Incoming("torn", 2);
-        string clean = Path.Combine(_root, "torn-clean.csv");
-        Assert.AreEqual(0, Run("score", "--model", _zip, "--images", images, "--out", clean, "--batch", "7").Code);
+        string clean = Path.Combine(Root, "torn-clean.csv");
+        Assert.AreEqual(0, Run("score", "--model", Zip, "--images", images, "--out", clean, "--batch", "7").Code);
         var expected = RowsByPath(clean);
         foreach (int keep in new[] { 5, 40, 150 })
         {
             // A run killed while writing its last line: the file ends part-way through that line.
-            string torn = Path.Combine(_root, $"torn-{keep}.csv");
+            string torn = Path.Combine(Root, $"torn-{keep}.csv");
             var bytes = File.ReadAllBytes(clean);
             int lastLine = Array.LastIndexOf(bytes, (byte)'\n', bytes.Length - 2) + 1;
             File.WriteAllBytes(torn, bytes[..(lastLine + Math.Min(keep, bytes.Length - 1 - lastLine - 1))]);
-            var (code, output) = Run("score", "--model", _zip, "--images", images, "--out", torn);
+            var (code, output) = Run("score", "--model", Zip, "--images", images, "--out", torn);
             Assert.AreEqual(0, code, output);
             StringAssert.Contains(output, "cut a torn last line");
             StringAssert.Contains(output, "scored 1,");
@@ -175,17 +112,17 @@ public sealed class CliTests
     public void KillingScoreManyTimesLosesNoRowAndDuplicatesNone()
     {
         string images = Incoming("killed", 30);
-        string clean = Path.Combine(_root, "killed-clean.csv");
-        Assert.AreEqual(0, Run("score", "--model", _zip, "--images", images, "--out", clean, "--batch", "1").Code);
+        string clean = Path.Combine(Root, "killed-clean.csv");
+        Assert.AreEqual(0, Run("score", "--model", Zip, "--images", images, "--out", clean, "--batch", "1").Code);
         var expected = RowsByPath(clean);
 
-        string csv = Path.Combine(_root, "killed.csv");
+        string csv = Path.Combine(Root, "killed.csv");
         var random = new Random(5);
         int kills = 0;
         for (int attempt = 0; attempt < 6; attempt++)
         {
             long startLength = File.Exists(csv) ? new FileInfo(csv).Length : 0;
-            using var process = Start("score", "--model", _zip, "--images", images, "--out", csv, "--batch", "1");
+            using var process = Start("score", "--model", Zip, "--images", images, "--out", csv, "--batch", "1");
             process.StandardOutput.ReadToEndAsync();
             process.StandardError.ReadToEndAsync();
             // Kill once this run has written rows of its own, a random moment later: mid-run, possibly mid-write.
@@ -198,7 +135,7 @@ public sealed class CliTests
             }
             process.WaitForExit();
         }
-        var (code, output) = Run("score", "--model", _zip, "--images", images, "--out", csv, "--batch", "1");
+        var (code, output) = Run("score", "--model", Zip, "--images", images, "--out", csv, "--batch", "1");
         Assert.AreEqual(0, code, output);
         Console.WriteLine($"killed {kills} runs of score mid-run; the last run finished the file");
         Assert.IsTrue(kills >= 4, $"only {kills} runs were killed before they finished");
@@ -210,7 +147,7 @@ public sealed class CliTests
     {
         // A model saved with NaN weights (a legitimate file: its digests match) makes every score NaN.
         var ml = new MLContext(seed: 1);
-        var data = Tests.MLNetIntegration.ImagePipelineTests.Load(ml, Path.Combine(_root, "train"));
+        var data = Tests.MLNetIntegration.ImagePipelineTests.Load(ml, Path.Combine(Root, "train"));
         var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath"))
             .Append(ml.MulticlassClassification.Trainers.BayesianImageClassification(new BayesianImageClassificationTrainer.Options
@@ -220,11 +157,11 @@ public sealed class CliTests
             }));
         using var model = pipeline.Fit(data);
         using (TorchSharp.torch.no_grad()) model.LastTransformer.Model.Network.SharedPosterior!.ComponentsMean.fill_(double.NaN);
-        string zip = Path.Combine(_root, "nan.zip");
+        string zip = Path.Combine(Root, "nan.zip");
         MLNet.Bayesian.Persistence.BayesianModel.Save(ml, model, data.Schema, zip);
 
         string images = Incoming("nan-images", 1);
-        string csv = Path.Combine(_root, "nan.csv");
+        string csv = Path.Combine(Root, "nan.csv");
         var (code, output) = Run("score", "--model", zip, "--images", images, "--out", csv, "--threshold", "0.05");
         Assert.AreEqual(1, code, $"rows that could not be scored make the exit code 1: {output}");
         var rows = RowsByPath(csv);

@@ -1,0 +1,132 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace MLNet.Bayesian.Cli.Sharding;
+
+/// <summary>
+/// Reads the CSV parts that sharded <c>score</c> runs wrote beside one output path and checks them against the scored
+/// folder: every image exactly one row, in the part its hash assigns it to, every part present and whole. What is
+/// wrong is collected as <see cref="Problems"/>, one line each, rather than thrown, so that a user sees all of it at once.
+/// </summary>
+internal sealed partial class PartsCheck
+{
+    /// <summary>The header shared by the parts (null when none could be read).</summary>
+    public string? Header { get; private set; }
+    /// <summary>The rows of the parts by relative path (the first row where a path is duplicated).</summary>
+    public Dictionary<string, string> Rows { get; } = new(StringComparer.Ordinal);
+    /// <summary>Each problem found, one line each: a missing part, a torn line, a missing or duplicated image, ...</summary>
+    public List<string> Problems { get; } = new();
+    /// <summary>The shard count of the parts.</summary>
+    public int Count { get; private set; }
+    /// <summary>
+    /// The shards whose part is missing, torn or lacks rows: running them again (they resume their parts) repairs it.
+    /// Duplicated rows, rows in the wrong part and rows without an image are not repaired that way and are not here.
+    /// </summary>
+    public SortedSet<int> ShardsToRunAgain { get; } = new();
+    /// <summary>How many rows are error rows (a result too: the image could not be scored and the row says why).</summary>
+    public int ErrorRows { get; private set; }
+
+    [GeneratedRegex(@"\.part-(\d+)-of-(\d+)$")]
+    private static partial Regex PartName();
+
+    /// <summary>
+    /// Finds the parts of <paramref name="output"/> (<c>name.part-K-of-N.ext</c> in its folder) and checks them against
+    /// <paramref name="relativePaths"/>, the images of the scored folder. <paramref name="count"/>: the expected N, or
+    /// null to take it from the parts found.
+    /// </summary>
+    public static PartsCheck Run(string output, IReadOnlyList<string> relativePaths, int? count)
+    {
+        var check = new PartsCheck();
+        string directory = Path.GetDirectoryName(Path.GetFullPath(output))!;
+        string name = Path.GetFileNameWithoutExtension(output), extension = Path.GetExtension(output);
+        var found = new List<(int Index, int Count, string Path)>();
+        if (Directory.Exists(directory))
+        {
+            foreach (string file in Directory.EnumerateFiles(directory, $"{name}.part-*-of-*{extension}"))
+            {
+                var match = PartName().Match(Path.GetFileNameWithoutExtension(file));
+                if (match.Success && Path.GetFileNameWithoutExtension(file) == $"{name}{match.Value}")
+                    found.Add((int.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value), file));
+            }
+        }
+        var counts = found.Select(p => p.Count).Distinct().OrderBy(n => n).ToList();
+        if (count is null)
+        {
+            if (counts.Count == 0)
+            {
+                check.Problems.Add($"no parts {name}.part-K-of-N{extension} in '{directory}': run 'score --shard K/N --out {output}' (or a Slurm array task) first.");
+                return check;
+            }
+            if (counts.Count > 1)
+            {
+                check.Problems.Add($"'{directory}' holds parts of {string.Join(" and ", counts)} shards ({name}.part-K-of-N{extension} with N = {string.Join(", ", counts)}); " +
+                    "remove the parts of the old run or give --shards N.");
+                return check;
+            }
+            count = counts[0];
+        }
+        check.Count = count.Value;
+        var shardOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var part in found.Where(p => p.Count == check.Count).OrderBy(p => p.Index))
+        {
+            if (part.Index >= check.Count) { check.Problems.Add($"'{part.Path}' names shard {part.Index} of {check.Count}, which does not exist."); continue; }
+            check.Read(part.Path, part.Index, shardOf);
+        }
+        for (int k = 0; k < check.Count; k++)
+            if (!found.Any(p => p.Count == check.Count && p.Index == k))
+            {
+                check.Problems.Add($"part {Shard.PartPath(output, k, check.Count)} is missing: shard {k} of {check.Count} has not run (score --shard {k}/{check.Count}).");
+                check.ShardsToRunAgain.Add(k);
+            }
+
+        var images = new HashSet<string>(relativePaths, StringComparer.Ordinal);
+        foreach (string path in relativePaths)
+            if (!check.Rows.ContainsKey(path))
+            {
+                int shard = Shard.Of(path, check.Count);
+                check.Problems.Add($"missing: '{path}' has no row (shard {shard}).");
+                check.ShardsToRunAgain.Add(shard);
+            }
+        foreach (string path in check.Rows.Keys.Where(p => !images.Contains(p)).OrderBy(p => p, StringComparer.Ordinal))
+            check.Problems.Add($"not in the folder: '{path}' has a row in part {shardOf[path]} but no image.");
+        return check;
+    }
+
+    void Read(string file, int index, Dictionary<string, int> shardOf)
+    {
+        string text = File.ReadAllText(file, new UTF8Encoding(false));
+        var lines = text.Split('\n');
+        // Split leaves "" after a final newline; anything else there is a line the writer did not finish (a killed task).
+        if (lines[^1].Length > 0)
+        {
+            ShardsToRunAgain.Add(index);
+            Problems.Add($"'{file}' ends in a torn line (a task killed while writing): run its shard again ({index}/{Count}) to repair it.");
+        }
+        if (lines.Length < 2)
+        {
+            Problems.Add($"'{file}' is empty: shard {index} of {Count} has not written its header.");
+            ShardsToRunAgain.Add(index);
+            return;
+        }
+        string header = lines[0];
+        if (Header is null) Header = header;
+        else if (header != Header) { Problems.Add($"'{file}' has other columns than the first part (a different model?): its header differs."); return; }
+        for (int i = 1; i < lines.Length - 1; i++)
+        {
+            string line = lines[i];
+            if (line.Length == 0) continue;
+            var fields = PredictionsCsv.SplitCsv(line);
+            string path = fields[0];
+            if (shardOf.TryGetValue(path, out int earlier))
+            {
+                Problems.Add(earlier == index ? $"duplicated: '{path}' has two rows in part {index}." : $"duplicated: '{path}' has rows in parts {earlier} and {index}.");
+                continue;
+            }
+            if (Shard.Of(path, Count) != index)
+                Problems.Add($"wrong part: '{path}' belongs to shard {Shard.Of(path, Count)} of {Count} but is in part {index}.");
+            shardOf[path] = index;
+            Rows[path] = line;
+            if (fields[^1].Length > 0) ErrorRows++;
+        }
+    }
+}

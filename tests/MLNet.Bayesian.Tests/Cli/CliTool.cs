@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Reflection;
+using MLNet.Bayesian.Data;
+
+namespace MLNet.Bayesian.Tests.Cli;
+
+/// <summary>
+/// The command-line tool as the CLI tests run it: a separate process, and one small model trained with it once per test
+/// run (shared by the test classes, so that each does not pay for its own training).
+/// </summary>
+internal static class CliTool
+{
+    static readonly Lazy<(string Root, string Zip)> Trained = new(Train, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>The folder holding the training images, the model and what the tests write.</summary>
+    public static string Root => Trained.Value.Root;
+
+    /// <summary>A model trained with <c>train</c> on 300 images (2/1/1 epochs, S = 4), with a stored review rule.</summary>
+    public static string Model => Trained.Value.Zip;
+
+    /// <summary>The path of the built CLI (MLNet.Bayesian.Cli.dll).</summary>
+    public static string Dll
+    {
+        get
+        {
+            string directory = typeof(CliTool).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "CliDirectory").Value!;
+            string tool = Path.Combine(directory, "MLNet.Bayesian.Cli.dll");
+            Assert.IsTrue(File.Exists(tool), $"the CLI was built at {tool}");
+            return tool;
+        }
+    }
+
+    static (string, string) Train()
+    {
+        string root = TestData.TempFolder();
+        ImageFolder.Write(TestData.Train.StratifiedHead(30), Path.Combine(root, "train"));
+        ImageFolder.Write(TestData.Test.StratifiedHead(5), Path.Combine(root, "test"));
+        var digits = DigitsCsvReader.ReadResized(TestData.DigitsCsv, 28);
+        ImageFolder.Write(digits.StratifiedHead(3), Path.Combine(root, "ood"));
+        string zip = Path.Combine(root, "model.zip");
+        var (code, output) = Run("train", "--data", Path.Combine(root, "train"), "--out", zip, "--epochs", "2,1,1", "--samples", "4", "--kl-weight", "0.1");
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "validation accuracy");
+        StringAssert.Contains(output, "review rule");
+        Assert.IsTrue(File.Exists(zip));
+        return (root, zip);
+    }
+
+    /// <summary>Starts the CLI with <paramref name="args"/>; the caller reads its output and waits.</summary>
+    public static Process Start(params string[] args) => Start(args, environment: null);
+
+    /// <summary>Starts the CLI with extra environment variables (null values remove a variable).</summary>
+    public static Process Start(string[] args, IDictionary<string, string?>? environment)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Dll);
+        foreach (string a in args) start.ArgumentList.Add(a);
+        start.Environment["COLUMNS"] = "200";
+        // A test run inside a Slurm job must not see that job's array variables.
+        foreach (string name in new[] { "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "JOB_COMPLETION_INDEX" })
+            start.Environment.Remove(name);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+            if (value is null) start.Environment.Remove(name); else start.Environment[name] = value;
+        return Process.Start(start)!;
+    }
+
+    /// <summary>Runs the CLI to the end; its exit code and its output (stdout, then stderr).</summary>
+    public static (int Code, string Output) Run(params string[] args) => Run(args, environment: null);
+
+    /// <summary>Runs the CLI to the end with extra environment variables.</summary>
+    public static (int Code, string Output) Run(string[] args, IDictionary<string, string?>? environment)
+    {
+        using var process = Start(args, environment);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string stderr = process.StandardError.ReadToEnd();
+        Assert.IsTrue(process.WaitForExit(300_000), "the CLI finished");
+        return (process.ExitCode, stdout.Result + stderr);
+    }
+
+    /// <summary>The fields of a CSV line (quoted fields may hold commas).</summary>
+    public static List<string> Fields(string line)
+    {
+        var fields = new List<string>();
+        var current = new System.Text.StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted && c == '"' && i + 1 < line.Length && line[i + 1] == '"') { current.Append('"'); i++; }
+            else if (c == '"') quoted = !quoted;
+            else if (c == ',' && !quoted) { fields.Add(current.ToString()); current.Clear(); }
+            else current.Append(c);
+        }
+        fields.Add(current.ToString());
+        return fields;
+    }
+
+    /// <summary>The rows of a predictions CSV by path, after checking that each is whole and no path has two.</summary>
+    public static Dictionary<string, string> RowsByPath(string csv)
+    {
+        var lines = File.ReadAllLines(csv);
+        Assert.IsTrue(lines.Length > 1, "a header and rows");
+        var rows = lines.Skip(1).ToList();
+        int fields = Fields(lines[0]).Count;
+        foreach (string row in rows) Assert.AreEqual(fields, Fields(row).Count, $"a whole row: {row}");
+        Assert.AreEqual(rows.Count, rows.Select(r => Fields(r)[0]).Distinct().Count(), "no image has two rows");
+        return rows.ToDictionary(r => Fields(r)[0]);
+    }
+
+    /// <summary>A folder of test images under <see cref="Root"/>, <paramref name="perClass"/> of each class (written once).</summary>
+    public static string Incoming(string name, int perClass)
+    {
+        string images = Path.Combine(Root, name);
+        if (!Directory.Exists(images)) ImageFolder.Write(TestData.Test.StratifiedHead(perClass), images);
+        return images;
+    }
+}
