@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian/Ubuntu machine lacks for this repository: the full Fashion-MNIST data set
-# (Debian package dataset-fashion-mnist). The .NET SDK 10 must already be installed.
+# Installs what a fresh Debian/Ubuntu machine lacks for this repository, from apt, only what is missing:
+# - dataset-fashion-mnist: the full Fashion-MNIST data set (the main job and the benchmark);
+# - python3-onnx: the ONNX project's checker, which the tests run over the exported graph;
+# - slurm-wlm and munge: the one-node Slurm cluster of the sharded-scoring test (eng/slurm).
+# The .NET SDK 10 must already be installed.
 set -euo pipefail
 command -v dotnet >/dev/null || { echo "error: the .NET SDK 10 is required (dotnet not found on PATH)" >&2; exit 1; }
-if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+missing=()
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
+/usr/bin/python3 -c 'import onnx' 2>/dev/null || missing+=(python3-onnx)
+command -v slurmctld >/dev/null || missing+=(slurm-wlm)
+command -v munged >/dev/null || missing+=(munge)
+if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing with apt: ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
