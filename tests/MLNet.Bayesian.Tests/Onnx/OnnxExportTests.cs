@@ -41,6 +41,11 @@ public sealed class OnnxExportTests
         const int samples = 6, seed = 11;
         var torch = model.Predict(probe.Pixels, samples, seed: seed);
         byte[] onnx = BayesianOnnxExport.Export(model, samples, seed);
+        OnnxChecker.AssertValid(onnx, $"{architecture}/{variant}");
+        // The checker does refuse a broken graph: the same one with a node reading a tensor that nothing makes.
+        var broken = global::Onnx.ModelProto.Parser.ParseFrom(onnx);
+        broken.Graph.Node[^1].Input[0] = "no_such_tensor";
+        Assert.IsFalse(OnnxChecker.Check(Google.Protobuf.MessageExtensions.ToByteArray(broken)).Valid, "the checker refuses a dangling input");
         var (probabilities, classes, mutual) = RunOnnx(onnx, probe.Pixels, probe.Count, 1, 28, 28);
         double maxDiff = probabilities.Zip(torch.Probabilities, (a, b) => Math.Abs(a - b)).Max();
         Console.WriteLine($"{architecture}/{variant}: max |ONNX - TorchSharp| = {maxDiff:E2}, ONNX bytes {onnx.Length:N0}");
