@@ -53,6 +53,9 @@ public sealed partial class BayesianImageClassificationTrainer
         public double ValidationFraction = 0;
         /// <summary>Stops training at the next batch when cancelled (as does MLContext.CancelExecution from Microsoft.ML.Experimental).</summary>
         public CancellationToken CancellationToken = default;
+        /// <summary>Called after every training batch with the stage, epoch, batch and an estimate of the time left
+        /// (see <see cref="TrainingProgress"/>); null: progress goes to the MLContext's log once per epoch only.</summary>
+        public Action<TrainingProgress>? Progress = null;
 
         /// <inheritdoc />
         public override void Validate()

@@ -40,12 +40,13 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         _options.Validate();
         var host = _env.Register(Name);
         using var channel = host.Start("Training");
-        channel.Info(MessageSensitivity.None, $"{Name}: {LibTorchRuntime.EnsureLoaded()}.");
         var (labelColumn, keyCount, classNames) = CheckLabel(input.Schema);
         var spec = InputSpec(input);
         var preprocessing = spec.Kind == ImageColumnKind.Vector ? null : ImagePreprocessing.Fit(new MLContext(), spec, ImageColumnReader.PixelsColumn);
         var reader = new ImageColumnReader(input.Schema[spec.ColumnName], spec, preprocessing, _options.MaxImagePixels);
+        var readClock = System.Diagnostics.Stopwatch.StartNew();
         var train = Read(input, reader, spec, labelColumn.Name, "training");
+        channel.Info(MessageSensitivity.None, $"{Name}: read {train.Count:N0} training images in {readClock.Elapsed.TotalSeconds:F1} s.");
         if (train.Count == 0)
             throw new ArgumentException($"The training data is empty: no rows reached {Name}.");
         if (train.Labels.Distinct().Count() < 2)
@@ -75,7 +76,7 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
                 "and cannot send anything to review; use PredictiveEntropy or Confidence for review rules.");
 
         var trainer = new BayesianTrainer(_options.WithSeed(seed), line => channel.Info(MessageSensitivity.None, line), _options.CancellationToken,
-            () => MLNetInternals.IsCanceled(_env));
+            () => MLNetInternals.IsCanceled(_env)) { Progress = _options.Progress };
         var factory = _options.NetworkFactory ?? ArchitectureFactory.Create(_options.Architecture);
         BayesianImageClassifier model;
         try

@@ -45,6 +45,15 @@ public sealed class BayesianTrainer
     /// </summary>
     public Action<BayesianImageClassifier, BayesianStage>? StageCompleted { get; set; }
 
+    /// <summary>
+    /// Called on the training thread after every batch with where the run stands and an estimate of the time left:
+    /// for progress bars and logs. Keep it short; it runs between LibTorch calls.
+    /// </summary>
+    public Action<TrainingProgress>? Progress { get; set; }
+
+    Stopwatch _runClock = new();
+    long _batchesDone, _batchesPlanned;
+
     void OnStageCompleted(BayesianImageClassifier classifier, BayesianStage stage)
     {
         if (StageCompleted is null) return;
@@ -82,6 +91,11 @@ public sealed class BayesianTrainer
         random.manual_seed(seed);
         var rng = new Random(seed);
 
+        _runClock = Stopwatch.StartNew();
+        _batchesDone = 0;
+        int stepsPerEpoch = (train.Count + _options.BatchSize - 1) / _options.BatchSize;
+        _batchesPlanned = (long)stepsPerEpoch * (_options.DeterministicEpochs + Math.Max(0, _options.MeanFieldEpochs) +
+            (_options.MeanFieldEpochs > 0 && !_options.StopAfterMeanField ? _options.SharedEpochs : 0));
         var network = new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count));
         network.to(device);
         var report = new TrainingReport { DeterministicParameters = network.TrainableParameterCount };
@@ -103,6 +117,7 @@ public sealed class BayesianTrainer
 
             var points = network.PosteriorPoints(gradients.Select(g => g.cpu().data<float>().ToArray()).ToList());
             gradients.ForEach(g => g.Dispose());
+            _log($"stage 2: building the shared posterior from {points.Sum(p => (long)p.Mu.Length):N0} weights ...");
             var plan = SharedPosteriorBuilder.Build(points, _options.SharedPosterior);
             report.Posterior = plan.Statistics;
             var shared = new SharedPosterior(plan, _options.Variant, _options.Prior, _options.PriorSigma, device);
@@ -156,6 +171,7 @@ public sealed class BayesianTrainer
             double klWeight = _options.KLWeight * (_options.KLWarmupEpochs > 0 ? Math.Min(1.0, (epoch + 1.0) / _options.KLWarmupEpochs) : 1.0);
             double lossSum = 0, nllSum = 0, klSum = 0;
             int[] order = Enumerable.Range(0, train.Count).OrderBy(_ => rng.Next()).ToArray();
+            var epochClock = Stopwatch.StartNew();
             for (int start = 0; start < order.Length; start += _options.BatchSize)
             {
                 ThrowIfStopped();
@@ -193,6 +209,9 @@ public sealed class BayesianTrainer
                     }
                     gradientSteps++;
                 }
+                _batchesDone++;
+                Progress?.Invoke(new TrainingProgress(stage, StageNumber(stage), epoch + 1, epochs, start / _options.BatchSize + 1, stepsPerEpoch,
+                    _batchesDone, _batchesPlanned, _runClock.Elapsed));
                 lossSum += lossValue * n;
                 nllSum += nll.item<float>() * n;
                 if (kl is not null) klSum += kl.item<float>() * n;
@@ -202,12 +221,15 @@ public sealed class BayesianTrainer
                 foreach (var g in gradientSums) g.div_(ScalarSafeOps.Constant(gradientSteps, g));
             ran++;
 
+            double epochSeconds = epochClock.Elapsed.TotalSeconds;
             string line = $"stage {StageNumber(stage)} ({stage}) epoch {epoch + 1}/{epochs}: loss {lossSum / train.Count:F4}, NLL {nllSum / train.Count:F4}" +
-                          (variational ? $", KL {klSum / train.Count:F1}" : "");
+                          (variational ? $", KL {klSum / train.Count:F1}" : "") + $" ({epochSeconds:F1} s)";
             if (validation is not null)
             {
-                metrics = classifier.Evaluate(validation, SamplesFor(stage));
-                line += $"; validation {metrics}";
+                // Seeded draws, the ones the trained model scores with: the last epoch's figures are the model's.
+                var validationClock = Stopwatch.StartNew();
+                metrics = classifier.Evaluate(validation, SamplesFor(stage), _options.Seed ?? 0);
+                line += $"; validation {metrics} ({validationClock.Elapsed.TotalSeconds:F1} s)";
             }
             _log(line);
             if (stage == BayesianStage.Shared && _options.RemergeThreshold > 0 && epoch < epochs - 1)

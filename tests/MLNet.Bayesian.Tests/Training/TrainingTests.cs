@@ -107,6 +107,35 @@ public sealed class TrainingTests
     }
 
     [TestMethod]
+    public void ProgressComesAfterEveryBatchFromTheFirstAndTheLastEpochsValidationIsTheModels()
+    {
+        var options = OneEpochPerStage(seed: 4);
+        options.DeterministicEpochs = 2;
+        var train = TestData.Train.StratifiedHead(20);
+        var validation = TestData.Test.StratifiedHead(10);
+        var reports = new List<TrainingProgress>();
+        var log = new List<string>();
+        using var model = new BayesianTrainer(options, log.Add) { Progress = reports.Add }.Fit((c, h, w, k) => new SmallCnn(c, h, w, k), train, validation);
+
+        int batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
+        Assert.AreEqual(batches * 4, reports.Count, "one report per batch of every epoch of every stage");
+        Assert.AreEqual(1, reports[0].BatchesDone, "the first report comes after the first batch");
+        CollectionAssert.AreEqual(Enumerable.Range(1, reports.Count).Select(i => (long)i).ToList(), reports.Select(r => r.BatchesDone).ToList());
+        Assert.IsTrue(reports.All(r => r.BatchesPlanned == batches * 4), "the whole run is planned from the start");
+        Assert.AreEqual(1.0, reports[^1].Fraction);
+        Assert.AreEqual(TimeSpan.Zero, reports[^1].Remaining);
+        Assert.IsTrue(reports.Zip(reports.Skip(1)).All(p => p.Second.Elapsed >= p.First.Elapsed));
+        CollectionAssert.AreEqual(new[] { 0, 1, 3 }, reports.Select(r => r.StageNumber).Distinct().ToArray());
+        StringAssert.Contains(reports[batches].ToString(), $"stage 0 (Deterministic) epoch 2/2 batch 1/{batches}");
+
+        // The last epoch's validation figures are the trained model's (seeded draws), not a second, different figure.
+        var last = log.Last(l => l.StartsWith("stage 3") && l.Contains("validation"));
+        var metrics = model.Evaluate(validation, options.PredictionSamples, seed: 4);
+        StringAssert.Contains(last, $"validation {metrics}");
+        Assert.IsTrue(log.Any(l => l.StartsWith("stage 2: building the shared posterior")), "a line before the long posterior construction");
+    }
+
+    [TestMethod]
     public void SingleClassIsRejectedWithAClearMessage()
     {
         var oneClass = TestData.Train.Select(Enumerable.Range(0, TestData.Train.Count).Where(i => TestData.Train.Labels[i] == 3).Take(20).ToList());
