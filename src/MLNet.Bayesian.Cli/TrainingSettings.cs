@@ -17,7 +17,7 @@ internal static class TrainingSettings
     static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
     {
         "LabelColumnName", "ImageColumnName", "PredictedLabelColumnName", "ScoreColumnName", "ValidationSet", "NetworkFactory", "CancellationToken",
-        "ImageChannels", "VectorPixelScale",
+        "ImageChannels", "VectorPixelScale", "Progress",
     };
 
     /// <summary>Applies one <c>Name=value</c> assignment to <paramref name="options"/>; errors name the setting and the value.</summary>

@@ -21,7 +21,7 @@ internal sealed class MergeCommand : Command<MergeCommand.Settings>
         [CommandOption("--images <FOLDER>"), Description("The folder that was scored (every image in it must have exactly one row). Required.")]
         public string Images { get; set; } = "";
 
-        [CommandOption("--out <CSV>"), Description("The merged CSV; its parts are read from beside it (predictions.part-K-of-N.csv for predictions.csv). Default: predictions.csv.")]
+        [CommandOption("--out <CSV>"), Description("The merged CSV; its parts are read from beside it (predictions.part-K-of-N.csv for predictions.csv)."), DefaultValue("predictions.csv")]
         public string Out { get; set; } = "predictions.csv";
 
         [CommandOption("--shards <N>"), Description("The shard count of the run. Default: the N of the parts found (an error when parts of several counts are there).")]

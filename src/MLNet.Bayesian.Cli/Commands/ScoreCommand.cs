@@ -28,7 +28,7 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         [CommandOption("--images <FOLDER>"), Description("Folder of images to score, searched recursively. Required.")]
         public string Images { get; set; } = "";
 
-        [CommandOption("--out <CSV>"), Description("Output CSV; an existing file is resumed. With a shard, the shard's part beside it: predictions.part-K-of-N.csv. Default: predictions.csv.")]
+        [CommandOption("--out <CSV>"), Description("Output CSV; an existing file is resumed. With a shard, the shard's part beside it: predictions.part-K-of-N.csv."), DefaultValue("predictions.csv")]
         public string Out { get; set; } = "predictions.csv";
 
         [CommandOption("--shard <K/N>"), Description("Score only shard K of N (K = 0 .. N-1; images go to shards by a hash of their relative path) into predictions.part-K-of-N.csv; 'merge' joins the parts. Default: the Slurm array task (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) or Kubernetes' JOB_COMPLETION_INDEX of --shards, else every image.")]
@@ -43,10 +43,10 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         [CommandOption("--review-score <NAME>"), Description("Score that --threshold applies to: MutualInformation, PredictiveEntropy, ExpectedEntropy or Confidence. Default: the stored rule's, else MutualInformation.")]
         public string? ReviewScore { get; set; }
 
-        [CommandOption("--batch <N>"), Description("Images scored together and written to the CSV in one write. Default: 256."), DefaultValue(256)]
+        [CommandOption("--batch <N>"), Description("Images scored together and written to the CSV in one write."), DefaultValue(256)]
         public int Batch { get; set; } = 256;
 
-        [CommandOption("--max-image-pixels <N>"), Description("Largest image accepted, width x height; a larger file gets an error row. Default: 16000000."), DefaultValue(ImageFileCheck.DefaultMaxPixels)]
+        [CommandOption("--max-image-pixels <N>"), Description("Largest image accepted, width x height; a larger file gets an error row."), DefaultValue(ImageFileCheck.DefaultMaxPixels)]
         public long MaxImagePixels { get; set; } = ImageFileCheck.DefaultMaxPixels;
 
         public override ValidationResult Validate()

@@ -60,7 +60,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--kl-weight <F>"), Description("KL weight of the ELBO; 0.1 calibrates better on a few thousand images."), DefaultValue(1.0)]
         public double KLWeight { get; set; } = 1.0;
 
-        [CommandOption("--set <NAME=VALUE>"), Description("Any other training setting, repeatable: e.g. --set KLWarmupEpochs=1 --set SharedPosterior.ComponentBudget=512. --list-settings shows them all with their defaults.")]
+        [CommandOption("--set <NAME=VALUE>"), Description("Any other training setting, repeatable: e.g. --set KLWarmupEpochs=1 --set SharedPosterior.ComponentBudget=512. --list-settings shows them all with their defaults. Default: none.")]
         public string[] Set { get; set; } = Array.Empty<string>();
 
         [CommandOption("--list-settings"), Description("Print every training setting with its default and meaning, then exit.")]
@@ -107,38 +107,35 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         options.ValidationSet = prepare.Transform(split.TestSet);
         AnsiConsole.MarkupLine($"training on [bold]{entries.Count}[/] images from {Markup.Escape(folder)} ({settings.Architecture}, {options.Variant}, epochs {settings.Epochs})");
 
-        BayesianImageClassificationTransformer model = null!;
-        AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
-            .Start(progress =>
-            {
-                var tasks = new Dictionary<string, ProgressTask>();
-                ml.Log += (_, e) =>
-                {
-                    int at = e.Message.IndexOf("] stage ", StringComparison.Ordinal);
-                    if (at < 0) return;
-                    string line = e.Message[(at + 2)..];
-                    var epoch = System.Text.RegularExpressions.Regex.Match(line, @"^stage (\d) \((\w+)\) epoch (\d+)/(\d+)");
-                    if (epoch.Success)
-                    {
-                        string stage = $"stage {epoch.Groups[1].Value} {epoch.Groups[2].Value}";
-                        if (!tasks.TryGetValue(stage, out var task)) tasks[stage] = task = progress.AddTask(stage, maxValue: int.Parse(epoch.Groups[4].Value));
-                        task.Value = int.Parse(epoch.Groups[3].Value);
-                    }
-                    AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]");
-                };
-                model = ml.MulticlassClassification.Trainers.BayesianImageClassification(options).Fit(prepare.Transform(split.TrainSet));
-            });
+        var view = new TrainingProgressView(TrainingProgressView.ConsoleIsInteractive);
+        // The trainer's own lines (reading, epochs, posterior construction) as they come; ML.NET's other chatter stays out.
+        ml.Log += (_, e) =>
+        {
+            int at = e.Message.IndexOf("] ", StringComparison.Ordinal);
+            if (at > 0 && e.Message.AsSpan(0, at).Contains("BayesianImageClassification", StringComparison.Ordinal) && !e.Message.Contains("Kind=Trace"))
+                view.Line(e.Message[(at + 2)..]);
+        };
+        var model = view.Run(progress =>
+        {
+            options.Progress = progress;
+            return ml.MulticlassClassification.Trainers.BayesianImageClassification(options).Fit(prepare.Transform(split.TrainSet));
+        });
 
         var pipeline = prepare.Append(model);
-        // The validation images are scored once: the metrics and the review rule both read these rows.
+        // The validation images are scored once more, through the saved chain's transformers, for the review rule (it
+        // needs every row's scores); the metrics shown come from these rows too, so they are the saved model's.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var rows = UncertaintyEvaluation.ReadScoredRows(pipeline.Transform(split.TestSet));
+        AnsiConsole.MarkupLine($"scored the {rows.Count:N0} validation images for the review rule in {clock.Elapsed.TotalSeconds:F1} s");
         var report = UncertaintyEvaluator.Evaluate(rows, settings.ReviewCoverage);
         var rule = settings.TargetAccuracy is double target
             ? UncertaintyEvaluator.FitReviewRule(rows, settings.ReviewScore, targetAccuracy: target)
             : UncertaintyEvaluator.FitReviewRule(rows, settings.ReviewScore, coverage: settings.ReviewCoverage);
         string outPath = Path.GetFullPath(settings.Out);
         Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
+        clock.Restart();
         BayesianModel.Save(ml, pipeline, split.TrainSet.Schema, outPath, rule);
+        AnsiConsole.MarkupLine($"saved {Markup.Escape(outPath)} ({new FileInfo(outPath).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s");
 
         var training = model.Report;
         var table = new Table().AddColumns("measure", "value");

@@ -42,6 +42,14 @@ internal static class CliTool
         Assert.AreEqual(0, code, output);
         StringAssert.Contains(output, "validation accuracy");
         StringAssert.Contains(output, "review rule");
+        // Output into a file: plain progress lines from the first batch on, one per tenth of the run, never a redrawn bar.
+        var progress = output.Split('\n').Where(l => l.StartsWith("training ") && l.Contains(" elapsed, about ")).ToList();
+        StringAssert.StartsWith(progress.FirstOrDefault() ?? "", "training ", output);
+        StringAssert.Contains(progress[0], "batch 1/", "the first line comes after the first batch");
+        Assert.IsTrue(progress.Count is >= 5 and <= 12, $"a line per tenth: {progress.Count}\n{output}");
+        Assert.AreEqual(progress.Count, progress.Distinct().Count(), "no line twice");
+        StringAssert.Contains(output, "scored the ");
+        StringAssert.Contains(output, "saved ");
         Assert.IsTrue(File.Exists(zip));
         return (root, zip);
     }
