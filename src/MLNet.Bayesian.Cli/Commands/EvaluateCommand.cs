@@ -48,9 +48,13 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
     {
         var ml = new MLContext(seed: 1);
         var model = BayesianModel.Load(ml, settings.Model, out _);
+        var stored = BayesianModel.Inspect(settings.Model).ReviewRule;
         string folder = ImageInputs.ResolveFolder(settings.Data, train: false);
+        string dataName = DataName(settings.Data);
         var entries = ImageInputs.Entries(folder);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var rows = UncertaintyEvaluation.ReadScoredRows(model.Transform(ImageInputs.Load(ml, entries)));
+        AnsiConsole.MarkupLine($"scored {rows.Count:N0} images of {Markup.Escape(dataName)} in {clock.Elapsed.TotalSeconds:F1} s ({rows.Count / clock.Elapsed.TotalSeconds:F0} images/s)");
         if (!rows.Labels.Any(l => l >= 0)) throw new InvalidDataException($"No image in '{folder}' has a class the model knows.");
         Directory.CreateDirectory(settings.Report);
 
@@ -62,14 +66,16 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             using (var first = MLImage.CreateFromFile(entries[0].ImagePath)) side = first.Height;
             string oodFolder = ImageInputs.ResolveOodFolder(settings.Ood, side);
             var oodFiles = MLNet.Bayesian.Data.ImageFolder.ListImageFiles(oodFolder);
+            clock.Restart();
             ood = UncertaintyEvaluation.ReadScoredRows(model.Transform(ml.Data.LoadFromEnumerable(
                 oodFiles.Select(f => new MLNet.Bayesian.Data.ImageFolderEntry { ImagePath = Path.GetFullPath(f), Label = "" }))), labelColumnName: null);
+            AnsiConsole.MarkupLine($"scored {ood.Count:N0} out-of-distribution images of {Markup.Escape(DataName(settings.Ood))} in {clock.Elapsed.TotalSeconds:F1} s");
         }
         var report = UncertaintyEvaluator.Evaluate(rows, settings.Coverage, ood);
         var m = report.Classification;
         var json = new Dictionary<string, object?>
         {
-            ["images"] = m.Count, ["accuracy"] = m.Accuracy, ["nll"] = m.Nll, ["ece"] = m.Ece, ["brier"] = m.Brier,
+            ["data"] = dataName, ["images"] = m.Count, ["accuracy"] = m.Accuracy, ["nll"] = m.Nll, ["ece"] = m.Ece, ["brier"] = m.Brier,
             ["coverage"] = settings.Coverage,
             ["selective_accuracy"] = report.Selective.ToDictionary(s => s.Key.ToString(), s => s.Value.AccuracyAtCoverage),
             ["aurc"] = report.Selective.ToDictionary(s => s.Key.ToString(), s => s.Value.Aurc),
@@ -77,6 +83,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         };
         if (ood is not null)
         {
+            json["ood_data"] = DataName(settings.Ood!);
             json["ood_images"] = ood.Count;
             json["ood"] = report.OutOfDistribution!.ToDictionary(o => o.Key.ToString(), o => o.Value);
             json["ood_flagged_at_coverage"] = report.OutOfDistributionFlagged!.ToDictionary(o => o.Key.ToString(), o => o.Value);
@@ -84,18 +91,42 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         UncertaintyPlots.Reliability(report.Reliability, Path.Combine(settings.Report, "reliability.png"));
         UncertaintyPlots.RiskCoverage(UncertaintyScores.All.Where(rows.Scores.ContainsKey).ToDictionary(s => s.ToString(), s => UncertaintyEvaluator.Curve(rows, s)),
             Path.Combine(settings.Report, "risk_coverage.png"));
-        var histograms = new Dictionary<string, float[]> { ["in distribution"] = rows.Values(UncertaintyScore.PredictiveEntropy) };
-        if (ood is not null) histograms["out of distribution"] = ood.Values(UncertaintyScore.PredictiveEntropy);
-        UncertaintyPlots.Histogram("Predictive entropy", histograms, Path.Combine(settings.Report, "uncertainty_histogram.png"));
+        // One histogram per score, data sets named, with the stored review rule and this score's own threshold at the
+        // coverage marked: a person sees at a glance which score separates the two sets and where the rule cuts.
+        foreach (var score in UncertaintyScores.All.Where(rows.Scores.ContainsKey))
+        {
+            var histograms = new Dictionary<string, float[]> { [$"in distribution: {dataName} ({rows.Count:N0})"] = rows.Values(score) };
+            if (ood is not null) histograms[$"out of distribution: {DataName(settings.Ood!)} ({ood.Count:N0})"] = ood.Values(score);
+            var thresholds = new Dictionary<string, double>();
+            var values = rows.Values(score);
+            if (values.Max() > values.Min())
+            {
+                double atCoverage = UncertaintyEvaluator.FitReviewRule(rows, score, coverage: settings.Coverage).Threshold;
+                thresholds[$"{settings.Coverage:P0} coverage: {atCoverage:G3}"] = atCoverage;
+            }
+            if (stored is not null && stored.Score == score) thresholds[$"stored review rule: {stored.Threshold:G3}"] = stored.Threshold;
+            UncertaintyPlots.Histogram(score.ToString(), histograms, Path.Combine(settings.Report, $"histogram_{Snake(score)}.png"),
+                unit: score == UncertaintyScore.Confidence ? "probability of the predicted class" : "nats", thresholds: thresholds);
+        }
         File.WriteAllText(Path.Combine(settings.Report, "metrics.json"), JsonSerializer.Serialize(json, Json));
 
         AnsiConsole.MarkupLine($"{m.Count} images: accuracy {m.Accuracy:P2}, NLL {m.Nll:F4}, ECE {m.Ece:F4}, Brier {m.Brier:F4}; accuracy of the {settings.Coverage:P0} most certain: " +
             string.Join(", ", report.Selective.Select(s => $"{s.Value.AccuracyAtCoverage:P2} by {s.Key}")));
+        if (ood is not null) AnsiConsole.MarkupLine($"out of distribution: {Markup.Escape(DataName(settings.Ood!))}, {ood.Count:N0} images");
         if (report.OutOfDistribution is { } o)
             foreach (var (score, metrics) in o)
                 AnsiConsole.MarkupLine($"OOD by {score}: AUROC {metrics.Auroc:F3}, AUPR {metrics.Aupr:F3}, FPR at 95% TPR {metrics.FprAt95Tpr:F3}; " +
                                        $"flagged at {settings.Coverage:P0} coverage: {report.OutOfDistributionFlagged![score]:P1}");
+        if (stored is not null) AnsiConsole.MarkupLine($"stored review rule: {Markup.Escape(stored.ToString())}");
         AnsiConsole.MarkupLine($"report written to {Markup.Escape(Path.GetFullPath(settings.Report))}");
         return 0;
     }
+
+    /// <summary>How a data source is named in plots and the report: 'fashion-mnist test', or the folder's or file's name.</summary>
+    static string DataName(string source)
+        => string.Equals(source, ImageInputs.FashionMnistName, StringComparison.OrdinalIgnoreCase) ? "fashion-mnist test"
+            : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(source)));
+
+    static string Snake(UncertaintyScore score)
+        => string.Concat(score.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 }

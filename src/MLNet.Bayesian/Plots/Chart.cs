@@ -35,6 +35,7 @@ internal sealed class Chart
     readonly string _title, _xLabel, _yLabel;
     double? _xMin, _xMax, _yMin, _yMax;
     (double X0, double Y0, double X1, double Y1)? _reference;
+    readonly List<(double X, string Label)> _markers = new();
 
     public Chart(string title, string xLabel, string yLabel) { _title = title; _xLabel = xLabel; _yLabel = yLabel; }
 
@@ -49,6 +50,21 @@ internal sealed class Chart
     }
     public Chart Limits(double xMin, double xMax, double yMin, double yMax) { (_xMin, _xMax, _yMin, _yMax) = (xMin, xMax, yMin, yMax); return this; }
     public Chart Reference(double x0, double y0, double x1, double y1) { _reference = (x0, y0, x1, y1); return this; }
+    /// <summary>A labelled vertical line, e.g. a review threshold.</summary>
+    public Chart Marker(double x, string label) { _markers.Add((x, label)); return this; }
+
+    /// <summary>
+    /// A round tick spacing for a range: 1, 2, 2.5 or 5 times a power of ten, about <paramref name="ticks"/> per range,
+    /// so that labels read 0.05, 0.10, 0.15 rather than 0.081, 0.101.
+    /// </summary>
+    internal static double NiceStep(double range, int ticks = 5)
+    {
+        double raw = range / ticks;
+        if (!(raw > 0) || !double.IsFinite(raw)) return 1;
+        double power = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        double f = raw / power;
+        return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * power;
+    }
 
     /// <summary>A tick label with as many decimals as the tick spacing needs (a narrow range far from zero needs more than G3 gives).</summary>
     internal static string Tick(double value, double step)
@@ -59,7 +75,7 @@ internal sealed class Chart
 
     public void SavePng(string path)
     {
-        var xs = _series.SelectMany(s => s.X).Where(double.IsFinite).DefaultIfEmpty(0).ToList();
+        var xs = _series.SelectMany(s => s.X).Concat(_markers.Select(m => m.X)).Where(double.IsFinite).DefaultIfEmpty(0).ToList();
         var ys = _series.SelectMany(s => s.Y).Where(double.IsFinite).DefaultIfEmpty(0).ToList();
         bool lineChart = _series.All(s => s.Kind is Kind.Line or Kind.Bars);
         double xMin = _xMin ?? xs.Min(), xMax = _xMax ?? xs.Max();
@@ -72,6 +88,10 @@ internal sealed class Chart
             double mx = 0.03 * (xMax - xMin), my = 0.03 * (yMax - yMin);
             (xMin, xMax, yMin, yMax) = (xMin - mx, xMax + mx, yMin - my, yMax + my);
         }
+        double xStep = NiceStep(xMax - xMin), yStep = NiceStep(yMax - yMin);
+        // Line and bar charts end their axes on a tick; scatter plots keep their margins and tick inside them.
+        if (lineChart && _xMin is null) (xMin, xMax) = (Math.Floor(xMin / xStep + 1e-9) * xStep, Math.Ceiling(xMax / xStep - 1e-9) * xStep);
+        if (lineChart && _yMin is null) (yMin, yMax) = (Math.Floor(yMin / yStep + 1e-9) * yStep, Math.Ceiling(yMax / yStep - 1e-9) * yStep);
         float Px(double x) => (float)(Left + (x - xMin) / (xMax - xMin) * (Width - Left - Right));
         float Py(double y) => (float)(Height - Bottom - (y - yMin) / (yMax - yMin) * (Height - Top - Bottom));
 
@@ -81,13 +101,15 @@ internal sealed class Chart
         using var axis = new SKPaint { Color = SKColors.Black, StrokeWidth = 1, IsAntialias = true };
         using var grid = new SKPaint { Color = new SKColor(225, 225, 225), StrokeWidth = 1 };
         using var text = new SKPaint { Color = SKColors.Black, TextSize = 13, IsAntialias = true };
-        for (int i = 0; i <= 5; i++)
+        for (double xv = Math.Ceiling(xMin / xStep - 1e-9) * xStep; xv <= xMax + 1e-9 * xStep; xv += xStep)
         {
-            double xv = xMin + i * (xMax - xMin) / 5, yv = yMin + i * (yMax - yMin) / 5;
             canvas.DrawLine(Px(xv), Top, Px(xv), Height - Bottom, grid);
+            canvas.DrawText(Tick(Math.Abs(xv) < 1e-12 * xStep ? 0 : xv, xStep), Px(xv) - 10, Height - Bottom + 18, text);
+        }
+        for (double yv = Math.Ceiling(yMin / yStep - 1e-9) * yStep; yv <= yMax + 1e-9 * yStep; yv += yStep)
+        {
             canvas.DrawLine(Left, Py(yv), Width - Right, Py(yv), grid);
-            canvas.DrawText(Tick(xv, (xMax - xMin) / 5), Px(xv) - 10, Height - Bottom + 18, text);
-            canvas.DrawText(Tick(yv, (yMax - yMin) / 5), 8, Py(yv) + 4, text);
+            canvas.DrawText(Tick(Math.Abs(yv) < 1e-12 * yStep ? 0 : yv, yStep), 8, Py(yv) + 4, text);
         }
         canvas.DrawLine(Left, Height - Bottom, Width - Right, Height - Bottom, axis);
         canvas.DrawLine(Left, Top, Left, Height - Bottom, axis);
@@ -139,6 +161,14 @@ internal sealed class Chart
                     break;
             }
         }
+        using (var marker = new SKPaint { Color = new SKColor(200, 0, 0), StrokeWidth = 1.5f, PathEffect = SKPathEffect.CreateDash(new[] { 5f, 3f }, 0), IsAntialias = true })
+        using (var markerText = new SKPaint { Color = new SKColor(200, 0, 0), TextSize = 12, IsAntialias = true })
+            for (int m = 0; m < _markers.Count; m++)
+            {
+                var (x, label) = _markers[m];
+                canvas.DrawLine(Px(x), Top, Px(x), Height - Bottom, marker);
+                canvas.DrawText(label, Px(x) + 4, Top + 60 + 15 * m, markerText);
+            }
         canvas.Restore();
 
         // Legend, top right.

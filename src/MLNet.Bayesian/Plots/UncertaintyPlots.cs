@@ -19,8 +19,12 @@ public static class UncertaintyPlots
         chart.SavePng(path);
     }
 
-    /// <summary>Normalised histograms (fraction of each series per bin) of non-negative scores, one line per series.</summary>
-    public static void Histogram(string title, IReadOnlyDictionary<string, float[]> series, string path, int bins = 30, string unit = "nats")
+    /// <summary>
+    /// Normalised histograms (fraction of each series per bin) of non-negative scores, one line per series (name the data
+    /// set in its key), with each of <paramref name="thresholds"/> drawn as a labelled vertical line.
+    /// </summary>
+    public static void Histogram(string title, IReadOnlyDictionary<string, float[]> series, string path, int bins = 30, string unit = "nats",
+        IReadOnlyDictionary<string, double>? thresholds = null)
     {
         if (bins < 1) throw new ArgumentOutOfRangeException(nameof(bins), "at least one bin is needed");
         double max = series.Values.SelectMany(v => v).DefaultIfEmpty(1).Max();
@@ -33,6 +37,8 @@ public static class UncertaintyPlots
             foreach (float v in values) counts[Math.Clamp((int)(v / width), 0, bins - 1)] += 1.0 / Math.Max(values.Length, 1);
             chart.Line(name, Enumerable.Range(0, bins).Select(i => (i + 0.5) * width).ToArray(), counts);
         }
+        foreach (var (label, x) in thresholds ?? new Dictionary<string, double>())
+            if (double.IsFinite(x)) chart.Marker(x, label);
         chart.SavePng(path);
     }
 }

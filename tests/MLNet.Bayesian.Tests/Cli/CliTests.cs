@@ -29,7 +29,10 @@ public sealed class CliTests
         var (code, output) = Run("evaluate", "--model", Zip, "--data", Path.Combine(Root, "test"), "--ood", Path.Combine(Root, "ood"), "--report", report);
         Assert.AreEqual(0, code, output);
         StringAssert.Contains(output, "OOD by MutualInformation: AUROC");
-        foreach (string file in new[] { "metrics.json", "reliability.png", "risk_coverage.png", "uncertainty_histogram.png" })
+        StringAssert.Contains(output, "OOD by PredictiveEntropy: AUROC");
+        StringAssert.Contains(output, "out of distribution: ood, 30 images");
+        foreach (string file in new[] { "metrics.json", "reliability.png", "risk_coverage.png", "histogram_confidence.png", "histogram_predictive_entropy.png",
+                     "histogram_expected_entropy.png", "histogram_mutual_information.png" })
         {
             var info = new FileInfo(Path.Combine(report, file));
             Assert.IsTrue(info.Exists && info.Length > 1000, $"{file} exists and is not empty");
@@ -84,6 +87,29 @@ public sealed class CliTests
         Assert.AreEqual(0, code);
         StringAssert.Contains(output, "train");
         StringAssert.Contains(output, "score");
+    }
+
+    [TestMethod]
+    public void EveryOptionOfEveryVerbHasHelpTextAndSaysItsDefault()
+    {
+        foreach (string verb in new[] { "train", "evaluate", "score", "merge" })
+        {
+            var (code, output) = CliTool.Run(new[] { verb, "--help" }, new Dictionary<string, string?> { ["COLUMNS"] = "400" });
+            Assert.AreEqual(0, code, output);
+            var options = output.Split('\n').SkipWhile(l => !l.StartsWith("OPTIONS:")).Skip(1)
+                .Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s+(-\w, )?--[\w-]+")).ToList();
+            Assert.IsTrue(options.Count >= 3, $"{verb} --help lists its options:\n{output}");
+            foreach (string line in options)
+            {
+                // Columns: the option, its default (when it has one), its description.
+                var columns = System.Text.RegularExpressions.Regex.Split(line.Trim(), @"\s{2,}");
+                string option = columns[0];
+                Assert.IsTrue(columns.Length >= 2 && columns[^1].Length > 10, $"{verb} {option} has help text: '{line.Trim()}'");
+                bool takesValue = option.Contains('<');
+                bool saysDefault = columns.Length >= 3 || columns[^1].Contains("Default") || columns[^1].Contains("Required");
+                Assert.IsTrue(!takesValue || saysDefault, $"{verb} {option} shows its default or says it is required: '{line.Trim()}'");
+            }
+        }
     }
 
     [TestMethod]
