@@ -9,19 +9,31 @@ internal static class ImageInputs
     public const string FashionMnistName = "fashion-mnist";
 
     /// <summary>
+    /// Where images that the tool writes for itself go (Fashion-MNIST and the digits as PNG folders):
+    /// <c>MLNET_BAYESIAN_CACHE</c>, else <c>~/.local/share/mlnet-bayesian</c>. Deleting it costs only the time to write them again.
+    /// </summary>
+    public static string CacheRoot => Environment.GetEnvironmentVariable("MLNET_BAYESIAN_CACHE") is { Length: > 0 } cache
+        ? Path.GetFullPath(cache)
+        : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "mlnet-bayesian");
+
+    /// <summary>
     /// The folder to read: the given one, or for "fashion-mnist" the Debian data set written once as PNG
     /// folders under the user's cache (train or test split).
     /// </summary>
     public static string ResolveFolder(string data, bool train)
     {
         if (!string.Equals(data, FashionMnistName, StringComparison.OrdinalIgnoreCase)) return data;
-        string cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "mlnet-bayesian", "fashion-mnist", train ? "train" : "test");
+        string cache = Path.Combine(CacheRoot, "fashion-mnist", train ? "train" : "test");
         string done = Path.Combine(cache, ".complete");
         if (!File.Exists(done))
         {
-            Console.WriteLine($"writing Fashion-MNIST {(train ? "train" : "test")} images to {cache} (once)");
+            // The saved model reads image files, so the pipeline trains from files too: written once, reused after.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             if (Directory.Exists(cache)) Directory.Delete(cache, recursive: true);
-            ImageFolder.Write(FashionMnist.Load(train), cache);
+            var set = FashionMnist.Load(train);
+            Console.WriteLine($"writing the {set.Count:N0} Fashion-MNIST {(train ? "training" : "test")} images as PNG files to {cache} (once; set MLNET_BAYESIAN_CACHE to put them elsewhere) ...");
+            ImageFolder.Write(set, cache);
+            Console.WriteLine($"wrote them in {clock.Elapsed.TotalSeconds:F0} s");
             File.WriteAllText(done, DateTime.UtcNow.ToString("O"));
         }
         return cache;
@@ -35,7 +47,7 @@ internal static class ImageInputs
     {
         if (Directory.Exists(ood)) return ood;
         if (!File.Exists(ood)) throw new FileNotFoundException($"--ood: '{ood}' is neither a folder nor a digits CSV file.", ood);
-        string cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "mlnet-bayesian", "digits", $"{size}px");
+        string cache = Path.Combine(CacheRoot, "digits", $"{size}px");
         if (!File.Exists(Path.Combine(cache, ".complete")))
         {
             if (Directory.Exists(cache)) Directory.Delete(cache, recursive: true);
