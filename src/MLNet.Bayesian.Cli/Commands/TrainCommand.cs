@@ -122,20 +122,25 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         });
 
         var pipeline = prepare.Append(model);
-        // The validation images are scored once more, through the saved chain's transformers, for the review rule (it
-        // needs every row's scores); the metrics shown come from these rows too, so they are the saved model's.
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var rows = UncertaintyEvaluation.ReadScoredRows(pipeline.Transform(split.TestSet));
-        AnsiConsole.MarkupLine($"scored the {rows.Count:N0} validation images for the review rule in {clock.Elapsed.TotalSeconds:F1} s");
+        // The metrics and the review rule read the last epoch's validation pass (the trained model's seeded draws): the
+        // validation images are not scored a second time. Only when that pass does not describe the final network (no
+        // epoch ran after the last change) are they scored here, through the saved chain's transformers.
+        var rows = model.Report.FinalValidation;
+        if (rows is null)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            rows = UncertaintyEvaluation.ReadScoredRows(pipeline.Transform(split.TestSet));
+            AnsiConsole.MarkupLine($"scored the {rows.Count:N0} validation images for the review rule in {clock.Elapsed.TotalSeconds:F1} s");
+        }
         var report = UncertaintyEvaluator.Evaluate(rows, settings.ReviewCoverage);
         var rule = settings.TargetAccuracy is double target
             ? UncertaintyEvaluator.FitReviewRule(rows, settings.ReviewScore, targetAccuracy: target)
             : UncertaintyEvaluator.FitReviewRule(rows, settings.ReviewScore, coverage: settings.ReviewCoverage);
         string outPath = Path.GetFullPath(settings.Out);
         Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
-        clock.Restart();
+        var saveClock = System.Diagnostics.Stopwatch.StartNew();
         BayesianModel.Save(ml, pipeline, split.TrainSet.Schema, outPath, rule);
-        AnsiConsole.MarkupLine($"saved {Markup.Escape(outPath)} ({new FileInfo(outPath).Length / 1e6:F1} MB) in {clock.Elapsed.TotalSeconds:F1} s");
+        AnsiConsole.MarkupLine($"saved {Markup.Escape(outPath)} ({new FileInfo(outPath).Length / 1e6:F1} MB) in {saveClock.Elapsed.TotalSeconds:F1} s");
 
         var training = model.Report;
         var table = new Table().AddColumns("measure", "value");

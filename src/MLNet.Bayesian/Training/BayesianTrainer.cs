@@ -141,6 +141,8 @@ public sealed class BayesianTrainer
         ImageSet? validation, Random rng, TrainingReport report, List<Tensor>? gradientSums)
     {
         var network = classifier.Network;
+        // Whatever was validated before describes the network as it was before this stage changed it.
+        report.FinalValidation = null;
         int stepsPerEpoch = (train.Count + _options.BatchSize - 1) / _options.BatchSize;
         optim.Optimizer optimizer = null!;
         optim.lr_scheduler.LRScheduler? scheduler = null;
@@ -228,7 +230,9 @@ public sealed class BayesianTrainer
             {
                 // Seeded draws, the ones the trained model scores with: the last epoch's figures are the model's.
                 var validationClock = Stopwatch.StartNew();
-                metrics = classifier.Evaluate(validation, SamplesFor(stage), _options.Seed ?? 0);
+                var prediction = classifier.Predict(validation.Pixels, SamplesFor(stage), seed: _options.Seed ?? 0);
+                metrics = ClassificationMetrics.Compute(prediction.Probabilities, validation.Labels, classifier.ClassNames.Count);
+                report.FinalValidation = ScoredRows.From(prediction, validation.Labels);
                 line += $"; validation {metrics} ({validationClock.Elapsed.TotalSeconds:F1} s)";
             }
             _log(line);
@@ -239,6 +243,7 @@ public sealed class BayesianTrainer
                 {
                     _log($"stage 3: re-merged {network.SharedPosterior.Plan.Components.Length} components into {merged.Plan.Components.Length}");
                     network.ReplaceSharedPosterior(merged);
+                    report.FinalValidation = null;
                     NewOptimizer(epochs - epoch - 1);
                 }
             }

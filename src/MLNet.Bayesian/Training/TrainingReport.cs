@@ -1,4 +1,5 @@
 using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Uncertainty;
 
 namespace MLNet.Bayesian.Training;
 
@@ -17,6 +18,12 @@ public sealed class TrainingReport
     public long SharedParameters { get; set; }
     /// <summary>Stage-2 counts (null when stage 2 did not run).</summary>
     public SharedPosteriorStatistics? Posterior { get; set; }
+    /// <summary>
+    /// The validation images as the trained model scores them (its seeded draws), from the last epoch's validation pass;
+    /// null when there was no validation set or the network changed after that pass (e.g. stage 3 ran no epoch). Metrics
+    /// and review rules can read these rows instead of scoring the validation set a second time.
+    /// </summary>
+    public ScoredRows? FinalValidation { get; set; }
     /// <summary>Deterministic trainable parameters / shared trainable parameters.</summary>
     public double CompressionVsDeterministic => SharedParameters == 0 ? 0 : (double)DeterministicParameters / SharedParameters;
     /// <summary>Mean-field trainable parameters / shared trainable parameters.</summary>

@@ -132,6 +132,16 @@ public sealed class TrainingTests
         var last = log.Last(l => l.StartsWith("stage 3") && l.Contains("validation"));
         var metrics = model.Evaluate(validation, options.PredictionSamples, seed: 4);
         StringAssert.Contains(last, $"validation {metrics}");
+        var rows = model.Report.FinalValidation;
+        Assert.IsNotNull(rows, "the last validation pass is kept for metrics and review rules");
+        var scored = model.Predict(validation.Pixels, options.PredictionSamples, seed: 4);
+        CollectionAssert.AreEqual(scored.Probabilities, rows.Probabilities, "the kept rows are the trained model's scores");
+        CollectionAssert.AreEqual(validation.Labels, rows.Labels);
+
+        // When the network changes after the last validation pass (stage 3 runs no epoch), nothing stale is kept.
+        options.SharedEpochs = 0;
+        using var unvalidated = new BayesianTrainer(options).Fit((c, h, w, k) => new SmallCnn(c, h, w, k), train, validation);
+        Assert.IsNull(unvalidated.Report.FinalValidation);
         Assert.IsTrue(log.Any(l => l.StartsWith("stage 2: building the shared posterior")), "a line before the long posterior construction");
     }
 
