@@ -173,12 +173,14 @@ internal sealed class Chart
 
         // Legend, top right.
         using var backdrop = new SKPaint { Color = new SKColor(255, 255, 255, 220), Style = SKPaintStyle.Fill };
+        // As wide as the longest label (named data sets make long ones), never wider than the plot.
+        float legend = Math.Min(Width - Left - Right, 28 + _series.Select(s => text.MeasureText(s.Label)).DefaultIfEmpty(0).Max());
         for (int s = 0; s < _series.Count; s++)
         {
             using var swatch = new SKPaint { Color = (_series[s].Color ?? Palette[s % Palette.Length]).WithAlpha(255), Style = SKPaintStyle.Fill };
-            canvas.DrawRect(SKRect.Create(Width - Right - 274, Top + 5 + 18 * s, 272, 18), backdrop);
-            canvas.DrawRect(SKRect.Create(Width - Right - 270, Top + 8 + 18 * s, 12, 12), swatch);
-            canvas.DrawText(_series[s].Label, Width - Right - 252, Top + 19 + 18 * s, text);
+            canvas.DrawRect(SKRect.Create(Width - Right - legend - 2, Top + 5 + 18 * s, legend, 18), backdrop);
+            canvas.DrawRect(SKRect.Create(Width - Right - legend + 2, Top + 8 + 18 * s, 12, 12), swatch);
+            canvas.DrawText(_series[s].Label, Width - Right - legend + 20, Top + 19 + 18 * s, text);
         }
         using var image = SKImage.FromBitmap(bitmap);
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
