@@ -5,31 +5,37 @@
 # Task K of --tasks N runs 'score --shards N' (K from SLURM_ARRAY_TASK_ID) and writes results/predictions.part-K-of-N.csv;
 # the script waits for the array, runs 'merge', and submits again the shards that merge names as incomplete (a task
 # killed, a node lost; each resumes its part), up to --retries times. Exit code: merge's (0 when every image has
-# exactly one row in --out, 1 otherwise, with the list in <out>.problems.txt).
+# exactly one row in --out, 1 otherwise, with the list in <out>.problems.txt); 2 for arguments it cannot use.
 # On a real cluster the model, the images, the output folder and the tool must be on a filesystem every node sees.
 set -euo pipefail
 here=$(dirname "$(realpath "$0")")
 repo=$(realpath "$here/../..")
 model="" images="" out="" tasks="" retries=1 cli="" sbatch_options="" poll=2
 score_options=()
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+fail() { echo "score-array.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --model) model=$2; shift 2 ;;
-    --images) images=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
-    --tasks) tasks=$2; shift 2 ;;
-    --retries) retries=$2; shift 2 ;;
-    --cli) cli=$2; shift 2 ;;
-    --sbatch) sbatch_options=$2; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    --model|--images|--out|--tasks|--retries|--cli|--sbatch)
+      [ $# -ge 2 ] || fail "$1 needs a value (--help shows the options)"
+      case "$1" in
+        --model) model=$2 ;; --images) images=$2 ;; --out) out=$2 ;; --tasks) tasks=$2 ;;
+        --retries) retries=$2 ;; --cli) cli=$2 ;; --sbatch) sbatch_options=$2 ;;
+      esac
+      shift 2 ;;
     --) shift; score_options=("$@"); break ;;
-    *) echo "score-array.sh: unknown option '$1' (see the comment at the top of $0)" >&2; exit 2 ;;
+    *) fail "unknown option '$1' (--help shows the options)" ;;
   esac
 done
 for name in model images out tasks; do
-  [ -n "${!name}" ] || { echo "score-array.sh: --$name is required" >&2; exit 2; }
+  [ -n "${!name}" ] || fail "--$name is required (--help shows the options)"
 done
-[[ "$tasks" =~ ^[1-9][0-9]*$ ]] || { echo "score-array.sh: --tasks must be a whole number >= 1, not '$tasks'" >&2; exit 2; }
-command -v sbatch >/dev/null || { echo "score-array.sh: sbatch not found: this needs a Slurm cluster (or eng/slurm/start-test-cluster.sh)" >&2; exit 2; }
+[[ "$tasks" =~ ^[1-9][0-9]*$ ]] || fail "--tasks must be a whole number >= 1, not '$tasks'"
+[[ "$retries" =~ ^[0-9]+$ ]] || fail "--retries must be a whole number >= 0, not '$retries'"
+[ -f "$model" ] || fail "--model: file '$model' does not exist"
+[ -d "$images" ] || fail "--images: folder '$images' does not exist"
+command -v sbatch >/dev/null || fail "sbatch not found: this needs a Slurm cluster (or eng/slurm/start-test-cluster.sh)"
 model=$(realpath "$model"); images=$(realpath "$images"); out=$(realpath -m "$out")
 mkdir -p "$(dirname "$out")"
 
@@ -64,7 +70,16 @@ submit() {  # $1: the array's task list, e.g. 0-7 or 2,5
   echo "array job $id finished"
 }
 
+# When merge still finds shards to run, the end of their task logs usually says why (a crash, a bad model, a full disk).
+show_task_logs() {
+  for k in $1; do
+    log=$(ls -t "$logs"/*_"$k".out 2>/dev/null | head -n 1)
+    [ -n "$log" ] && { echo "--- last lines of $log (shard $k):"; tail -n 5 "$log"; }
+  done
+}
+
 start=$(date +%s.%N)
+rc=1
 submit "0-$((tasks - 1))"
 for attempt in $(seq 0 "$retries"); do
   set +e
@@ -74,6 +89,7 @@ for attempt in $(seq 0 "$retries"); do
   echo "$merged"
   [ "$rc" -eq 0 ] && break
   rerun=$(echo "$merged" | sed -n 's/^shards to run again: //p')
+  [ -n "$rerun" ] && show_task_logs "$rerun"
   if [ -z "$rerun" ] || [ "$attempt" -eq "$retries" ]; then break; fi
   echo "running again: shards ${rerun// /,} (attempt $((attempt + 1)) of $retries)"
   submit "${rerun// /,}"

@@ -8,7 +8,9 @@ namespace MLNet.Bayesian.Cli;
 /// The output file of <c>score</c>: a header, then one row per image (a prediction or an error, never both).
 /// Rows are appended a batch at a time in one write, so a killed run leaves whole lines behind, except at worst a
 /// torn last line; <see cref="Open"/> cuts such a line away, so that its image is scored again.
-/// Columns: path, predicted_label, the uncertainty columns, needs_review, p_(class) per class, error.
+/// Columns: path, predicted_label, the uncertainty columns, needs_review, p_(class) per class, error. Beside it,
+/// <c>&lt;file&gt;.model</c> holds the SHA-256 of the model zip that wrote it, so that a run resumed (or a part merged) with
+/// another model of the same classes is refused instead of mixing two models' rows.
 /// </summary>
 internal sealed class PredictionsCsv : IDisposable
 {
@@ -36,9 +38,15 @@ internal sealed class PredictionsCsv : IDisposable
     /// Opens <paramref name="path"/> for appending: a new file gets the header; an existing one is repaired (a torn last
     /// line is cut away) and its rows are read, after checking that its header matches these classes.
     /// </summary>
-    public static PredictionsCsv Open(string path, string[] classNames)
+    public static PredictionsCsv Open(string path, string[] classNames, string modelDigest)
     {
         string header = Header(classNames);
+        if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder) Directory.CreateDirectory(folder);
+        string? earlier = ModelOf(path);
+        if (earlier is not null && earlier != modelDigest && File.Exists(path) && new FileInfo(path).Length > 0)
+            throw new InvalidDataException($"'{path}' was written with another model (SHA-256 {earlier[..12]}..., this one {modelDigest[..12]}...): " +
+                "give another --out file, or delete it (and its .model file) to score everything again with this model.");
+        File.WriteAllText(ModelFile(path), modelDigest + "\n");
         var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 1);
         try
         {
@@ -70,6 +78,20 @@ internal sealed class PredictionsCsv : IDisposable
             stream.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The file beside a predictions CSV that names the model that wrote it.</summary>
+    public static string ModelFile(string csv) => csv + ".model";
+
+    /// <summary>The SHA-256 (hex) of the model that wrote <paramref name="csv"/>, or null when that is not recorded.</summary>
+    public static string? ModelOf(string csv)
+        => File.Exists(ModelFile(csv)) ? File.ReadAllText(ModelFile(csv)).Trim() is { Length: > 0 } d ? d : null : null;
+
+    /// <summary>The SHA-256 (hex) of a model zip, as <see cref="ModelOf"/> records it.</summary>
+    public static string Digest(string modelZip)
+    {
+        using var stream = File.OpenRead(modelZip);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream)).ToLowerInvariant();
     }
 
     /// <summary>Appends whole lines in one write and flushes them to the file.</summary>

@@ -49,15 +49,27 @@ internal sealed class TrainingProgressView
     public void Line(string text)
     {
         if (_task is not null && text.StartsWith("stage 2: building", StringComparison.Ordinal)) _task.Description = "stage 2 building the shared posterior";
-        var parts = text.Split("; validation ", 2);
-        Write(parts[0]);
-        if (parts.Length == 2) Write("    validation " + parts[1]);
+        // A message may hold several lines (the training report): each is cut on its own.
+        foreach (string line in text.ReplaceLineEndings("\n").Split('\n'))
+        {
+            var parts = line.Split("; validation ", 2);
+            Write(parts[0]);
+            if (parts.Length == 2) Write("    validation " + parts[1]);
+        }
     }
 
     void Write(string line)
     {
         int width = AnsiConsole.Profile.Width;
-        if (_interactive && line.Length >= width) line = line[..Math.Max(0, width - 2)] + "…";
+        if (_interactive && width > 20 && line.Length >= width)
+        {
+            // Wrap rather than cut: indented continuation lines, each narrower than the terminal.
+            int at = line.LastIndexOf(' ', Math.Min(line.Length - 1, width - 2));
+            if (at <= 4) at = width - 2;
+            AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line[..at])}[/]");
+            Write("      " + line[at..].TrimStart());
+            return;
+        }
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]");
     }
 

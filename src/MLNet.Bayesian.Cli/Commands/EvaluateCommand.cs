@@ -51,12 +51,14 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var stored = BayesianModel.Inspect(settings.Model).ReviewRule;
         string folder = ImageInputs.ResolveFolder(settings.Data, train: false);
         string dataName = DataName(settings.Data);
-        var entries = ImageInputs.Entries(folder);
+        // Unreadable files are left out by name (and listed in metrics.json) rather than stopping the evaluation midway.
+        var skipped = new List<(string File, string Error)>();
+        var entries = Readable(ImageInputs.Entries(folder), e => e.ImagePath, skipped);
+        if (entries.Count == 0) throw new InvalidDataException($"No readable image in '{folder}'.");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var rows = UncertaintyEvaluation.ReadScoredRows(model.Transform(ImageInputs.Load(ml, entries)));
         AnsiConsole.MarkupLine($"scored {rows.Count:N0} images of {Markup.Escape(dataName)} in {clock.Elapsed.TotalSeconds:F1} s ({rows.Count / clock.Elapsed.TotalSeconds:F0} images/s)");
         if (!rows.Labels.Any(l => l >= 0)) throw new InvalidDataException($"No image in '{folder}' has a class the model knows.");
-        Directory.CreateDirectory(settings.Report);
 
         ScoredRows? ood = null;
         if (settings.Ood is not null)
@@ -65,12 +67,15 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             int side;
             using (var first = MLImage.CreateFromFile(entries[0].ImagePath)) side = first.Height;
             string oodFolder = ImageInputs.ResolveOodFolder(settings.Ood, side);
-            var oodFiles = MLNet.Bayesian.Data.ImageFolder.ListImageFiles(oodFolder);
+            var oodFiles = Readable(MLNet.Bayesian.Data.ImageFolder.ListImageFiles(oodFolder), f => f, skipped);
             clock.Restart();
             ood = UncertaintyEvaluation.ReadScoredRows(model.Transform(ml.Data.LoadFromEnumerable(
                 oodFiles.Select(f => new MLNet.Bayesian.Data.ImageFolderEntry { ImagePath = Path.GetFullPath(f), Label = "" }))), labelColumnName: null);
             AnsiConsole.MarkupLine($"scored {ood.Count:N0} out-of-distribution images of {Markup.Escape(DataName(settings.Ood))} in {clock.Elapsed.TotalSeconds:F1} s");
         }
+        foreach (var (file, error) in skipped.Take(10)) AnsiConsole.MarkupLine($"[yellow]left out: {Markup.Escape(error)}[/]");
+        if (skipped.Count > 10) AnsiConsole.MarkupLine($"[yellow]... {skipped.Count} unreadable files left out in all (listed in metrics.json)[/]");
+        Directory.CreateDirectory(settings.Report);
         var report = UncertaintyEvaluator.Evaluate(rows, settings.Coverage, ood);
         var m = report.Classification;
         var json = new Dictionary<string, object?>
@@ -80,6 +85,8 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             ["selective_accuracy"] = report.Selective.ToDictionary(s => s.Key.ToString(), s => s.Value.AccuracyAtCoverage),
             ["aurc"] = report.Selective.ToDictionary(s => s.Key.ToString(), s => s.Value.Aurc),
             ["reliability"] = report.Reliability,
+            ["review_rule"] = stored?.ToString(),
+            ["skipped_files"] = skipped.Select(f => new Dictionary<string, string> { ["file"] = f.File, ["error"] = f.Error }).ToList(),
         };
         if (ood is not null)
         {
@@ -120,6 +127,18 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         if (stored is not null) AnsiConsole.MarkupLine($"stored review rule: {Markup.Escape(stored.ToString())}");
         AnsiConsole.MarkupLine($"report written to {Markup.Escape(Path.GetFullPath(settings.Report))}");
         return 0;
+    }
+
+    /// <summary>The items whose image file this library reads; the others go to <paramref name="skipped"/> with the reason.</summary>
+    static List<T> Readable<T>(IEnumerable<T> items, Func<T, string> file, List<(string File, string Error)> skipped)
+    {
+        var readable = new List<T>();
+        foreach (var item in items)
+        {
+            try { MLNet.Bayesian.Data.ImageFileCheck.CheckFile(file(item)); readable.Add(item); }
+            catch (InvalidDataException e) { skipped.Add((file(item), e.Message)); }
+        }
+        return readable;
     }
 
     /// <summary>How a data source is named in plots and the report: 'fashion-mnist test', or the folder's or file's name.</summary>

@@ -10,7 +10,8 @@ namespace MLNet.Bayesian.Cli.Commands;
 /// <summary>
 /// Joins the CSV parts of a sharded <c>score</c> into one CSV, after checking that every image of the folder has
 /// exactly one row across the parts. Exit code 0 when it wrote the CSV; 1 when anything is missing, duplicated or
-/// torn, with every problem listed (on the console, and all of them in <c>&lt;out&gt;.problems.txt</c>) and no CSV written.
+/// torn, with every problem listed (on the console, and all of them in <c>&lt;out&gt;.problems.txt</c>) and no CSV left
+/// (a merged CSV of an earlier run is removed: it no longer matches the parts).
 /// </summary>
 internal sealed class MergeCommand : Command<MergeCommand.Settings>
 {
@@ -38,11 +39,19 @@ internal sealed class MergeCommand : Command<MergeCommand.Settings>
     {
         string root = Path.GetFullPath(settings.Images);
         var paths = ImageFolder.ListImageFiles(root).Select(f => Path.GetRelativePath(root, f)).ToList();
-        var check = PartsCheck.Run(settings.Out, paths, settings.Shards);
+        var check = PartsCheck.Run(settings.Out, settings.Images, paths, settings.Shards);
         string problemsFile = settings.Out + ".problems.txt";
+        if (Path.GetDirectoryName(Path.GetFullPath(settings.Out)) is { } folder) Directory.CreateDirectory(folder);
         if (check.Problems.Count > 0)
         {
             File.WriteAllLines(problemsFile, check.Problems);
+            // A merged CSV of an earlier, complete run would now be read as the answer: it no longer is.
+            if (File.Exists(settings.Out))
+            {
+                File.Delete(settings.Out);
+                File.Delete(PredictionsCsv.ModelFile(settings.Out));
+                AnsiConsole.MarkupLine($"[yellow]removed the earlier {Markup.Escape(settings.Out)}: it no longer matches the parts[/]");
+            }
             AnsiConsole.MarkupLine($"[red]{check.Problems.Count} problem(s); {Markup.Escape(settings.Out)} was not written:[/]");
             // Plain writes: Spectre would fold long paths at the console width.
             foreach (string problem in check.Problems.Take(ShownProblems)) Console.WriteLine("  " + problem);
@@ -64,6 +73,7 @@ internal sealed class MergeCommand : Command<MergeCommand.Settings>
             foreach (string path in paths) writer.WriteLine(check.Rows[path]);
         }
         File.Move(temporary, settings.Out, overwrite: true);
+        if (check.Model is { } model) File.WriteAllText(PredictionsCsv.ModelFile(settings.Out), model + "\n");
         AnsiConsole.MarkupLine($"{paths.Count} images, one row each from {check.Count} parts ({check.ErrorRows} error rows) -> {Markup.Escape(settings.Out)}");
         return 0;
     }

@@ -31,7 +31,7 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         [CommandOption("--out <CSV>"), Description("Output CSV; an existing file is resumed. With a shard, the shard's part beside it: predictions.part-K-of-N.csv."), DefaultValue("predictions.csv")]
         public string Out { get; set; } = "predictions.csv";
 
-        [CommandOption("--shard <K/N>"), Description("Score only shard K of N (K = 0 .. N-1; images go to shards by a hash of their relative path) into predictions.part-K-of-N.csv; 'merge' joins the parts. Default: the Slurm array task (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) or Kubernetes' JOB_COMPLETION_INDEX of --shards, else every image.")]
+        [CommandOption("--shard <K/N>"), Description("Score only shard K of N (K = 0 .. N-1; images go to shards by a hash of their relative path) into predictions.part-K-of-N.csv; 'merge' joins the parts. 'none': every image, whatever the environment says. Default: the Slurm array task (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) or Kubernetes' JOB_COMPLETION_INDEX of --shards, else every image.")]
         public string? Shard { get; set; }
 
         [CommandOption("--shards <N>"), Description("Shard count when the shard index comes from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; needed for Kubernetes and when resubmitting some tasks of a Slurm array. Default: SLURM_ARRAY_TASK_COUNT.")]
@@ -73,6 +73,7 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
 
         string root = Path.GetFullPath(settings.Images);
         var files = ImageFolder.ListImageFiles(root);
+        if (files.Count == 0) AnsiConsole.MarkupLine($"[yellow]no image files (png, jpg, jpeg, bmp, gif, webp) below {Markup.Escape(root)}[/]");
         var shard = ShardOf(settings);
         string output = settings.Out;
         if (shard is not null)
@@ -80,10 +81,11 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
             int all = files.Count;
             files = files.Where(f => shard.Owns(Path.GetRelativePath(root, f))).ToList();
             output = shard.PartPath(settings.Out);
-            AnsiConsole.MarkupLine($"{shard}: {files.Count} of the {all} images -> {Markup.Escape(output)}");
+            AnsiConsole.MarkupLine($"{shard}{(settings.Shard is null ? $" (from {ShardSource()}; --shard none scores every image)" : "")}: " +
+                                   $"{files.Count} of the {all} images -> {Markup.Escape(output)}");
         }
         var classNames = info.Labels.ToArray();
-        using var csv = PredictionsCsv.Open(output, classNames);
+        using var csv = PredictionsCsv.Open(output, classNames, PredictionsCsv.Digest(settings.Model));
         if (csv.CutBytes > 0) AnsiConsole.MarkupLine($"[yellow]cut a torn last line ({csv.CutBytes} bytes) from {Markup.Escape(output)}; its image is scored again[/]");
         var pending = files.Where(f => !csv.Done.Contains(Path.GetRelativePath(root, f))).ToList();
         AnsiConsole.MarkupLine($"{files.Count} images, {csv.Done.Count} already in {Markup.Escape(output)}, {pending.Count} to score");
@@ -178,10 +180,12 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         if (settings.Shard is not null)
         {
             if (settings.Shards is not null) throw new ArgumentException("give either --shard K/N or --shards N, not both.");
-            return Sharding.Shard.Parse(settings.Shard, "--shard");
+            return string.Equals(settings.Shard, "none", StringComparison.OrdinalIgnoreCase) ? null : Sharding.Shard.Parse(settings.Shard, "--shard");
         }
         return Sharding.Shard.FromEnvironment(settings.Shards, Environment.GetEnvironmentVariable);
     }
+
+    static string ShardSource() => Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_ID") is not null ? "the Slurm array task" : "JOB_COMPLETION_INDEX";
 
     static ReviewRule? ReviewRuleFor(Settings settings, ReviewRule? stored)
     {

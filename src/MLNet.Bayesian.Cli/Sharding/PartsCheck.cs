@@ -8,14 +8,22 @@ namespace MLNet.Bayesian.Cli.Sharding;
 /// folder: every image exactly one row, in the part its hash assigns it to, every part present and whole. What is
 /// wrong is collected as <see cref="Problems"/>, one line each, rather than thrown, so that a user sees all of it at once.
 /// </summary>
-internal sealed partial class PartsCheck
+internal sealed class PartsCheck
 {
+    Func<int, string> _rerun = k => "";
+    /// <summary>Shards whose part must be deleted before running them again (another model's part): not run again as they are.</summary>
+    readonly HashSet<int> _foreign = new();
+    string? _model;
+    int _modelPart;
+
     /// <summary>The header shared by the parts (null when none could be read).</summary>
     public string? Header { get; private set; }
     /// <summary>The rows of the parts by relative path (the first row where a path is duplicated).</summary>
     public Dictionary<string, string> Rows { get; } = new(StringComparer.Ordinal);
     /// <summary>Each problem found, one line each: a missing part, a torn line, a missing or duplicated image, ...</summary>
     public List<string> Problems { get; } = new();
+    /// <summary>The SHA-256 of the model that wrote the parts (null when they do not record it).</summary>
+    public string? Model => _model;
     /// <summary>The shard count of the parts.</summary>
     public int Count { get; private set; }
     /// <summary>
@@ -26,29 +34,29 @@ internal sealed partial class PartsCheck
     /// <summary>How many rows are error rows (a result too: the image could not be scored and the row says why).</summary>
     public int ErrorRows { get; private set; }
 
-    [GeneratedRegex(@"\.part-(\d+)-of-(\d+)$")]
-    private static partial Regex PartName();
-
     /// <summary>
     /// Finds the parts of <paramref name="output"/> (<c>name.part-K-of-N.ext</c> in its folder) and checks them against
     /// <paramref name="relativePaths"/>, the images of the scored folder. <paramref name="count"/>: the expected N, or
-    /// null to take it from the parts found.
+    /// null to take it from the parts found. <paramref name="imageFolder"/> and <paramref name="output"/> also go into the
+    /// commands that the problems suggest.
     /// </summary>
-    public static PartsCheck Run(string output, IReadOnlyList<string> relativePaths, int? count)
+    public static PartsCheck Run(string output, string imageFolder, IReadOnlyList<string> relativePaths, int? count)
     {
         var check = new PartsCheck();
         string directory = Path.GetDirectoryName(Path.GetFullPath(output))!;
         string name = Path.GetFileNameWithoutExtension(output), extension = Path.GetExtension(output);
+        var partName = new Regex("^" + Regex.Escape(name) + @"\.part-(\d+)-of-(\d+)" + Regex.Escape(extension) + "$");
         var found = new List<(int Index, int Count, string Path)>();
         if (Directory.Exists(directory))
         {
-            foreach (string file in Directory.EnumerateFiles(directory, $"{name}.part-*-of-*{extension}"))
+            foreach (string file in Directory.EnumerateFiles(directory))
             {
-                var match = PartName().Match(Path.GetFileNameWithoutExtension(file));
-                if (match.Success && Path.GetFileNameWithoutExtension(file) == $"{name}{match.Value}")
-                    found.Add((int.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value), file));
+                var match = partName.Match(Path.GetFileName(file));
+                if (match.Success && int.TryParse(match.Groups[1].Value, out int k) && int.TryParse(match.Groups[2].Value, out int n))
+                    found.Add((k, n, file));
             }
         }
+        check._rerun = k => $"score --model <the model> --images {Quote(imageFolder)} --out {Quote(output)} --shard {k}/{check.Count}";
         var counts = found.Select(p => p.Count).Distinct().OrderBy(n => n).ToList();
         if (count is null)
         {
@@ -75,7 +83,7 @@ internal sealed partial class PartsCheck
         for (int k = 0; k < check.Count; k++)
             if (!found.Any(p => p.Count == check.Count && p.Index == k))
             {
-                check.Problems.Add($"part {Shard.PartPath(output, k, check.Count)} is missing: shard {k} of {check.Count} has not run (score --shard {k}/{check.Count}).");
+                check.Problems.Add($"part {Shard.PartPath(output, k, check.Count)} is missing: shard {k} of {check.Count} has not run ({check._rerun(k)}).");
                 check.ShardsToRunAgain.Add(k);
             }
 
@@ -84,13 +92,20 @@ internal sealed partial class PartsCheck
             if (!check.Rows.ContainsKey(path))
             {
                 int shard = Shard.Of(path, check.Count);
+                if (check._foreign.Contains(shard)) continue;   // said once, for the whole part
                 check.Problems.Add($"missing: '{path}' has no row (shard {shard}).");
                 check.ShardsToRunAgain.Add(shard);
             }
         foreach (string path in check.Rows.Keys.Where(p => !images.Contains(p)).OrderBy(p => p, StringComparer.Ordinal))
-            check.Problems.Add($"not in the folder: '{path}' has a row in part {shardOf[path]} but no image.");
+            check.Problems.Add($"not in the folder: '{path}' has a row in part {shardOf[path]} but no image (removed or renamed after scoring): " +
+                $"restore it, or delete that part and run its shard again ({check._rerun(shardOf[path])}).");
+        check.ShardsToRunAgain.ExceptWith(check._foreign);
         return check;
     }
+
+    static string Quote(string path) => path.Contains(' ') ? $"\"{path}\"" : path;
+
+    static string Short(string? digest) => digest is null ? "unknown" : digest[..Math.Min(12, digest.Length)];
 
     void Read(string file, int index, Dictionary<string, int> shardOf)
     {
@@ -100,7 +115,7 @@ internal sealed partial class PartsCheck
         if (lines[^1].Length > 0)
         {
             ShardsToRunAgain.Add(index);
-            Problems.Add($"'{file}' ends in a torn line (a task killed while writing): run its shard again ({index}/{Count}) to repair it.");
+            Problems.Add($"'{file}' ends in a torn line (a task killed while writing): run its shard again to repair it ({_rerun(index)}).");
         }
         if (lines.Length < 2)
         {
@@ -109,8 +124,15 @@ internal sealed partial class PartsCheck
             return;
         }
         string header = lines[0];
-        if (Header is null) Header = header;
-        else if (header != Header) { Problems.Add($"'{file}' has other columns than the first part (a different model?): its header differs."); return; }
+        string? model = PredictionsCsv.ModelOf(file);
+        if (Header is null) { Header = header; _model = model; _modelPart = index; }
+        else if (header != Header || (model is not null && _model is not null && model != _model))
+        {
+            _foreign.Add(index);
+            Problems.Add($"'{file}' was written by another model than part {_modelPart} ({(header != Header ? "other columns" : $"model {Short(model)} against {Short(_model)}")}): " +
+                $"delete it and run shard {index} again with the same model as the other parts ({_rerun(index)}).");
+            return;
+        }
         for (int i = 1; i < lines.Length - 1; i++)
         {
             string line = lines[i];
@@ -119,11 +141,13 @@ internal sealed partial class PartsCheck
             string path = fields[0];
             if (shardOf.TryGetValue(path, out int earlier))
             {
-                Problems.Add(earlier == index ? $"duplicated: '{path}' has two rows in part {index}." : $"duplicated: '{path}' has rows in parts {earlier} and {index}.");
+                Problems.Add((earlier == index ? $"duplicated: '{path}' has two rows in part {index}" : $"duplicated: '{path}' has rows in parts {earlier} and {index}") +
+                    $" (parts of different runs, or edited by hand): delete the part that should not hold it and run that shard again ({_rerun(Shard.Of(path, Count))}).");
                 continue;
             }
             if (Shard.Of(path, Count) != index)
-                Problems.Add($"wrong part: '{path}' belongs to shard {Shard.Of(path, Count)} of {Count} but is in part {index}.");
+                Problems.Add($"wrong part: '{path}' belongs to shard {Shard.Of(path, Count)} of {Count} but is in part {index} " +
+                    $"(a part of a run with another shard count, renamed?): delete part {index} and run shard {index} again ({_rerun(index)}).");
             shardOf[path] = index;
             Rows[path] = line;
             if (fields[^1].Length > 0) ErrorRows++;

@@ -43,7 +43,8 @@ internal sealed record Shard(int Index, int Count)
             if (shards is int n) return Create(index, n, $"SLURM_ARRAY_TASK_ID with --shards {n}");
             // A resubmitted subset (sbatch --array=2) has a task count of 1 and a task id of 2: the count of the
             // whole job cannot be read from the environment then, only from --shards.
-            int count = Integer(environment("SLURM_ARRAY_TASK_COUNT") ?? "", "SLURM_ARRAY_TASK_COUNT");
+            int count = environment("SLURM_ARRAY_TASK_COUNT") is { } total ? Integer(total, "SLURM_ARRAY_TASK_COUNT")
+                : throw new ArgumentException("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not (Slurm older than 20.11?): give --shards N, the size of the array.");
             int min = Integer(environment("SLURM_ARRAY_TASK_MIN") ?? "0", "SLURM_ARRAY_TASK_MIN");
             int max = Integer(environment("SLURM_ARRAY_TASK_MAX") ?? (count - 1).ToString(), "SLURM_ARRAY_TASK_MAX");
             if (min != 0 || max != count - 1)

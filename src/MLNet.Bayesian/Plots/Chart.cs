@@ -167,7 +167,8 @@ internal sealed class Chart
             {
                 var (x, label) = _markers[m];
                 canvas.DrawLine(Px(x), Top, Px(x), Height - Bottom, marker);
-                canvas.DrawText(label, Px(x) + 4, Top + 60 + 15 * m, markerText);
+                // Below the legend, one line per marker, so that neither overlaps the other.
+                canvas.DrawText(label, Px(x) + 4, Top + 36 + 18 * _series.Count + 15 * m, markerText);
             }
         canvas.Restore();
 

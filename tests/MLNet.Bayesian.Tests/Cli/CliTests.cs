@@ -90,6 +90,23 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void EvaluateLeavesOutAnUnreadableFileAndNamesIt()
+    {
+        string images = Incoming("evaluate-bad", 2);
+        File.WriteAllText(Path.Combine(images, "Bag", "broken.png"), "not a png");
+        string report = Path.Combine(Root, "report-bad");
+        var (code, output) = Run("evaluate", "--model", Zip, "--data", images, "--report", report);
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "left out:");
+        StringAssert.Contains(output, "broken.png");
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "metrics.json")));
+        Assert.AreEqual(20, json.RootElement.GetProperty("images").GetInt32());
+        var skipped = json.RootElement.GetProperty("skipped_files");
+        Assert.AreEqual(1, skipped.GetArrayLength());
+        StringAssert.EndsWith(skipped[0].GetProperty("file").GetString(), "broken.png");
+    }
+
+    [TestMethod]
     public void EveryOptionOfEveryVerbHasHelpTextAndSaysItsDefault()
     {
         foreach (string verb in new[] { "train", "evaluate", "score", "merge" })

@@ -176,5 +176,57 @@ public sealed class ShardedScoringTests
         Assert.AreEqual(0, code, output);
         Assert.IsFalse(File.Exists(csv + ".problems.txt"), "the list of an earlier failed merge is removed");
         Assert.AreEqual(62, CliTool.RowsByPath(csv).Count);
+
+        // The image is removed again: the merged CSV no longer matches the parts and is removed, not left as the answer.
+        File.Delete(Path.Combine(images, "Bag", "late.png"));
+        (code, output) = Merge();
+        Assert.AreEqual(1, code, output);
+        StringAssert.Contains(output, "not in the folder: 'Bag/late.png'");
+        StringAssert.Contains(output, "removed the earlier");
+    }
+
+    [TestMethod]
+    public void PartsOfAnotherModelAreRefusedAndOutputFoldersAreCreated()
+    {
+        string folder = NewFolder("models");
+        string images = Path.Combine(folder, "images");
+        // An --out in a folder that does not exist yet, and without an extension.
+        string csv = Path.Combine(folder, "results", "nested", "predictions");
+        for (int k = 0; k < 2; k++)
+            Assert.AreNotEqual(255, CliTool.Run("score", "--model", CliTool.Model, "--images", images, "--out", csv, "--shard", $"{k}/2").Code);
+        Assert.IsTrue(File.Exists(Shard.PartPath(csv, 1, 2)), "the part is written in the new folder");
+        StringAssert.EndsWith(Shard.PartPath(csv, 1, 2), "predictions.part-1-of-2");
+        var (code, output) = CliTool.Run("merge", "--images", images, "--out", csv);
+        Assert.AreEqual(0, code, output);
+
+        // Part 1 as if scored by another model of the same classes (its .model file names another digest).
+        string part1 = Shard.PartPath(csv, 1, 2);
+        File.WriteAllText(part1 + ".model", new string('a', 64) + "\n");
+        (code, output) = CliTool.Run("merge", "--images", images, "--out", csv);
+        Assert.AreEqual(1, code, output);
+        StringAssert.Contains(output, "was written by another model than part 0");
+        StringAssert.Contains(output, "delete it and run shard 1 again");
+        Assert.IsFalse(output.Contains("shards to run again: 1"), "running it again as it is would be refused: it must be deleted first");
+        // Resuming that part with this model is refused too, instead of mixing two models' rows in one file.
+        (code, output) = CliTool.Run("score", "--model", CliTool.Model, "--images", images, "--out", csv, "--shard", "1/2");
+        Assert.AreEqual(255, code, output);
+        StringAssert.Contains(output, "was written with another model");
+        File.Delete(part1);
+        File.Delete(part1 + ".model");
+        CliTool.Run("score", "--model", CliTool.Model, "--images", images, "--out", csv, "--shard", "1/2");
+        (code, output) = CliTool.Run("merge", "--images", images, "--out", csv);
+        Assert.AreEqual(0, code, output);
+        Assert.AreEqual(PredictionsCsvDigest(CliTool.Model), File.ReadAllText(csv + ".model").Trim(), "the merged CSV names its model");
+
+        // --shard none: every image, even inside a Slurm array task.
+        (code, output) = CliTool.Run(new[] { "score", "--model", CliTool.Model, "--images", images, "--out", Path.Combine(folder, "all.csv"), "--shard", "none" },
+            new Dictionary<string, string?> { ["SLURM_ARRAY_TASK_ID"] = "1", ["SLURM_ARRAY_TASK_COUNT"] = "2" });
+        StringAssert.Contains(output, "61 to score");
+    }
+
+    static string PredictionsCsvDigest(string file)
+    {
+        using var stream = File.OpenRead(file);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream)).ToLowerInvariant();
     }
 }
