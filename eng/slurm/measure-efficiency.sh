@@ -26,14 +26,16 @@ if [ -z "${SLURM_CONF:-}" ]; then
 else
   trap 'rm -rf "$work"' EXIT
 fi
-count=$(find "$images" -type f \( -iname '*.png' -o -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.bmp' -o -iname '*.gif' -o -iname '*.webp' \) | wc -l)
 echo "| tasks | seconds | images/s | parallel efficiency |"
 echo "|---|---|---|---|"
 base=""
 for n in $tasks_list; do
-  line=$(bash "$here/score-array.sh" --model "$model" --images "$images" --out "$work/run-$n/predictions.csv" --tasks "$n" "${cli_args[@]}" | tail -n 1)
-  seconds=$(echo "$line" | sed -n 's/.* \([0-9.]*\) s from the first submission.*/\1/p')
+  output=$(bash "$here/score-array.sh" --model "$model" --images "$images" --out "$work/run-$n/predictions.csv" --tasks "$n" "${cli_args[@]}")
+  line=$(echo "$output" | tail -n 1)
   echo "$line" | grep -q 'exit 0$' || { echo "the run with $n tasks failed: $line" >&2; exit 1; }
+  seconds=$(echo "$line" | sed -n 's/.* \([0-9.]*\) s from the first submission.*/\1/p')
+  # The image count as merge found it (the tool's own idea of an image file).
+  count=$(echo "$output" | sed -n 's/^\([0-9]*\) images, one row each.*/\1/p' | tail -n 1)
   rate=$(awk "BEGIN { printf \"%.0f\", $count / $seconds }")
   [ -z "$base" ] && base=$rate
   efficiency=$(awk "BEGIN { printf \"%.2f\", $rate / ($n * $base) }")

@@ -62,4 +62,20 @@ internal static class ImageInputs
         => ImageFolder.Read(folder).Select(e => new ImageFolderEntry { ImagePath = Path.GetFullPath(Path.Combine(folder, e.ImagePath)), Label = e.Label }).ToList();
 
     public static IDataView Load(MLContext ml, IEnumerable<ImageFolderEntry> entries) => ml.Data.LoadFromEnumerable(entries);
+
+    /// <summary>
+    /// The items whose image file this library reads (<see cref="ImageFileCheck.CheckFile"/>, before anything decodes
+    /// it); the others go to <paramref name="unreadable"/> with what is wrong with the file.
+    /// </summary>
+    public static List<T> Readable<T>(IEnumerable<T> items, Func<T, string> file, List<(string File, string Error)> unreadable,
+        long maxPixels = ImageFileCheck.DefaultMaxPixels)
+    {
+        var readable = new List<T>();
+        foreach (var item in items)
+        {
+            try { ImageFileCheck.CheckFile(file(item), maxPixels); readable.Add(item); }
+            catch (InvalidDataException e) { unreadable.Add((file(item), e.Message)); }
+        }
+        return readable;
+    }
 }

@@ -50,10 +50,10 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var model = BayesianModel.Load(ml, settings.Model, out _);
         var stored = BayesianModel.Inspect(settings.Model).ReviewRule;
         string folder = ImageInputs.ResolveFolder(settings.Data, train: false);
-        string dataName = DataName(settings.Data);
+        string dataName = DataName(settings.Data), oodName = settings.Ood is null ? "" : DataName(settings.Ood);
         // Unreadable files are left out by name (and listed in metrics.json) rather than stopping the evaluation midway.
         var skipped = new List<(string File, string Error)>();
-        var entries = Readable(ImageInputs.Entries(folder), e => e.ImagePath, skipped);
+        var entries = ImageInputs.Readable(ImageInputs.Entries(folder), e => e.ImagePath, skipped);
         if (entries.Count == 0) throw new InvalidDataException($"No readable image in '{folder}'.");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var rows = UncertaintyEvaluation.ReadScoredRows(model.Transform(ImageInputs.Load(ml, entries)));
@@ -67,11 +67,11 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             int side;
             using (var first = MLImage.CreateFromFile(entries[0].ImagePath)) side = first.Height;
             string oodFolder = ImageInputs.ResolveOodFolder(settings.Ood, side);
-            var oodFiles = Readable(MLNet.Bayesian.Data.ImageFolder.ListImageFiles(oodFolder), f => f, skipped);
+            var oodFiles = ImageInputs.Readable(MLNet.Bayesian.Data.ImageFolder.ListImageFiles(oodFolder), f => f, skipped);
             clock.Restart();
             ood = UncertaintyEvaluation.ReadScoredRows(model.Transform(ml.Data.LoadFromEnumerable(
                 oodFiles.Select(f => new MLNet.Bayesian.Data.ImageFolderEntry { ImagePath = Path.GetFullPath(f), Label = "" }))), labelColumnName: null);
-            AnsiConsole.MarkupLine($"scored {ood.Count:N0} out-of-distribution images of {Markup.Escape(DataName(settings.Ood))} in {clock.Elapsed.TotalSeconds:F1} s");
+            AnsiConsole.MarkupLine($"scored {ood.Count:N0} out-of-distribution images of {Markup.Escape(oodName)} in {clock.Elapsed.TotalSeconds:F1} s");
         }
         foreach (var (file, error) in skipped.Take(10)) AnsiConsole.MarkupLine($"[yellow]left out: {Markup.Escape(error)}[/]");
         if (skipped.Count > 10) AnsiConsole.MarkupLine($"[yellow]... {skipped.Count} unreadable files left out in all (listed in metrics.json)[/]");
@@ -90,7 +90,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         };
         if (ood is not null)
         {
-            json["ood_data"] = DataName(settings.Ood!);
+            json["ood_data"] = oodName;
             json["ood_images"] = ood.Count;
             json["ood"] = report.OutOfDistribution!.ToDictionary(o => o.Key.ToString(), o => o.Value);
             json["ood_flagged_at_coverage"] = report.OutOfDistributionFlagged!.ToDictionary(o => o.Key.ToString(), o => o.Value);
@@ -102,10 +102,10 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         // coverage marked: a person sees at a glance which score separates the two sets and where the rule cuts.
         foreach (var score in UncertaintyScores.All.Where(rows.Scores.ContainsKey))
         {
-            var histograms = new Dictionary<string, float[]> { [$"in distribution: {dataName} ({rows.Count:N0})"] = rows.Values(score) };
-            if (ood is not null) histograms[$"out of distribution: {DataName(settings.Ood!)} ({ood.Count:N0})"] = ood.Values(score);
-            var thresholds = new Dictionary<string, double>();
             var values = rows.Values(score);
+            var histograms = new Dictionary<string, float[]> { [$"in distribution: {dataName} ({rows.Count:N0})"] = values };
+            if (ood is not null) histograms[$"out of distribution: {oodName} ({ood.Count:N0})"] = ood.Values(score);
+            var thresholds = new Dictionary<string, double>();
             if (values.Max() > values.Min())
             {
                 double atCoverage = UncertaintyEvaluator.FitReviewRule(rows, score, coverage: settings.Coverage).Threshold;
@@ -119,7 +119,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
 
         AnsiConsole.MarkupLine($"{m.Count} images: accuracy {m.Accuracy:P2}, NLL {m.Nll:F4}, ECE {m.Ece:F4}, Brier {m.Brier:F4}; accuracy of the {settings.Coverage:P0} most certain: " +
             string.Join(", ", report.Selective.Select(s => $"{s.Value.AccuracyAtCoverage:P2} by {s.Key}")));
-        if (ood is not null) AnsiConsole.MarkupLine($"out of distribution: {Markup.Escape(DataName(settings.Ood!))}, {ood.Count:N0} images");
+        if (ood is not null) AnsiConsole.MarkupLine($"out of distribution: {Markup.Escape(oodName)}, {ood.Count:N0} images");
         if (report.OutOfDistribution is { } o)
             foreach (var (score, metrics) in o)
                 AnsiConsole.MarkupLine($"OOD by {score}: AUROC {metrics.Auroc:F3}, AUPR {metrics.Aupr:F3}, FPR at 95% TPR {metrics.FprAt95Tpr:F3}; " +
@@ -127,18 +127,6 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         if (stored is not null) AnsiConsole.MarkupLine($"stored review rule: {Markup.Escape(stored.ToString())}");
         AnsiConsole.MarkupLine($"report written to {Markup.Escape(Path.GetFullPath(settings.Report))}");
         return 0;
-    }
-
-    /// <summary>The items whose image file this library reads; the others go to <paramref name="skipped"/> with the reason.</summary>
-    static List<T> Readable<T>(IEnumerable<T> items, Func<T, string> file, List<(string File, string Error)> skipped)
-    {
-        var readable = new List<T>();
-        foreach (var item in items)
-        {
-            try { MLNet.Bayesian.Data.ImageFileCheck.CheckFile(file(item)); readable.Add(item); }
-            catch (InvalidDataException e) { skipped.Add((file(item), e.Message)); }
-        }
-        return readable;
     }
 
     /// <summary>How a data source is named in plots and the report: 'fashion-mnist test', or the folder's or file's name.</summary>

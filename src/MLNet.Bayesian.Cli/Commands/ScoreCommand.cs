@@ -81,7 +81,7 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
             int all = files.Count;
             files = files.Where(f => shard.Owns(Path.GetRelativePath(root, f))).ToList();
             output = shard.PartPath(settings.Out);
-            AnsiConsole.MarkupLine($"{shard}{(settings.Shard is null ? $" (from {ShardSource()}; --shard none scores every image)" : "")}: " +
+            AnsiConsole.MarkupLine($"{shard}{(settings.Shard is null ? $" (from {shard.Source}; --shard none scores every image)" : "")}: " +
                                    $"{files.Count} of the {all} images -> {Markup.Escape(output)}");
         }
         var classNames = info.Labels.ToArray();
@@ -97,12 +97,13 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
             cancellation.ThrowIfCancellationRequested();
             var batch = pending.Skip(start).Take(settings.Batch).ToList();
             var rows = new Dictionary<string, string>();
-            var readable = new List<string>();
-            foreach (string file in batch)
+            // Check first: a bad file becomes an error row instead of stopping the batch or scoring a half-decoded image.
+            var unreadable = new List<(string File, string Error)>();
+            var readable = ImageInputs.Readable(batch, f => f, unreadable, settings.MaxImagePixels);
+            foreach (var (file, error) in unreadable)
             {
-                // Check first: a bad file becomes an error row instead of stopping the batch or scoring a half-decoded image.
-                try { ImageFileCheck.CheckFile(file, settings.MaxImagePixels); readable.Add(file); }
-                catch (InvalidDataException e) { rows[file] = csv.ErrorRow(Path.GetRelativePath(root, file), e.Message); errors++; }
+                rows[file] = csv.ErrorRow(Path.GetRelativePath(root, file), error);
+                errors++;
             }
             foreach (var (file, result) in Score(ml, model, readable))
             {
@@ -184,8 +185,6 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         }
         return Sharding.Shard.FromEnvironment(settings.Shards, Environment.GetEnvironmentVariable);
     }
-
-    static string ShardSource() => Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_ID") is not null ? "the Slurm array task" : "JOB_COMPLETION_INDEX";
 
     static ReviewRule? ReviewRuleFor(Settings settings, ReviewRule? stored)
     {

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.RegularExpressions;
 
 namespace MLNet.Bayesian.Cli.Sharding;
 
@@ -10,11 +9,12 @@ namespace MLNet.Bayesian.Cli.Sharding;
 /// </summary>
 internal sealed class PartsCheck
 {
-    Func<int, string> _rerun = k => "";
+    readonly string _output, _imageFolder;
     /// <summary>Shards whose part must be deleted before running them again (another model's part): not run again as they are.</summary>
     readonly HashSet<int> _foreign = new();
-    string? _model;
     int _modelPart;
+
+    PartsCheck(string output, string imageFolder) => (_output, _imageFolder) = (output, imageFolder);
 
     /// <summary>The header shared by the parts (null when none could be read).</summary>
     public string? Header { get; private set; }
@@ -23,7 +23,7 @@ internal sealed class PartsCheck
     /// <summary>Each problem found, one line each: a missing part, a torn line, a missing or duplicated image, ...</summary>
     public List<string> Problems { get; } = new();
     /// <summary>The SHA-256 of the model that wrote the parts (null when they do not record it).</summary>
-    public string? Model => _model;
+    public string? Model { get; private set; }
     /// <summary>The shard count of the parts.</summary>
     public int Count { get; private set; }
     /// <summary>
@@ -42,21 +42,13 @@ internal sealed class PartsCheck
     /// </summary>
     public static PartsCheck Run(string output, string imageFolder, IReadOnlyList<string> relativePaths, int? count)
     {
-        var check = new PartsCheck();
+        var check = new PartsCheck(output, imageFolder);
         string directory = Path.GetDirectoryName(Path.GetFullPath(output))!;
         string name = Path.GetFileNameWithoutExtension(output), extension = Path.GetExtension(output);
-        var partName = new Regex("^" + Regex.Escape(name) + @"\.part-(\d+)-of-(\d+)" + Regex.Escape(extension) + "$");
         var found = new List<(int Index, int Count, string Path)>();
         if (Directory.Exists(directory))
-        {
             foreach (string file in Directory.EnumerateFiles(directory))
-            {
-                var match = partName.Match(Path.GetFileName(file));
-                if (match.Success && int.TryParse(match.Groups[1].Value, out int k) && int.TryParse(match.Groups[2].Value, out int n))
-                    found.Add((k, n, file));
-            }
-        }
-        check._rerun = k => $"score --model <the model> --images {Quote(imageFolder)} --out {Quote(output)} --shard {k}/{check.Count}";
+                if (Shard.TryParsePartPath(output, file, out int k, out int n)) found.Add((k, n, file));
         var counts = found.Select(p => p.Count).Distinct().OrderBy(n => n).ToList();
         if (count is null)
         {
@@ -83,7 +75,7 @@ internal sealed class PartsCheck
         for (int k = 0; k < check.Count; k++)
             if (!found.Any(p => p.Count == check.Count && p.Index == k))
             {
-                check.Problems.Add($"part {Shard.PartPath(output, k, check.Count)} is missing: shard {k} of {check.Count} has not run ({check._rerun(k)}).");
+                check.Problems.Add($"part {Shard.PartPath(output, k, check.Count)} is missing: shard {k} of {check.Count} has not run ({check.Rerun(k)}).");
                 check.ShardsToRunAgain.Add(k);
             }
 
@@ -98,10 +90,13 @@ internal sealed class PartsCheck
             }
         foreach (string path in check.Rows.Keys.Where(p => !images.Contains(p)).OrderBy(p => p, StringComparer.Ordinal))
             check.Problems.Add($"not in the folder: '{path}' has a row in part {shardOf[path]} but no image (removed or renamed after scoring): " +
-                $"restore it, or delete that part and run its shard again ({check._rerun(shardOf[path])}).");
+                $"restore it, or delete that part and run its shard again ({check.Rerun(shardOf[path])}).");
         check.ShardsToRunAgain.ExceptWith(check._foreign);
         return check;
     }
+
+    /// <summary>The command that runs shard <paramref name="k"/> again into its part.</summary>
+    string Rerun(int k) => $"score --model <the model> --images {Quote(_imageFolder)} --out {Quote(_output)} --shard {k}/{Count}";
 
     static string Quote(string path) => path.Contains(' ') ? $"\"{path}\"" : path;
 
@@ -115,7 +110,7 @@ internal sealed class PartsCheck
         if (lines[^1].Length > 0)
         {
             ShardsToRunAgain.Add(index);
-            Problems.Add($"'{file}' ends in a torn line (a task killed while writing): run its shard again to repair it ({_rerun(index)}).");
+            Problems.Add($"'{file}' ends in a torn line (a task killed while writing): run its shard again to repair it ({Rerun(index)}).");
         }
         if (lines.Length < 2)
         {
@@ -125,12 +120,12 @@ internal sealed class PartsCheck
         }
         string header = lines[0];
         string? model = PredictionsCsv.ModelOf(file);
-        if (Header is null) { Header = header; _model = model; _modelPart = index; }
-        else if (header != Header || (model is not null && _model is not null && model != _model))
+        if (Header is null) { Header = header; Model = model; _modelPart = index; }
+        else if (header != Header || (model is not null && Model is not null && model != Model))
         {
             _foreign.Add(index);
-            Problems.Add($"'{file}' was written by another model than part {_modelPart} ({(header != Header ? "other columns" : $"model {Short(model)} against {Short(_model)}")}): " +
-                $"delete it and run shard {index} again with the same model as the other parts ({_rerun(index)}).");
+            Problems.Add($"'{file}' was written by another model than part {_modelPart} ({(header != Header ? "other columns" : $"model {Short(model)} against {Short(Model)}")}): " +
+                $"delete it and run shard {index} again with the same model as the other parts ({Rerun(index)}).");
             return;
         }
         for (int i = 1; i < lines.Length - 1; i++)
@@ -142,12 +137,12 @@ internal sealed class PartsCheck
             if (shardOf.TryGetValue(path, out int earlier))
             {
                 Problems.Add((earlier == index ? $"duplicated: '{path}' has two rows in part {index}" : $"duplicated: '{path}' has rows in parts {earlier} and {index}") +
-                    $" (parts of different runs, or edited by hand): delete the part that should not hold it and run that shard again ({_rerun(Shard.Of(path, Count))}).");
+                    $" (parts of different runs, or edited by hand): delete the part that should not hold it and run that shard again ({Rerun(Shard.Of(path, Count))}).");
                 continue;
             }
             if (Shard.Of(path, Count) != index)
                 Problems.Add($"wrong part: '{path}' belongs to shard {Shard.Of(path, Count)} of {Count} but is in part {index} " +
-                    $"(a part of a run with another shard count, renamed?): delete part {index} and run shard {index} again ({_rerun(index)}).");
+                    $"(a part of a run with another shard count, renamed?): delete part {index} and run shard {index} again ({Rerun(index)}).");
             shardOf[path] = index;
             Rows[path] = line;
             if (fields[^1].Length > 0) ErrorRows++;

@@ -1,13 +1,15 @@
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace MLNet.Bayesian.Cli.Sharding;
 
 /// <summary>
 /// One of N parts of a scoring job: shard K of N (K = 0 .. N-1) scores the images whose relative path hashes to K,
 /// into its own CSV part. The assignment depends only on the path and N, never on which other files exist, so adding
-/// images to the folder moves none of the others, and every worker can list the folder itself.
+/// images to the folder moves none of the others, and every worker can list the folder itself. <see cref="Source"/>
+/// says where the shard was given (<c>--shard</c>, or which scheduler variables).
 /// </summary>
-internal sealed record Shard(int Index, int Count)
+internal sealed record Shard(int Index, int Count, string Source)
 {
     /// <summary>Parses <c>K/N</c> (for example <c>2/4</c>: the third of four shards).</summary>
     public static Shard Parse(string text, string source)
@@ -24,7 +26,7 @@ internal sealed record Shard(int Index, int Count)
         if (count < 1) throw new ArgumentException($"{source}: the shard count is {count}; it must be at least 1.");
         if (index < 0 || index >= count)
             throw new ArgumentException($"{source}: shard {index} of {count} does not exist; shards are numbered 0 .. {count - 1}.");
-        return new Shard(index, count);
+        return new Shard(index, count, source);
     }
 
     /// <summary>
@@ -95,6 +97,18 @@ internal sealed record Shard(int Index, int Count)
         string directory = Path.GetDirectoryName(output) ?? "";
         string name = Path.GetFileNameWithoutExtension(output), extension = Path.GetExtension(output);
         return Path.Combine(directory, $"{name}.part-{index}-of-{count}{extension}");
+    }
+
+    /// <summary>
+    /// Whether <paramref name="file"/> is a part of <paramref name="output"/> (the inverse of <see cref="PartPath(string, int, int)"/>),
+    /// and which: <c>predictions.part-2-of-4.csv</c> is part 2 of 4 of <c>predictions.csv</c>.
+    /// </summary>
+    public static bool TryParsePartPath(string output, string file, out int index, out int count)
+    {
+        string name = Path.GetFileNameWithoutExtension(output), extension = Path.GetExtension(output);
+        var match = Regex.Match(Path.GetFileName(file), "^" + Regex.Escape(name) + @"\.part-(\d+)-of-(\d+)" + Regex.Escape(extension) + "$");
+        index = count = 0;
+        return match.Success && int.TryParse(match.Groups[1].Value, out index) && int.TryParse(match.Groups[2].Value, out count);
     }
 
     /// <inheritdoc />

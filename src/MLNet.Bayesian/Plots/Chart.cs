@@ -66,6 +66,13 @@ internal sealed class Chart
         return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * power;
     }
 
+    /// <summary>The multiples of <paramref name="step"/> within [min, max]; one that is zero up to rounding is exactly 0 (no "-0.00").</summary>
+    static IEnumerable<double> TicksBetween(double min, double max, double step)
+    {
+        for (double v = Math.Ceiling(min / step - 1e-9) * step; v <= max + 1e-9 * step; v += step)
+            yield return Math.Abs(v) < 1e-12 * step ? 0 : v;
+    }
+
     /// <summary>A tick label with as many decimals as the tick spacing needs (a narrow range far from zero needs more than G3 gives).</summary>
     internal static string Tick(double value, double step)
     {
@@ -101,15 +108,15 @@ internal sealed class Chart
         using var axis = new SKPaint { Color = SKColors.Black, StrokeWidth = 1, IsAntialias = true };
         using var grid = new SKPaint { Color = new SKColor(225, 225, 225), StrokeWidth = 1 };
         using var text = new SKPaint { Color = SKColors.Black, TextSize = 13, IsAntialias = true };
-        for (double xv = Math.Ceiling(xMin / xStep - 1e-9) * xStep; xv <= xMax + 1e-9 * xStep; xv += xStep)
+        foreach (double xv in TicksBetween(xMin, xMax, xStep))
         {
             canvas.DrawLine(Px(xv), Top, Px(xv), Height - Bottom, grid);
-            canvas.DrawText(Tick(Math.Abs(xv) < 1e-12 * xStep ? 0 : xv, xStep), Px(xv) - 10, Height - Bottom + 18, text);
+            canvas.DrawText(Tick(xv, xStep), Px(xv) - 10, Height - Bottom + 18, text);
         }
-        for (double yv = Math.Ceiling(yMin / yStep - 1e-9) * yStep; yv <= yMax + 1e-9 * yStep; yv += yStep)
+        foreach (double yv in TicksBetween(yMin, yMax, yStep))
         {
             canvas.DrawLine(Left, Py(yv), Width - Right, Py(yv), grid);
-            canvas.DrawText(Tick(Math.Abs(yv) < 1e-12 * yStep ? 0 : yv, yStep), 8, Py(yv) + 4, text);
+            canvas.DrawText(Tick(yv, yStep), 8, Py(yv) + 4, text);
         }
         canvas.DrawLine(Left, Height - Bottom, Width - Right, Height - Bottom, axis);
         canvas.DrawLine(Left, Top, Left, Height - Bottom, axis);

@@ -110,11 +110,10 @@ public sealed class BayesianImageClassifier : IDisposable
     /// <summary>Scores a whole image set.</summary>
     public PredictiveDistribution Predict(ImageSet set, int samples) => Predict(set.Pixels, samples);
 
-    /// <summary>Accuracy, NLL, ECE and Brier on a labelled set; with <paramref name="seed"/>, on the seeded draws of
-    /// <see cref="Predict(ReadOnlySpan{float}, int, int, int?, bool)"/>.</summary>
-    public ClassificationMetrics Evaluate(ImageSet set, int samples, int? seed = null)
+    /// <summary>Accuracy, NLL, ECE and Brier on a labelled set.</summary>
+    public ClassificationMetrics Evaluate(ImageSet set, int samples)
     {
-        var prediction = seed is null ? Predict(set, samples) : Predict(set.Pixels, samples, seed: seed);
+        var prediction = Predict(set, samples);
         return ClassificationMetrics.Compute(prediction.Probabilities, set.Labels, ClassNames.Count);
     }
 

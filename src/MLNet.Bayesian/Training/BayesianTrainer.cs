@@ -93,8 +93,7 @@ public sealed class BayesianTrainer
 
         _runClock = Stopwatch.StartNew();
         _batchesDone = 0;
-        int stepsPerEpoch = (train.Count + _options.BatchSize - 1) / _options.BatchSize;
-        _batchesPlanned = (long)stepsPerEpoch * (_options.DeterministicEpochs + Math.Max(0, _options.MeanFieldEpochs) +
+        _batchesPlanned = (long)StepsPerEpoch(train) * (_options.DeterministicEpochs + Math.Max(0, _options.MeanFieldEpochs) +
             (_options.MeanFieldEpochs > 0 && !_options.StopAfterMeanField ? _options.SharedEpochs : 0));
         var network = new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count));
         network.to(device);
@@ -143,7 +142,7 @@ public sealed class BayesianTrainer
         var network = classifier.Network;
         // Whatever was validated before describes the network as it was before this stage changed it.
         report.FinalValidation = null;
-        int stepsPerEpoch = (train.Count + _options.BatchSize - 1) / _options.BatchSize;
+        int stepsPerEpoch = StepsPerEpoch(train);
         optim.Optimizer optimizer = null!;
         optim.lr_scheduler.LRScheduler? scheduler = null;
         // Re-merging replaces the posterior's parameters, so the optimiser is rebuilt for the epochs left.
@@ -261,6 +260,8 @@ public sealed class BayesianTrainer
         var median = stepTimes.Count == 0 ? 0 : stepTimes.OrderBy(t => t).ElementAt(stepTimes.Count / 2);
         report.Stages.Add(new StageReport(stage, ran, network.TrainableParameterCount, metrics, median));
     }
+
+    int StepsPerEpoch(ImageSet train) => (train.Count + _options.BatchSize - 1) / _options.BatchSize;
 
     static string LearningRateName(BayesianStage stage) => stage switch
     {

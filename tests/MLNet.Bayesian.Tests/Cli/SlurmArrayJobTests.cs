@@ -17,17 +17,7 @@ public sealed class SlurmArrayJobTests
     static string Repository => typeof(SlurmArrayJobTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RepositoryRoot").Value!;
 
     static (int Code, string Output) Bash(string script, IDictionary<string, string>? environment, params string[] args)
-    {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(Repository, script));
-        foreach (string a in args) start.ArgumentList.Add(a);
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string stderr = process.StandardError.ReadToEnd();
-        Assert.IsTrue(process.WaitForExit(120_000), $"{script} finished");
-        return (process.ExitCode, stdout.Result + stderr);
-    }
+        => Run("bash", environment ?? new Dictionary<string, string>(), args.Prepend(Path.Combine(Repository, script)).ToArray());
 
     static int LinesIn(string file)
     {
@@ -125,8 +115,9 @@ public sealed class SlurmArrayJobTests
         foreach (string a in args) start.ArgumentList.Add(a);
         foreach (var (name, value) in environment) start.Environment[name] = value;
         using var process = Process.Start(start)!;
-        string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, output);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string stderr = process.StandardError.ReadToEnd();
+        Assert.IsTrue(process.WaitForExit(120_000), $"{tool} {string.Join(" ", args)} finished");
+        return (process.ExitCode, stdout.Result + stderr);
     }
 }
