@@ -37,6 +37,7 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
         weight_rho.DetachFromDisposeScope();
         this.bias?.DetachFromDisposeScope();
         RegisterComponents();
+        ModuleDevice.Record(this, weight.device);
     }
 
     /// <summary>rho such that softplus(rho) = sigma, stable for small sigma.</summary>

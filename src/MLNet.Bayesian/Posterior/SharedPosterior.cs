@@ -91,6 +91,7 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
                      prior_outlier_mu, prior_outlier_sigma, gather_index, ellipse_first, ellipse_second, ellipse_alpha })
             t.DetachFromDisposeScope();
         RegisterComponents();
+        ModuleDevice.Record(this, device);
     }
 
     static (float[] Mean, float[] Cholesky) Tables(Gaussian2[] components)

@@ -29,6 +29,8 @@ public sealed class GpuTests
     public sealed class Input
     {
         [VectorType(784)] public float[] Pixels { get; set; } = new float[784];
+        // The key mapping in front of the model reads a Label column; a serving input leaves it empty (as ServingTests does).
+        public string Label { get; set; } = "";
     }
 
     static void RequireCuda()

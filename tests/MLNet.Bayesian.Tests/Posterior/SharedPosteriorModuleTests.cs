@@ -1,3 +1,4 @@
+using TorchSharp;
 using MLNet.Bayesian.Layers;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Torch;
@@ -193,5 +194,26 @@ public sealed class SharedPosteriorModuleTests
         using var x = randn(2, 1, 8, 8);
         using var y = net.call(x);
         Assert.IsTrue(y.isfinite().all().item<bool>());
+    }
+    /// <summary>
+    /// Moving a trained network (the GPU test moves a CUDA model to the CPU) must move every tensor a draw reads:
+    /// the posterior's parameters and its prior and index buffers. A dtype change takes the same path as a device change.
+    /// </summary>
+    [TestMethod]
+    [DataRow(SamplingVariant.Shared)]
+    [DataRow(SamplingVariant.Hierarchical)]
+    public void MovingTheNetworkMovesEveryTensorADrawReads(SamplingVariant variant)
+    {
+        using var net = MeanFieldNet(11);
+        net.UseSharedPosterior(new SharedPosterior(Plan(net), variant));
+        net.to(ScalarType.Float64);
+        using (var draw = net.Draw(seed: 1, sample: 0))
+            Assert.IsTrue(draw.Weights.All(w => w.dtype == ScalarType.Float64), "every drawn weight follows the network's dtype");
+        using var x = randn(2, 1, 8, 8, dtype: ScalarType.Float64);
+        using (var draw = net.Draw(seed: 1, sample: 0))
+        using (var y = net.Forward(x, draw))
+            Assert.AreEqual(ScalarType.Float64, y.dtype);
+        using var kl = net.KL(1.0);
+        Assert.AreEqual(ScalarType.Float64, kl.dtype, "the KL reads the moved prior buffers");
     }
 }
