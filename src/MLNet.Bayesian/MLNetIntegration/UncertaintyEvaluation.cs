@@ -43,7 +43,12 @@ public static class UncertaintyEvaluation
         ArgumentNullException.ThrowIfNull(data);
         if (coverage <= 0 || coverage > 1) throw new ArgumentOutOfRangeException(nameof(coverage), "must be in (0, 1]");
         var score = UncertaintyScores.Parse(uncertaintyColumnName);
-        var cached = new MLContext().Data.Cache(data);
+        // Every column either reader needs is prefetched: the cache then fills them all from one cursor, so the model
+        // scores each row once; a plain Cache fills the columns each reader asks for with a pass of its own.
+        var needed = new[] { labelColumnName, scoreColumnName, predictedLabelColumnName }
+            .Concat(UncertaintyScores.All.Select(s => s.ToString()))
+            .Where(name => data.Schema.GetColumnOrNull(name) is not null).Distinct().ToArray();
+        var cached = new MLContext().Data.Cache(data, needed);
         var multiclass = catalog.Evaluate(cached, labelColumnName, scoreColumnName, predictedLabelColumnName);
         var rows = ReadScoredRows(cached, labelColumnName, scoreColumnName);
         if (!rows.Scores.ContainsKey(score)) throw new ArgumentException($"Column '{uncertaintyColumnName}' was not found in the scored data.");

@@ -66,6 +66,21 @@ public sealed class ImagePipelineTests
         Assert.IsTrue(byConfidence.SelectiveAccuracy >= byConfidence.Accuracy, "the most confident half is at least as accurate as all rows");
     }
 
+    /// <summary>
+    /// EvaluateWithUncertainty reads every column it needs (ML.NET's metrics and the uncertainty columns) from one
+    /// scoring pass: the images are read, and so scored, once.
+    /// </summary>
+    [TestMethod]
+    public void EvaluationWithUncertaintyScoresEveryRowOnce()
+    {
+        var input = new CursorCountingView(Load(_ml, _testFolder), "ImagePath");
+        var scored = _model.Transform(input);
+        var metrics = _ml.MulticlassClassification.EvaluateWithUncertainty(scored, coverage: 0.5);
+        Assert.AreEqual(1, input.CursorsReading, "the image paths were read by one cursor: each row was scored once");
+        Assert.AreEqual(100, metrics.Multiclass.ConfusionMatrix.Counts.Sum(r => r.Sum()), "every row reached ML.NET's metrics");
+        Assert.AreEqual(_ml.MulticlassClassification.Evaluate(_test).MicroAccuracy, metrics.Accuracy, 1e-9);
+    }
+
     [TestMethod]
     public void ReviewRuleIsTunedForACoverageOrAnAccuracy()
     {
