@@ -24,5 +24,9 @@ internal sealed record MethodResult
     [JsonPropertyName("train_step_ms")] public double TrainStepMs { get; init; }
     [JsonPropertyName("train_step_ratio_vs_deterministic")] public double TrainStepRatioVsDeterministic { get; init; }
     [JsonPropertyName("predict_images_per_s")] public double PredictImagesPerS { get; init; }
+    /// <summary>The same test images, S and seed through ML.NET: the transformer's Transform, every output column enumerated.</summary>
+    [JsonPropertyName("predict_images_per_s_mlnet")] public double PredictImagesPerSMLNet { get; init; }
+    /// <summary>Stage 2 (the shared posterior's construction); null for methods that have none.</summary>
+    [JsonPropertyName("posterior_build_seconds")] public double? PosteriorBuildSeconds { get; init; }
     [JsonPropertyName("samples")] public int Samples { get; init; }
 }

@@ -81,7 +81,7 @@ public sealed class BayesianImageClassifier : IDisposable
             int n = Math.Min(batchSize, count - start);
             var x = ToInput(pixels.Slice(start * ImageSize, n * ImageSize), n);
             Tensor probabilities;
-            if (draws?.Stacked is { } stacked && samples * n <= StackedRows)
+            if (draws?.Stacked is { } stacked && samples * n <= MaxStackedRows(Device))
             {
                 probabilities = nn.functional.softmax(Network.ForwardStacked(x, stacked, samples), 2);
             }
@@ -102,10 +102,16 @@ public sealed class BayesianImageClassifier : IDisposable
 
     /// <summary>
     /// Up to this many rows (S x images) a batch runs its S kept draws at once, as one grouped pass; above it, one draw
-    /// at a time. Measured on the small CNN at S = 30 on 2 cores: all at once wins on 1 to 2 images (227 against 145
-    /// images/s for one), draws one at a time from 8 images on (309 against 146 at 256 images).
+    /// at a time. On the CPU, measured on the small CNN at S = 30 on 2 cores: all at once wins on 1 to 2 images (227
+    /// against 145 images/s for one), draws one at a time from 8 images on (309 against 146 at 256 images): the cores
+    /// are busy either way and the grouped convolution is the slower kernel. On a GPU one pass of S x 256 rows keeps it
+    /// busy where S passes of 256 rows each mostly wait on kernel launches, so a whole batch goes at once (at S = 30
+    /// and 256 images, 7,680 rows: for the small CNN about 0.4 GB of activations).
     /// </summary>
-    internal const int StackedRows = 160;
+    internal static int MaxStackedRows(Device device) => device.type == DeviceType.CPU ? CpuStackedRows : GpuStackedRows;
+
+    internal const int CpuStackedRows = 160;
+    internal const int GpuStackedRows = 8192;
 
     /// <summary>Scores a whole image set.</summary>
     public PredictiveDistribution Predict(ImageSet set, int samples) => Predict(set.Pixels, samples);
