@@ -4,7 +4,8 @@
 #   gpu-info.txt             nvidia-smi, the PyTorch version and what CUDA it sees
 #   system-check.log         a small model trained through all stages on cuda:0 with PyTorch's LibTorch
 #   gpu-tests.log, *.trx     the tests of category Gpu (MSTest, through the test executable)
-#   benchmark/               the methods benchmark in quick mode on --device cuda (results.json with "device": "cuda")
+#   benchmark/               the methods benchmark in quick mode at S = 30 on --device cuda (results.json with "device": "cuda")
+#   step-vs-pytorch.txt      the deterministic training step of the small CNN and ResNet-18, TorchSharp against PyTorch
 #   serving/                 in-memory (CUDA) against loaded (ONNX Runtime, CPU) serving
 # Exit code: 0 when every step passed.
 #   bash eng/gpu/run.sh [kit folder, default .gpu-kit]
@@ -36,7 +37,9 @@ step "system LibTorch: train through all stages on cuda:0" \
 step "tests of category Gpu" \
   bash -c "cd '$work/app' && dotnet MLNet.Bayesian.Tests.dll --filter 'TestCategory=Gpu' --report-trx --report-trx-filename gpu-tests.trx --results-directory '$out' 2>&1 | tee '$out/gpu-tests.log'; exit \${PIPESTATUS[0]}"
 step "methods benchmark, quick, --device cuda" \
-  bash -c "dotnet '$work/app/MLNet.Bayesian.Benchmarks.dll' --quick --device cuda --out '$out/benchmark' > '$out/benchmark.log' 2>&1; rc=\$?; tail -n 40 '$out/benchmark.log'; exit \$rc"
+  bash -c "dotnet '$work/app/MLNet.Bayesian.Benchmarks.dll' --quick --samples 30 --device cuda --out '$out/benchmark' > '$out/benchmark.log' 2>&1; rc=\$?; tail -n 40 '$out/benchmark.log'; exit \$rc"
+step "training step, TorchSharp against PyTorch, small CNN and ResNet-18 on cuda" \
+  bash -c "bash '$(dirname "$0")/step-vs-pytorch.sh' '$work/app/MLNet.Bayesian.Benchmarks.dll' 2>&1 | tee '$out/step-vs-pytorch.txt'; exit \${PIPESTATUS[0]}"
 step "serving, --device cuda" \
   bash -c "dotnet '$work/app/MLNet.Bayesian.Benchmarks.dll' --serving --quick --device cuda --out '$out/serving' > '$out/serving.log' 2>&1; rc=\$?; tail -n 12 '$out/serving.log'; exit \$rc"
 rm -rf "$work"

@@ -34,8 +34,13 @@ CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureIn
 Console.WriteLine(MLNet.Bayesian.Torch.LibTorchRuntime.EnsureLoaded());
 if (args.Contains("--step-time"))
 {
-    double ms = StepTimeBenchmark.MedianStepMs(int.Parse(Value("--batch-size") ?? "128"), warmup: 10, steps: 100);
-    Console.WriteLine($"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} threads {TorchSharp.torch.get_num_threads()} median_ms {ms:F3}");
+    // The deterministic step that eng/pytorch_step_time.py times in PyTorch: the small CNN on 1x28x28, or ResNet-18 on 3x32x32.
+    var stepArchitecture = Enum.Parse<Architecture>(Value("--architecture") ?? "SmallCnn", ignoreCase: true);
+    if (stepArchitecture is not (Architecture.SmallCnn or Architecture.ResNet18))
+        throw new ArgumentException($"--step-time takes --architecture SmallCnn or ResNet18, not '{stepArchitecture}'.");
+    var stepDevice = (Value("--device") ?? "cpu") == "cuda" ? TorchSharp.torch.CUDA : TorchSharp.torch.CPU;
+    double ms = StepTimeBenchmark.MedianStepMs(stepArchitecture, int.Parse(Value("--batch-size") ?? "128"), stepDevice, warmup: 10, steps: 100);
+    Console.WriteLine($"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} {stepArchitecture} {stepDevice.type} threads {TorchSharp.torch.get_num_threads()} median_ms {ms:F3}");
     return 0;
 }
 

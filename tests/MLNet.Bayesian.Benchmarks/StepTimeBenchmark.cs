@@ -44,15 +44,20 @@ internal static class StepTimeBenchmark
         return networks.Select((n, k) => (n.Name, Median: Median(times[k]))).ToDictionary(t => t.Name, t => t.Median);
     }
 
-    /// <summary>Median step milliseconds of the deterministic small CNN (seeded weights, one random batch).</summary>
-    public static double MedianStepMs(int batchSize, int warmup, int steps)
+    /// <summary>
+    /// Median step milliseconds of a deterministic network (seeded weights, one random batch) on <paramref name="device"/>:
+    /// the small CNN on 1x28x28 images or ResNet-18 on 3x32x32, 10 classes, as eng/pytorch_step_time.py builds them.
+    /// </summary>
+    public static double MedianStepMs(Architecture architecture, int batchSize, Device device, int warmup, int steps)
     {
         random.manual_seed(1);
-        using var network = new SmallCnn(1, 28, 28, 10);
+        var (channels, size) = architecture == Architecture.SmallCnn ? (1, 28) : (3, 32);
+        using var network = ArchitectureFactory.Create(architecture)(channels, size, size, 10);
+        network.to(device);
         network.train();
         using var optimizer = optim.Adam(network.parameters(), 1e-3);
-        using var x = randn(batchSize, 1, 28, 28);
-        using var y = randint(0, 10, new long[] { batchSize }, dtype: ScalarType.Int64);
+        using var x = randn(batchSize, channels, size, size).to(device);
+        using var y = randint(0, 10, new long[] { batchSize }, dtype: ScalarType.Int64).to(device);
         var times = new List<double>();
         for (int i = 0; i < warmup + steps; i++)
         {
