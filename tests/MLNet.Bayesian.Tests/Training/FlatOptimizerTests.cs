@@ -182,4 +182,42 @@ public sealed class FlatOptimizerTests
             Assert.IsTrue(mixed.All(p => p.dtype == ScalarType.Float32 || p.dtype == ScalarType.Float64), "packing keeps each parameter's dtype");
         }
     }
+
+    [TestMethod]
+    public void EveryStageTrainsOnFlatBuffersWithTheSameResultAsTorchSharpsOptimizers()
+    {
+        var small = TestData.Train.StratifiedHead(30);
+        var probe = TestData.Test.StratifiedHead(5);
+        foreach (var kind in new[] { OptimizerKind.Adam, OptimizerKind.Sgd })
+        {
+            (float[] Probabilities, List<string> Log, List<int> Buffers) Run(bool flat)
+            {
+                var options = new TrainerOptions
+                {
+                    DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 2, BatchSize = 32, PredictionSamples = 3, Seed = 11,
+                    Optimizer = kind, FlatOptimizer = flat, CosineSchedule = true, RemergeThreshold = 1e3,
+                };
+                options.SharedPosterior.ComponentBudget = 16;
+                options.SharedPosterior.MinMembers = 5;
+                var log = new List<string>();
+                var buffers = new List<int>();
+                var trainer = new BayesianTrainer(options, log.Add)
+                {
+                    // How many storages the trainable parameters live in once the stage is done: one when they were packed.
+                    StageCompleted = (classifier, _) => buffers.Add(Trainable(classifier.Network).Select(p => p.storage<float>().data_ptr()).Distinct().Count()),
+                };
+                using var model = trainer.Fit((c, h, w, k) => new SmallCnn(c, h, w, k), small);
+                return (model.Predict(probe.Pixels, 3, seed: 2).Probabilities, log, buffers);
+            }
+            var flat = Run(flat: true);
+            var perTensor = Run(flat: false);
+            Assert.IsTrue(flat.Log.Any(l => l.Contains("re-merged")), "the optimiser was rebuilt after a re-merge: " + string.Join("\n", flat.Log));
+            CollectionAssert.AreEqual(new[] { 1, 1, 1 }, flat.Buffers, $"{kind}: every stage trained its parameters as views of one buffer");
+            Assert.IsTrue(perTensor.Buffers.All(b => b > 1), "TorchSharp's optimiser leaves each parameter its own storage");
+            Assert.AreEqual(flat.Probabilities.Length, perTensor.Probabilities.Length);
+            float worst = flat.Probabilities.Zip(perTensor.Probabilities).Max(t => Math.Abs(t.First - t.Second));
+            Console.WriteLine($"{kind}: largest probability difference after all stages {worst:E2}");
+            Assert.IsTrue(worst <= 1e-5f, $"{kind}: {worst:E2}");
+        }
+    }
 }
