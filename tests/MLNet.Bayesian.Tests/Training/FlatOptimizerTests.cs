@@ -168,7 +168,7 @@ public sealed class FlatOptimizerTests
     }
 
     [TestMethod]
-    public void OptimizerOpsPerStepDoNotGrowWithTheNumberOfTensors()
+    public void OneBufferPerDtypeAndDeviceWhateverTheNumberOfTensors()
     {
         // A flat buffer per dtype and device: many tensors, one buffer; two dtypes, two.
         var many = Enumerable.Range(0, 50).Select(i => new Parameter(randn(3, 2))).ToList();
