@@ -4,6 +4,7 @@ using MLNet.Bayesian.Data;
 using MLNet.Bayesian.Layers;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Torch;
+using MLNet.Bayesian.Training.Optimization;
 using MLNet.Bayesian.Uncertainty;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -145,14 +146,13 @@ public sealed class BayesianTrainer
         int stepsPerEpoch = StepsPerEpoch(train);
         optim.Optimizer optimizer = null!;
         optim.lr_scheduler.LRScheduler? scheduler = null;
-        // Re-merging replaces the posterior's parameters, so the optimiser is rebuilt for the epochs left.
+        // Re-merging replaces the posterior's parameters, so the optimiser is rebuilt for the epochs left (a flat one
+        // repacks the new set into new buffers).
         void NewOptimizer(int epochsLeft)
         {
             optimizer?.Dispose();
             var parameters = network.parameters().Where(p => p.requires_grad).ToList();
-            optimizer = _options.Optimizer == OptimizerKind.Adam
-                ? optim.Adam(parameters, learningRate)
-                : optim.SGD(parameters, learningRate, momentum: 0.9);
+            optimizer = TrainingOptimizer.Create(_options.Optimizer, parameters, learningRate, _options.FlatOptimizer);
             scheduler = _options.CosineSchedule ? optim.lr_scheduler.CosineAnnealingLR(optimizer, Math.Max(1, epochsLeft * stepsPerEpoch)) : null;
         }
         NewOptimizer(epochs);

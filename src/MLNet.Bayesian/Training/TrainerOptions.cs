@@ -42,6 +42,12 @@ public class TrainerOptions
     public double SharedLearningRate = 1e-4;
     /// <summary>Optimiser.</summary>
     public OptimizerKind Optimizer = OptimizerKind.Adam;
+    /// <summary>
+    /// Update the parameters with a flat optimiser: the trainable parameters and their gradients become views of one
+    /// buffer per dtype and device, so each step is a few operations whatever the number of tensors. Off falls back
+    /// to TorchSharp's per-tensor optimisers, which give the same numbers to float rounding but cost more per step.
+    /// </summary>
+    public bool FlatOptimizer = true;
     /// <summary>Cosine-anneal the learning rate to 0 over each stage.</summary>
     public bool CosineSchedule = true;
     /// <summary>Initial posterior scale of every weight in stage 1.</summary>

@@ -1,0 +1,21 @@
+using TorchSharp;
+using TorchSharp.Modules;
+
+namespace MLNet.Bayesian.Training.Optimization;
+
+/// <summary>The optimiser every training stage uses, chosen by <see cref="TrainerOptions.Optimizer"/> and <see cref="TrainerOptions.FlatOptimizer"/>.</summary>
+internal static class TrainingOptimizer
+{
+    /// <summary>The momentum of <see cref="OptimizerKind.Sgd"/>.</summary>
+    public const double SgdMomentum = 0.9;
+
+    /// <summary>A new optimiser over <paramref name="parameters"/>; the flat ones repack them (see <see cref="FlatParameters"/>).</summary>
+    public static torch.optim.Optimizer Create(OptimizerKind kind, IReadOnlyList<Parameter> parameters, double learningRate, bool flat) => (kind, flat) switch
+    {
+        (OptimizerKind.Adam, true) => new FlatAdam(parameters, learningRate),
+        (OptimizerKind.Adam, false) => torch.optim.Adam(parameters, learningRate),
+        (OptimizerKind.Sgd, true) => new FlatSgd(parameters, learningRate, SgdMomentum),
+        (OptimizerKind.Sgd, false) => torch.optim.SGD(parameters, learningRate, momentum: SgdMomentum),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimiser."),
+    };
+}

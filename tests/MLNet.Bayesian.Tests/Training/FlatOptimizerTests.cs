@@ -1,0 +1,223 @@
+using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Torch;
+using MLNet.Bayesian.Training;
+using MLNet.Bayesian.Training.Optimization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Tests.Training;
+
+[TestClass]
+public sealed class FlatOptimizerTests
+{
+    const int Steps = 25;
+    const double RelativeTolerance = 1e-5;
+
+    /// <summary>A mean-field network (weights, their scales, biases, batch-norm: 20 tensors of several shapes), seeded.</summary>
+    static BayesianNetwork MeanFieldNetwork(int seed)
+    {
+        random.manual_seed(seed);
+        var network = new BayesianNetwork(new SmallCnn(1, 12, 12, 4, width1: 4, width2: 8, hidden: 16));
+        network.ConvertToMeanField(initialSigma: 1e-2);
+        network.train();
+        return network;
+    }
+
+    static List<Parameter> Trainable(nn.Module module) => module.parameters().Where(p => p.requires_grad).ToList();
+
+    /// <summary>Cross-entropy plus KL of one batch; the posterior draw comes from the global generator, seeded per step.</summary>
+    static void Backward(BayesianNetwork network, int step)
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(1000 + step);
+        var x = randn(8, 1, 12, 12);
+        var y = randint(0, 4, new long[] { 8 }, dtype: ScalarType.Int64);
+        var loss = nn.functional.cross_entropy(network.call(x), y).Plus(network.KL(1.0) * ScalarSafeOps.Constant(1e-3, x));
+        loss.backward();
+    }
+
+    /// <summary>
+    /// Trains two copies of the same network for <see cref="Steps"/> steps on the same batches and draws, one with
+    /// TorchSharp's optimiser, one with the flat one, both under a cosine schedule, and returns the largest difference
+    /// of any parameter relative to that tensor's largest magnitude.
+    /// </summary>
+    static double LargestRelativeDifference(Func<IReadOnlyList<Parameter>, optim.Optimizer> reference, Func<IReadOnlyList<Parameter>, optim.Optimizer> flat)
+    {
+        using var a = MeanFieldNetwork(3);
+        using var b = MeanFieldNetwork(3);
+        var pa = Trainable(a);
+        var pb = Trainable(b);
+        var initial = pb.Select(p => p.detach().clone()).ToList();
+        using var optA = reference(pa);
+        using var optB = flat(pb);
+        Assert.IsInstanceOfType<FlatOptimizer>(optB);
+        var schedA = optim.lr_scheduler.CosineAnnealingLR(optA, Steps);
+        var schedB = optim.lr_scheduler.CosineAnnealingLR(optB, Steps);
+        for (int step = 0; step < Steps; step++)
+        {
+            foreach (var (network, optimizer, scheduler) in new[] { (a, optA, schedA), (b, optB, schedB) })
+            {
+                optimizer.zero_grad();
+                Backward(network, step);
+                optimizer.step();
+                scheduler.step();
+            }
+        }
+        Assert.AreEqual(optA.ParamGroups.Single().LearningRate, optB.ParamGroups.Single().LearningRate, "the schedule drives both alike");
+        using var noGrad = no_grad();
+        Assert.IsTrue(pb.Zip(initial).All(t => Differs(t.First, t.Second)), "every parameter moved");
+        initial.ForEach(t => t.Dispose());
+        double worst = 0;
+        for (int i = 0; i < pa.Count; i++)
+        {
+            using var scope = NewDisposeScope();
+            double scale = Math.Max(pa[i].abs().max().item<float>(), 1e-12);
+            worst = Math.Max(worst, (pa[i] - pb[i]).abs().max().item<float>() / scale);
+        }
+        return worst;
+    }
+
+    [TestMethod]
+    public void AdamMatchesTorchSharpsAdam()
+    {
+        double worst = LargestRelativeDifference(p => optim.Adam(p, 1e-2), p => new FlatAdam(p, 1e-2));
+        Console.WriteLine($"largest relative difference after {Steps} Adam steps: {worst:E2}");
+        Assert.IsTrue(worst <= RelativeTolerance, $"{worst:E2}");
+    }
+
+    [TestMethod]
+    public void AdamWMatchesTorchSharpsAdamW()
+    {
+        double worst = LargestRelativeDifference(p => optim.AdamW(p, 1e-2, weight_decay: 0.05), p => new FlatAdam(p, 1e-2, weightDecay: 0.05));
+        Console.WriteLine($"largest relative difference after {Steps} AdamW steps: {worst:E2}");
+        Assert.IsTrue(worst <= RelativeTolerance, $"{worst:E2}");
+    }
+
+    [TestMethod]
+    public void SgdWithMomentumMatchesTorchSharpsSgd()
+    {
+        double worst = LargestRelativeDifference(p => optim.SGD(p, 1e-2, momentum: 0.9), p => new FlatSgd(p, 1e-2, momentum: 0.9));
+        Console.WriteLine($"largest relative difference after {Steps} SGD steps: {worst:E2}");
+        Assert.IsTrue(worst <= RelativeTolerance, $"{worst:E2}");
+    }
+
+    static bool Differs(Tensor a, Tensor b)
+    {
+        using var scope = NewDisposeScope();
+        return (a - b).abs().max().item<float>() > 0;
+    }
+
+    static IntPtr Address(Tensor t) => t.storage<float>().data_ptr() + (nint)(t.storage_offset() * sizeof(float));
+
+    [TestMethod]
+    public void ParametersAndGradientsAreViewsOfTheFlatBuffersAndBackwardFillsThemInPlace()
+    {
+        using var network = MeanFieldNetwork(4);
+        using var twin = MeanFieldNetwork(4);
+        var parameters = Trainable(network);
+        using var optimizer = new FlatAdam(parameters, 1e-3);
+        var flat = optimizer.Flat;
+        Assert.AreEqual(1, flat.Values.Count, "one dtype and device, one buffer");
+        var values = flat.Values[0];
+        var gradients = flat.Gradients[0];
+        Assert.AreEqual(parameters.Sum(p => p.numel()), values.numel());
+
+        using (var noGrad = no_grad())
+        {
+            long offset = 0;
+            foreach (var p in parameters)
+            {
+                using var grad = p.grad!;
+                Assert.AreEqual(Address(values) + (nint)(offset * sizeof(float)), Address(p), "the parameter is a slice of the value buffer");
+                Assert.AreEqual(Address(gradients) + (nint)(offset * sizeof(float)), Address(grad), "its gradient is a slice of the gradient buffer");
+                Assert.IsTrue(p.requires_grad && p.is_leaf, "packing keeps it a trainable leaf");
+                offset += p.numel();
+            }
+        }
+
+        // Packing kept the values, so both networks compute the same gradients; the twin's land in its own tensors.
+        optimizer.zero_grad();
+        Backward(network, 0);
+        Backward(twin, 0);
+        var reference = cat(Trainable(twin).Select(p => p.grad!.flatten()).ToArray());
+        Assert.IsTrue(reference.abs().sum().item<float>() > 0);
+        Assert.IsTrue(gradients.allclose(reference, rtol: 1e-6, atol: 1e-9), "backward wrote every gradient into the buffer");
+        foreach (var p in parameters)
+        {
+            using var grad = p.grad!;
+            Assert.IsTrue(Address(grad) >= Address(gradients) && Address(grad) < Address(gradients) + (nint)(gradients.numel() * sizeof(float)),
+                "backward accumulated in place instead of replacing the gradient");
+        }
+
+        // A second backward accumulates onto the first, as with separate gradients.
+        Backward(network, 0);
+        Assert.IsTrue(gradients.allclose(reference * 2, rtol: 1e-5, atol: 1e-8));
+
+        optimizer.zero_grad();
+        Assert.AreEqual(0f, gradients.abs().max().item<float>());
+        Assert.IsTrue(parameters.All(p => { using var g = p.grad!; return g.abs().max().item<float>() == 0; }), "zero_grad zeroes every gradient and keeps it");
+
+        // The optimiser's update reaches the modules' own parameters.
+        Backward(network, 1);
+        var before = parameters.Select(p => p.detach().clone()).ToList();
+        optimizer.step();
+        Assert.IsTrue(parameters.Zip(before).All(t => Differs(t.First, t.Second)), "the step moved every parameter through the buffer");
+        before.ForEach(t => t.Dispose());
+        reference.Dispose();
+    }
+
+    [TestMethod]
+    public void OneBufferPerDtypeAndDeviceWhateverTheNumberOfTensors()
+    {
+        // A flat buffer per dtype and device: many tensors, one buffer; two dtypes, two.
+        var many = Enumerable.Range(0, 50).Select(i => new Parameter(randn(3, 2))).ToList();
+        using (var optimizer = new FlatSgd(many, 0.1))
+            Assert.AreEqual(1, optimizer.Flat.Values.Count);
+        var mixed = new[] { new Parameter(randn(4)), new Parameter(randn(4, dtype: ScalarType.Float64)), new Parameter(randn(2)) };
+        using (var optimizer = new FlatAdam(mixed, 0.1))
+        {
+            Assert.AreEqual(2, optimizer.Flat.Values.Count);
+            CollectionAssert.AreEquivalent(new[] { 6L, 4L }, optimizer.Flat.Values.Select(v => v.numel()).ToArray());
+            Assert.IsTrue(mixed.All(p => p.dtype == ScalarType.Float32 || p.dtype == ScalarType.Float64), "packing keeps each parameter's dtype");
+        }
+    }
+
+    [TestMethod]
+    public void EveryStageTrainsOnFlatBuffersWithTheSameResultAsTorchSharpsOptimizers()
+    {
+        var small = TestData.Train.StratifiedHead(30);
+        var probe = TestData.Test.StratifiedHead(5);
+        foreach (var kind in new[] { OptimizerKind.Adam, OptimizerKind.Sgd })
+        {
+            (float[] Probabilities, List<string> Log, List<int> Buffers) Run(bool flat)
+            {
+                var options = new TrainerOptions
+                {
+                    DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 2, BatchSize = 32, PredictionSamples = 3, Seed = 11,
+                    Optimizer = kind, FlatOptimizer = flat, CosineSchedule = true, RemergeThreshold = 1e3,
+                };
+                options.SharedPosterior.ComponentBudget = 16;
+                options.SharedPosterior.MinMembers = 5;
+                var log = new List<string>();
+                var buffers = new List<int>();
+                var trainer = new BayesianTrainer(options, log.Add)
+                {
+                    // How many storages the trainable parameters live in once the stage is done: one when they were packed.
+                    StageCompleted = (classifier, _) => buffers.Add(Trainable(classifier.Network).Select(p => p.storage<float>().data_ptr()).Distinct().Count()),
+                };
+                using var model = trainer.Fit((c, h, w, k) => new SmallCnn(c, h, w, k), small);
+                return (model.Predict(probe.Pixels, 3, seed: 2).Probabilities, log, buffers);
+            }
+            var flat = Run(flat: true);
+            var perTensor = Run(flat: false);
+            Assert.IsTrue(flat.Log.Any(l => l.Contains("re-merged")), "the optimiser was rebuilt after a re-merge: " + string.Join("\n", flat.Log));
+            CollectionAssert.AreEqual(new[] { 1, 1, 1 }, flat.Buffers, $"{kind}: every stage trained its parameters as views of one buffer");
+            Assert.IsTrue(perTensor.Buffers.All(b => b > 1), "TorchSharp's optimiser leaves each parameter its own storage");
+            Assert.AreEqual(flat.Probabilities.Length, perTensor.Probabilities.Length);
+            float worst = flat.Probabilities.Zip(perTensor.Probabilities).Max(t => Math.Abs(t.First - t.Second));
+            Console.WriteLine($"{kind}: largest probability difference after all stages {worst:E2}");
+            Assert.IsTrue(worst <= 1e-5f, $"{kind}: {worst:E2}");
+        }
+    }
+}
