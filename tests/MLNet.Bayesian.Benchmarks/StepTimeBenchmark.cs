@@ -3,13 +3,14 @@ using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Layers;
 using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Training;
+using MLNet.Bayesian.Training.Optimization;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNet.Bayesian.Benchmarks;
 
 /// <summary>
-/// Bare training steps (forward, cross-entropy plus the scaled KL for a Bayesian network, backward, Adam, on one
+/// Bare training steps (forward, cross-entropy plus the scaled KL for a Bayesian network, backward, the trainer's flat Adam, on one
 /// fixed batch). <see cref="Interleaved"/> alternates several networks step by step, so that load from other
 /// jobs on a shared machine falls on all of them alike: the robust way to get step-time ratios.
 /// <see cref="MedianStepMs"/> times the deterministic small CNN
@@ -22,7 +23,7 @@ internal static class StepTimeBenchmark
     public static Dictionary<string, double> Interleaved(IReadOnlyList<(string Name, BayesianNetwork Network)> networks, Tensor x, Tensor y,
         double klScale, int warmup, int rounds)
     {
-        var optimizers = networks.Select(n => optim.Adam(n.Network.parameters().Where(p => p.requires_grad), 1e-3)).ToList();
+        var optimizers = networks.Select(n => TrainingOptimizer.Create(OptimizerKind.Adam, n.Network.parameters().Where(p => p.requires_grad).ToList(), 1e-3, flat: true)).ToList();
         var times = networks.Select(_ => new List<double>()).ToList();
         try
         {
@@ -55,7 +56,7 @@ internal static class StepTimeBenchmark
         using var network = ArchitectureFactory.Create(architecture)(channels, size, size, 10);
         network.to(device);
         network.train();
-        using var optimizer = optim.Adam(network.parameters(), 1e-3);
+        using var optimizer = TrainingOptimizer.Create(OptimizerKind.Adam, network.parameters().ToList(), 1e-3, flat: true);
         using var x = randn(batchSize, channels, size, size).to(device);
         using var y = randint(0, 10, new long[] { batchSize }, dtype: ScalarType.Int64).to(device);
         var times = new List<double>();
