@@ -1,6 +1,6 @@
 namespace MLNet.Bayesian.Posterior;
 
-/// <summary>Settings of <see cref="GaussianMixture2D.Fit"/>.</summary>
+/// <summary>Settings of <see cref="GaussianMixture2D.Fit(double[], double[], int, int, MixtureFitOptions?)"/>.</summary>
 public sealed class MixtureFitOptions
 {
     /// <summary>Most EM iterations.</summary>
@@ -51,6 +51,9 @@ public sealed class GaussianMixture2D
 
     /// <summary>Fits <paramref name="k"/> components by EM with a seeded k-means++ start.</summary>
     public static GaussianMixture2D Fit(double[] xs, double[] ys, int k, int seed, MixtureFitOptions? options = null)
+        => Fit(xs, ys, k, seed, options, null);
+
+    internal static GaussianMixture2D Fit(double[] xs, double[] ys, int k, int seed, MixtureFitOptions? options, BuildPhases? phases)
     {
         options ??= new MixtureFitOptions();
         if (xs.Length != ys.Length) throw new ArgumentException("x and y must have the same length.");
@@ -59,6 +62,7 @@ public sealed class GaussianMixture2D
         var rng = new Random(seed);
         (double[] px, double[] py) = Subsample(xs, ys, options.MaxPoints, rng);
         int n = px.Length;
+        phases?.Mark("subsample");
 
         // Standardise.
         double mx = px.Average(), my = py.Average();
@@ -69,14 +73,17 @@ public sealed class GaussianMixture2D
         var x = px.Select(v => (v - mx) / sx).ToArray();
         var y = py.Select(v => (v - my) / sy).ToArray();
 
-        var comps = KMeansPlusPlusStart(x, y, k, rng);
+        phases?.Mark("standardise");
+        var comps = KMeansPlusPlusStart(x, y, k, rng, phases);
         var weights = Enumerable.Repeat(1.0 / k, k).ToArray();
         var resp = new double[n * k];
         double previous = double.NegativeInfinity;
         for (int iter = 0; iter < options.MaxIterations; iter++)
         {
             double ll = EStep(x, y, comps, weights, resp);
+            phases?.Mark("EM E-step");
             MStep(x, y, resp, comps, weights, options.CovarianceFloor);
+            phases?.Mark("EM M-step");
             if (ll - previous < options.Tolerance * n) break;
             previous = ll;
         }
@@ -215,7 +222,7 @@ public sealed class GaussianMixture2D
         return (idx.Take(max).Select(i => xs[i]).ToArray(), idx.Take(max).Select(i => ys[i]).ToArray());
     }
 
-    static Gaussian2[] KMeansPlusPlusStart(double[] x, double[] y, int k, Random rng)
+    static Gaussian2[] KMeansPlusPlusStart(double[] x, double[] y, int k, Random rng, BuildPhases? phases)
     {
         int n = x.Length;
         int firstIndex = rng.Next(n);
@@ -236,6 +243,7 @@ public sealed class GaussianMixture2D
             centres.Add((x[pick], y[pick]));
             for (int i = 0; i < n; i++) d2[i] = Math.Min(d2[i], Sq(x[i] - x[pick]) + Sq(y[i] - y[pick]));
         }
+        phases?.Mark("k-means++ seeding");
         // A few Lloyd iterations give EM a start whose covariances come from real clusters.
         var label = new int[n];
         for (int iter = 0; iter < 10; iter++)
@@ -254,6 +262,7 @@ public sealed class GaussianMixture2D
             for (int c = 0; c < k; c++)
                 if (sum[c, 2] > 0) centres[c] = (sum[c, 0] / sum[c, 2], sum[c, 1] / sum[c, 2]);
         }
+        phases?.Mark("Lloyd");
         double spread = 1.0 / k;
         return centres.Select(c => new Gaussian2(c.X, c.Y, spread, 0, spread)).ToArray();
     }

@@ -11,6 +11,9 @@ public static class SharedPosteriorBuilder
 {
     /// <summary>Builds the plan for the given layers (one pool, or one per layer).</summary>
     public static SharedPosteriorPlan Build(IReadOnlyList<PosteriorLayerPoints> layers, SharedPosteriorOptions? options = null)
+        => Build(layers, options, null);
+
+    internal static SharedPosteriorPlan Build(IReadOnlyList<PosteriorLayerPoints> layers, SharedPosteriorOptions? options, BuildPhases? phases)
     {
         options ??= new SharedPosteriorOptions();
         if (layers.Count == 0) throw new ArgumentException("No layers to build a shared posterior from.");
@@ -42,6 +45,7 @@ public static class SharedPosteriorBuilder
             ? slices.Select(s => Enumerable.Range((int)s.Offset, (int)s.Count).ToArray()).ToList()
             : new List<int[]> { Enumerable.Range(0, n).ToArray() };
 
+        phases?.Mark("points");
         var isOutlier = new bool[n];
         var componentOf = new int[n];
         var ellipseFirst = new List<int>(); var ellipseSecond = new List<int>();
@@ -57,8 +61,9 @@ public static class SharedPosteriorBuilder
             int thisPool = poolNumber++;
             MarkOutliers(pool, x, y, grad, options, isOutlier);
             int[] inliers = pool.Where(i => !isOutlier[i]).ToArray();
+            phases?.Mark("outliers");
             if (inliers.Length == 0) continue;
-            var (mixture, _, poolBefore, poolDropped) = FitPool(inliers, x, y, options, isOutlier);
+            var (mixture, _, poolBefore, poolDropped) = FitPool(inliers, x, y, options, isOutlier, phases);
             beforeMerge += poolBefore;
             dropped += poolDropped;
             inliers = inliers.Where(i => !isOutlier[i]).ToArray();
@@ -67,6 +72,7 @@ public static class SharedPosteriorBuilder
             counts.AddRange(new int[mixture.Count]);
             componentPools.AddRange(Enumerable.Repeat(thisPool, mixture.Count));
             var assignments = mixture.AssignAll(inliers.Select(i => x[i]).ToArray(), inliers.Select(i => y[i]).ToArray());
+            phases?.Mark("final AssignAll");
             for (int j = 0; j < inliers.Length; j++)
             {
                 int i = inliers[j];
@@ -98,6 +104,7 @@ public static class SharedPosteriorBuilder
         var outlierPos = Enumerable.Range(0, n).Where(i => isOutlier[i]).ToArray();
         var outMu = outlierPos.Select(i => (float)x[i]).ToArray();
         var outSigma = outlierPos.Select(i => (float)Math.Exp(y[i])).ToArray();
+        phases?.Mark("plan tables");
         var stats = new SharedPosteriorStatistics(n, components.Count, outlierPos.Length, ellipsePos.Count, beforeMerge, dropped, clock.Elapsed.TotalSeconds);
         return new SharedPosteriorPlan(slices, components.ToArray(), counts.ToArray(), componentPools.ToArray(), compact, outlierPos, outMu, outSigma,
             ellipsePos.ToArray(), ellipseFirst.ToArray(), ellipseSecond.ToArray(), ellipseA1.ToArray(), ellipseA2.ToArray(), stats);
@@ -142,7 +149,7 @@ public static class SharedPosteriorBuilder
 
     /// <summary>Fits, drops small components, merges close ones. Returns the mixture weighted by member counts.</summary>
     static (GaussianMixture2D Mixture, int[] Counts, int Before, int Dropped) FitPool(int[] inliers, double[] x, double[] y,
-        SharedPosteriorOptions options, bool[] isOutlier)
+        SharedPosteriorOptions options, bool[] isOutlier, BuildPhases? phases)
     {
         var px = inliers.Select(i => x[i]).ToArray();
         var py = inliers.Select(i => y[i]).ToArray();
@@ -155,8 +162,9 @@ public static class SharedPosteriorBuilder
         }
         else
         {
-            mixture = GaussianMixture2D.Fit(px, py, Math.Clamp(options.ComponentBudget, 1, maxByMembers), options.Seed, options.Mixture);
+            mixture = GaussianMixture2D.Fit(px, py, Math.Clamp(options.ComponentBudget, 1, maxByMembers), options.Seed, options.Mixture, phases);
         }
+        phases?.Mark("fit tail, BIC");
         int before = mixture.Count, dropped = 0;
 
         // Drop components with too few hard-assigned members, then re-assign, until all are big enough.
@@ -187,9 +195,11 @@ public static class SharedPosteriorBuilder
             }
         }
 
+        phases?.Mark("drop loop");
         var memberCounts = new int[mixture.Count];
         foreach (int l in labels) memberCounts[l]++;
         var (merged, mergedCounts) = Merge(mixture.Components, memberCounts, options.MergeThreshold);
+        phases?.Mark("merge");
         return (GaussianMixture2D.FromComponents(merged, mergedCounts.Select(c => (double)Math.Max(c, 1)).ToArray()), mergedCounts, before, dropped);
     }
 
