@@ -71,7 +71,8 @@ public static class SharedPosteriorBuilder
             components.AddRange(mixture.Components);
             counts.AddRange(new int[mixture.Count]);
             componentPools.AddRange(Enumerable.Repeat(thisPool, mixture.Count));
-            var assignments = mixture.AssignAll(inliers.Select(i => x[i]).ToArray(), inliers.Select(i => y[i]).ToArray());
+            var assignments = mixture.AssignAll(inliers.Select(i => x[i]).ToArray(), inliers.Select(i => y[i]).ToArray(),
+                maxDegreeOfParallelism: options.Mixture.MaxDegreeOfParallelism);
             phases?.Mark("final AssignAll");
             for (int j = 0; j < inliers.Length; j++)
             {
@@ -168,7 +169,7 @@ public static class SharedPosteriorBuilder
         int before = mixture.Count, dropped = 0;
 
         // Drop components with too few hard-assigned members, then re-assign, until all are big enough.
-        int[] labels = AssignAll(mixture, px, py);
+        int[] labels = AssignAll(mixture, px, py, options);
         while (true)
         {
             var counts = new int[mixture.Count];
@@ -183,7 +184,7 @@ public static class SharedPosteriorBuilder
                     if (!keepSet.Contains(labels[j])) isOutlier[inliers[j]] = true;
             }
             mixture = GaussianMixture2D.FromComponents(keep.Select(c => mixture.Components[c]).ToArray(), keep.Select(c => (double)counts[c]).ToArray());
-            labels = AssignAll(mixture, px, py);
+            labels = AssignAll(mixture, px, py, options);
             for (int j = 0; j < labels.Length; j++) if (isOutlier[inliers[j]]) labels[j] = -1;
             if (options.DroppedMembersBecomeOutliers)
             {
@@ -203,8 +204,8 @@ public static class SharedPosteriorBuilder
         return (GaussianMixture2D.FromComponents(merged, mergedCounts.Select(c => (double)Math.Max(c, 1)).ToArray()), mergedCounts, before, dropped);
     }
 
-    static int[] AssignAll(GaussianMixture2D mixture, double[] px, double[] py)
-        => mixture.AssignAll(px, py).Select(a => a.First).ToArray();
+    static int[] AssignAll(GaussianMixture2D mixture, double[] px, double[] py, SharedPosteriorOptions options)
+        => mixture.FirstChoices(px, py, options.Mixture.MaxDegreeOfParallelism);
 
     /// <summary>
     /// Merges the closest pair (by squared W2) while it is under the threshold, moment matching weighted by
