@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
 namespace MLNet.Bayesian.Posterior;
 
 /// <summary>Settings of <see cref="GaussianMixture2D.Fit(double[], double[], int, int, MixtureFitOptions?)"/>.</summary>
@@ -27,15 +30,16 @@ public readonly record struct MixtureAssignment(int First, int Second, double Fi
 /// </summary>
 public sealed class GaussianMixture2D
 {
-    readonly Precomputed[] _pre;
     readonly MixtureDensities _densities;
+    // Scalar constants per component, for the grid path's few scattered candidates.
+    readonly Precomputed[] _pre;
 
     GaussianMixture2D(Gaussian2[] components, double[] weights)
     {
         Components = components;
         Weights = weights;
-        _pre = Precompute(components, weights);
         _densities = new MixtureDensities(components, weights);
+        _pre = components.Select((c, i) => new Precomputed(c, weights[i])).ToArray();
     }
 
     /// <summary>The fitted components, in the original coordinates.</summary>
@@ -153,7 +157,7 @@ public sealed class GaussianMixture2D
     const int AssignChunk = 4096;
 
     /// <summary>The two most responsible components of a point.</summary>
-    public MixtureAssignment Assign(double x, double y) => Assign(x, y, null);
+    public MixtureAssignment Assign(double x, double y) => Assign(x, y, null, new double[_densities.Padded]);
 
     /// <summary>Point-times-component evaluations above which <see cref="AssignAll"/> switches to the grid index.</summary>
     public const long ExactAssignmentBudget = 200_000_000;
@@ -169,7 +173,7 @@ public sealed class GaussianMixture2D
         var grid = (long)xs.Length * Count <= exactBudget ? null : new CandidateGrid(this, xs, ys, maxDegreeOfParallelism);
         ForEachChunk(xs.Length, maxDegreeOfParallelism, (start, end, logs) =>
         {
-            for (int i = start; i < end; i++) result[i] = Assign(xs[i], ys[i], grid?.Candidates(xs[i], ys[i]), logs);
+            for (int i = start; i < end; i++) result[i] = Assign(xs[i], ys[i], grid, logs);
         });
         return result;
     }
@@ -184,26 +188,24 @@ public sealed class GaussianMixture2D
         var grid = (long)xs.Length * Count <= exactBudget ? null : new CandidateGrid(this, xs, ys, maxDegreeOfParallelism);
         ForEachChunk(xs.Length, maxDegreeOfParallelism, (start, end, logs) =>
         {
-            for (int i = start; i < end; i++)
-            {
-                if (grid is null)
-                {
-                    _densities.LogDensities(xs[i], ys[i], logs);
-                    result[i] = MixtureDensities.ArgMax(logs, Count);
-                    continue;
-                }
-                int[] candidates = grid.Candidates(xs[i], ys[i]);
-                int first = candidates[0];
-                double l1 = _pre[first].LogWeightedDensity(xs[i], ys[i]);
-                for (int j = 1; j < candidates.Length; j++)
-                {
-                    double l = _pre[candidates[j]].LogWeightedDensity(xs[i], ys[i]);
-                    if (l > l1) { l1 = l; first = candidates[j]; }
-                }
-                result[i] = first;
-            }
+            for (int i = start; i < end; i++) result[i] = FirstChoice(xs[i], ys[i], grid, logs);
         });
         return result;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    int FirstChoice(double x, double y, CandidateGrid? grid, double[] logs)
+    {
+        if (grid is null) return _densities.ArgMax(x, y);
+        int[] candidates = grid.Candidates(x, y);
+        int first = candidates[0];
+        double l1 = _pre[first].LogWeightedDensity(x, y);
+        for (int j = 1; j < candidates.Length; j++)
+        {
+            double l = _pre[candidates[j]].LogWeightedDensity(x, y);
+            if (l > l1) { l1 = l; first = candidates[j]; }
+        }
+        return first;
     }
 
     void ForEachChunk(int n, int maxDegreeOfParallelism, Action<int, int, double[]> body)
@@ -213,21 +215,25 @@ public sealed class GaussianMixture2D
             b => body(b * AssignChunk, Math.Min(n, (b + 1) * AssignChunk), new double[_densities.Padded]));
     }
 
-    MixtureAssignment Assign(double x, double y, int[]? candidates) => Assign(x, y, candidates, new double[_densities.Padded]);
-
     /// <summary>Top two components in scan order (a tie keeps the earlier one) and their responsibilities among the scanned ones.</summary>
-    MixtureAssignment Assign(double x, double y, int[]? candidates, double[] logs)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    MixtureAssignment Assign(double x, double y, CandidateGrid? grid, double[] logs)
     {
-        int total;
+        int[]? candidates = grid?.Candidates(x, y);
+        int total, padded;
         if (candidates is null)
         {
             _densities.LogDensities(x, y, logs);
-            total = Count;
+            (total, padded) = (Count, _densities.Padded);
         }
         else
         {
+            // Candidates are few and scattered over the components: scalar densities from the small per-component
+            // table (it stays in cache), with -infinity padding up to whole vectors for the exponentials.
             total = candidates.Length;
+            padded = (total + Vector<double>.Count - 1) / Vector<double>.Count * Vector<double>.Count;
             for (int j = 0; j < total; j++) logs[j] = _pre[candidates[j]].LogWeightedDensity(x, y);
+            for (int j = total; j < padded; j++) logs[j] = double.NegativeInfinity;
         }
         int first = -1, second = -1;
         double l1 = double.NegativeInfinity, l2 = double.NegativeInfinity;
@@ -237,7 +243,7 @@ public sealed class GaussianMixture2D
             if (l > l1) { second = first; l2 = l1; first = j; l1 = l; }
             else if (l > l2) { second = j; l2 = l; }
         }
-        double norm = candidates is null ? MixtureDensities.LogSumExp(logs, l1) : LogSumExp(logs.AsSpan(0, total), l1);
+        double norm = MixtureDensities.LogSumExp(logs.AsSpan(0, padded), l1);
         if (candidates is not null) { first = candidates[first]; second = second < 0 ? -1 : candidates[second]; }
         if (second < 0) second = first;
         return new MixtureAssignment(first, second, Math.Exp(l1 - norm), second == first ? 0 : Math.Exp(l2 - norm),
@@ -315,15 +321,5 @@ public sealed class GaussianMixture2D
             double dx = x - Mx, dy = y - My;
             return LogConst - 0.5 * (Ixx * dx * dx + 2 * Ixy * dx * dy + Iyy * dy * dy);
         }
-    }
-
-    static Precomputed[] Precompute(Gaussian2[] comps, double[] weights)
-        => comps.Select((c, i) => new Precomputed(c, weights[i])).ToArray();
-
-    static double LogSumExp(ReadOnlySpan<double> logs, double max)
-    {
-        double s = 0;
-        foreach (double e in logs) s += Math.Exp(e - max);
-        return max + Math.Log(s);
     }
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace MLNet.Bayesian.Posterior;
@@ -22,6 +23,7 @@ internal static class KMeansStart
         return Enumerable.Range(0, k).Select(c => new Gaussian2(cx[c], cy[c], spread, 0, spread)).ToArray();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static (double[] X, double[] Y) PlusPlus(double[] x, double[] y, int k, Random rng)
     {
         int n = x.Length;
@@ -86,6 +88,7 @@ internal static class KMeansStart
     }
 
     /// <summary>The nearest centre; on a tie, the lowest index.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static int Nearest(double x, double y, Vector<double>[] cx, Vector<double>[] cy, int lanes)
     {
         var xv = new Vector<double>(x);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace MLNet.Bayesian.Posterior;
@@ -39,6 +40,7 @@ internal sealed class MixtureDensities
     static Vector<double>[] ToVectors(double[] values) => MemoryMarshal.Cast<double, Vector<double>>(values).ToArray();
 
     /// <summary>Fills <paramref name="logs"/> (length <see cref="Padded"/>) with the weighted log densities at (x, y).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void LogDensities(double x, double y, Span<double> logs)
     {
         var l = MemoryMarshal.Cast<double, Vector<double>>(logs);
@@ -56,7 +58,36 @@ internal sealed class MixtureDensities
     // off its slow path for lanes beyond its range.
     const double Cutoff = -700;
 
+    /// <summary>The component of largest weighted density at (x, y); on a tie, the lowest index. No scratch, no exponentials.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public int ArgMax(double x, double y)
+    {
+        var xv = new Vector<double>(x);
+        var yv = new Vector<double>(y);
+        var best = new Vector<double>(double.NegativeInfinity);
+        var bestBlock = Vector<long>.Zero;
+        for (int j = 0; j < _mx.Length; j++)
+        {
+            var dx = xv - _mx[j];
+            var dy = yv - _my[j];
+            var l = _lc[j] + dx * (_qa[j] * dx + _qb[j] * dy) + _qc[j] * dy * dy;
+            var higher = Vector.GreaterThan(l, best);
+            best = Vector.ConditionalSelect(higher, l, best);
+            bestBlock = Vector.ConditionalSelect(higher, new Vector<long>(j), bestBlock);
+        }
+        int lanes = Vector<double>.Count, bestIndex = 0;
+        double bestValue = double.NegativeInfinity;
+        for (int t = 0; t < lanes; t++)
+        {
+            int index = (int)bestBlock[t] * lanes + t;
+            if (index >= Count) continue;
+            if (best[t] > bestValue || (best[t] == bestValue && index < bestIndex)) { bestValue = best[t]; bestIndex = index; }
+        }
+        return bestIndex;
+    }
+
     /// <summary>log sum_c exp(logs[c]), taking the maximum out first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double LogSumExp(ReadOnlySpan<double> logs, double max)
     {
         var l = MemoryMarshal.Cast<double, Vector<double>>(logs);
@@ -74,6 +105,7 @@ internal sealed class MixtureDensities
     }
 
     /// <summary>The index of the largest value; on a tie, the lowest index.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int ArgMax(ReadOnlySpan<double> logs, int count)
     {
         int best = 0;

@@ -126,6 +126,8 @@ internal sealed class MixtureEm
         return order.ToArray();
     }
 
+    // Optimised from the first call: stage 2 runs once per training, too briefly for tiered compilation to catch up.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Chunk(int b)
     {
         int blocks = _blocks, lanes = Vector<float>.Count;
@@ -208,6 +210,7 @@ internal sealed class MixtureEm
     /// degree-7 Taylor polynomial for e^r, and 2^n built in the exponent bits. Several times faster than Vector.Exp,
     /// whose full-range version dominates the E-step, and the same on every machine (plain arithmetic, no FMA).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector<float> ExpNonPositive(Vector<float> d)
     {
         const float Log2E = 1.44269504f, Ln2Hi = 0.693145751953125f, Ln2Lo = 1.42860677e-6f, RoundMagic = 12582912f;

@@ -126,27 +126,21 @@ public static class SharedPosteriorBuilder
         if (options.GradientFraction > 0)
         {
             int top = (int)Math.Floor(pool.Length * options.GradientFraction);
-            // Array.Sort on primitive keys: LINQ ordering is far slower at tens of millions of weights.
-            var keys = pool.Select(i => -grad[i]).ToArray();
-            var order = (int[])pool.Clone();
-            Array.Sort(keys, order);
-            for (int r = 0; r < top; r++)
-                if (grad[order[r]] > 0) isOutlier[order[r]] = true;
+            if (top == 0) return;
+            // The top-th largest magnitude by selection, not a sort of every weight; ties at it go to the earliest positions.
+            double threshold = -OrderStatistics.Select(pool.Select(i => -grad[i]).ToArray(), top - 1);
+            int above = pool.Count(i => grad[i] > threshold);
+            int tiedLeft = top - above;
+            foreach (int i in pool)
+            {
+                bool take = grad[i] > threshold || (grad[i] == threshold && tiedLeft-- > 0);
+                if (take && grad[i] > 0) isOutlier[i] = true;
+            }
         }
     }
 
     static (double Low, double High) QuantileBox(double[] values, double q)
-    {
-        Array.Sort(values);
-        return (Quantile(values, q), Quantile(values, 1 - q));
-    }
-
-    static double Quantile(double[] sorted, double q)
-    {
-        double pos = q * (sorted.Length - 1);
-        int lo = (int)Math.Floor(pos), hi = Math.Min(lo + 1, sorted.Length - 1);
-        return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-    }
+        => (OrderStatistics.Quantile(values, q), OrderStatistics.Quantile(values, 1 - q));
 
     /// <summary>Fits, drops small components, merges close ones. Returns the mixture weighted by member counts.</summary>
     static (GaussianMixture2D Mixture, int[] Counts, int Before, int Dropped) FitPool(int[] inliers, double[] x, double[] y,
