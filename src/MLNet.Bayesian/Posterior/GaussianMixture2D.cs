@@ -208,6 +208,34 @@ public sealed class GaussianMixture2D
         return first;
     }
 
+    /// <summary>
+    /// What the builder needs of every point: its most responsible component (as <see cref="AssignAll"/> names it),
+    /// and the full assignment only for the points whose squared Mahalanobis distance to that component exceeds
+    /// <paramref name="farBeyond"/> (the ellipse candidates, a small share), so only they pay for exponentials.
+    /// </summary>
+    internal (int[] First, int[] Far, MixtureAssignment[] FarAssignments) AssignFirstAndFar(double[] xs, double[] ys, double farBeyond,
+        int maxDegreeOfParallelism, long exactBudget = ExactAssignmentBudget)
+    {
+        var first = new int[xs.Length];
+        var isFar = new bool[xs.Length];
+        var grid = (long)xs.Length * Count <= exactBudget ? null : new CandidateGrid(this, xs, ys, maxDegreeOfParallelism);
+        ForEachChunk(xs.Length, maxDegreeOfParallelism, (start, end, logs) =>
+        {
+            for (int i = start; i < end; i++)
+            {
+                first[i] = FirstChoice(xs[i], ys[i], grid, logs);
+                isFar[i] = Components[first[i]].Mahalanobis2(xs[i], ys[i]) > farBeyond;
+            }
+        });
+        var far = Enumerable.Range(0, xs.Length).Where(i => isFar[i]).ToArray();
+        var farAssignments = new MixtureAssignment[far.Length];
+        ForEachChunk(far.Length, maxDegreeOfParallelism, (start, end, logs) =>
+        {
+            for (int j = start; j < end; j++) farAssignments[j] = Assign(xs[far[j]], ys[far[j]], grid, logs);
+        });
+        return (first, far, farAssignments);
+    }
+
     void ForEachChunk(int n, int maxDegreeOfParallelism, Action<int, int, double[]> body)
     {
         int chunks = (n + AssignChunk - 1) / AssignChunk;
@@ -300,9 +328,20 @@ public sealed class GaussianMixture2D
     static (double[], double[]) Subsample(double[] xs, double[] ys, int max, Random rng)
     {
         if (max <= 0 || xs.Length <= max) return (xs, ys);
-        var idx = Enumerable.Range(0, xs.Length).ToArray();
-        for (int i = 0; i < max; i++) { int j = rng.Next(i, idx.Length); (idx[i], idx[j]) = (idx[j], idx[i]); }
-        return (idx.Take(max).Select(i => xs[i]).ToArray(), idx.Take(max).Select(i => ys[i]).ToArray());
+        // The first max steps of a Fisher-Yates shuffle of 0..n-1, with only the moved entries stored: the same
+        // draws and the same subsample as shuffling a full index array, without one of tens of millions of entries.
+        var moved = new Dictionary<int, int>(2 * max);
+        var px = new double[max];
+        var py = new double[max];
+        for (int i = 0; i < max; i++)
+        {
+            int j = rng.Next(i, xs.Length);
+            int atJ = moved.GetValueOrDefault(j, j);
+            moved[j] = moved.GetValueOrDefault(i, i);
+            px[i] = xs[atJ];
+            py[i] = ys[atJ];
+        }
+        return (px, py);
     }
 
     /// <summary>Per-component constants of the log density: log weight + normaliser, and the inverse covariance.</summary>

@@ -32,14 +32,23 @@ public static class SharedPosteriorBuilder
         var x = new double[n];
         var y = new double[n];
         var grad = new double[n];
-        int p = 0;
-        foreach (var layer in layers)
-            for (int i = 0; i < layer.Count; i++, p++)
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Mixture.MaxDegreeOfParallelism };
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var layer = layers[l];
+            int start = (int)slices[l].Offset;
+            const int Chunk = 1 << 16;
+            Parallel.For(0, (layer.Count + Chunk - 1) / Chunk, parallel, b =>
             {
-                x[p] = layer.Mu[i];
-                y[p] = Math.Log(layer.Sigma[i]);
-                grad[p] = layer.GradientMagnitude?[i] ?? 0;
-            }
+                int end = Math.Min(layer.Count, (b + 1) * Chunk);
+                for (int i = b * Chunk; i < end; i++)
+                {
+                    x[start + i] = layer.Mu[i];
+                    y[start + i] = Math.Log(layer.Sigma[i]);
+                    grad[start + i] = layer.GradientMagnitude?[i] ?? 0;
+                }
+            });
+        }
 
         var pools = options.PerLayer
             ? slices.Select(s => Enumerable.Range((int)s.Offset, (int)s.Count).ToArray()).ToList()
@@ -71,16 +80,19 @@ public static class SharedPosteriorBuilder
             components.AddRange(mixture.Components);
             counts.AddRange(new int[mixture.Count]);
             componentPools.AddRange(Enumerable.Repeat(thisPool, mixture.Count));
-            var assignments = mixture.AssignAll(inliers.Select(i => x[i]).ToArray(), inliers.Select(i => y[i]).ToArray(),
-                maxDegreeOfParallelism: options.Mixture.MaxDegreeOfParallelism);
-            phases?.Mark("final AssignAll");
+            var (first, far, farAssignments) = mixture.AssignFirstAndFar(inliers.Select(i => x[i]).ToArray(), inliers.Select(i => y[i]).ToArray(),
+                options.EllipseThreshold, options.Mixture.MaxDegreeOfParallelism);
+            phases?.Mark("final assignment");
             for (int j = 0; j < inliers.Length; j++)
             {
-                int i = inliers[j];
-                var a = assignments[j];
-                componentOf[i] = baseIndex + a.First;
-                counts[baseIndex + a.First]++;
-                if (mixture.Count > 1 && a.Mahalanobis2ToFirst > options.EllipseThreshold && a.SecondResponsibility > 0)
+                componentOf[inliers[j]] = baseIndex + first[j];
+                counts[baseIndex + first[j]]++;
+            }
+            for (int f = 0; f < far.Length; f++)
+            {
+                int i = inliers[far[f]];
+                var a = farAssignments[f];
+                if (mixture.Count > 1 && a.SecondResponsibility > 0)
                 {
                     double total = a.FirstResponsibility + a.SecondResponsibility;
                     ellipsePos.Add(i);
