@@ -22,10 +22,11 @@ internal sealed class MixtureEm
     const int Stats = 6;
     // A padding component: far below any real log density, so its responsibility is exactly 0.
     const float Absent = -1e30f;
-    // Responsibilities below e^-50 of the largest count as 0. They cannot matter: a component with weight enough to
-    // escape the empty-component rule (1e-10) over at most a few hundred thousand points has terms above e^-40, and
-    // all the dropped ones together are below float precision.
-    const float Cutoff = -50f;
+    // Responsibilities below e^-30 (1e-13) of a point's largest count as 0: even over millions of points they add up
+    // to less than 1e-6 of one point's weight, below what the float sums resolve for any component that has members;
+    // a component living on such terms alone ends with no members and is dropped after the fit either way. The
+    // cutoff is also what lets whole blocks of far components be skipped.
+    const float Cutoff = -30f;
 
     readonly float[] _x, _y;
     readonly int _k, _blocks, _chunks;

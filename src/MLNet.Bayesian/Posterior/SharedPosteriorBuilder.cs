@@ -176,6 +176,7 @@ public static class SharedPosteriorBuilder
 
         // Drop components with too few hard-assigned members, then re-assign, until all are big enough.
         int[] labels = AssignAll(mixture, px, py, options);
+        phases?.Mark("drop loop: first choices");
         while (true)
         {
             var counts = new int[mixture.Count];
@@ -191,6 +192,7 @@ public static class SharedPosteriorBuilder
             }
             mixture = GaussianMixture2D.FromComponents(keep.Select(c => mixture.Components[c]).ToArray(), keep.Select(c => (double)counts[c]).ToArray());
             labels = AssignAll(mixture, px, py, options);
+            phases?.Mark("drop loop: first choices");
             for (int j = 0; j < labels.Length; j++) if (isOutlier[inliers[j]]) labels[j] = -1;
             if (options.DroppedMembersBecomeOutliers)
             {
@@ -202,7 +204,7 @@ public static class SharedPosteriorBuilder
             }
         }
 
-        phases?.Mark("drop loop");
+        phases?.Mark("drop loop: the rest");
         var memberCounts = new int[mixture.Count];
         foreach (int l in labels) memberCounts[l]++;
         var (merged, mergedCounts) = Merge(mixture.Components, memberCounts, options.MergeThreshold);
