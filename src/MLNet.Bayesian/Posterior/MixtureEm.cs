@@ -9,8 +9,8 @@ namespace MLNet.Bayesian.Posterior;
 /// responsibilities over all components are computed with float vectors across components and folded straight
 /// into sufficient statistics, so the n x K responsibility matrix never exists. Statistics are taken around the
 /// previous means (no cancellation when the covariance is formed) and added into double every few points.
-/// Components are laid out in spatial order (strips by x, then y), so most vector blocks of components are far
-/// from a given point: a block whose every responsibility is below the cutoff adds exact zeros and is skipped.
+/// Components are laid out in spatial order (strips by x, then y), so that many vector blocks of components are far
+/// from a given point: a block whose every responsibility is below the cutoff would add exact zeros and is skipped.
 /// Points are cut into fixed chunks whose sums are added in chunk order: the fit is the same bit for bit
 /// whatever the number of cores.
 /// </summary>
@@ -19,7 +19,7 @@ internal sealed class MixtureEm
     internal const int ChunkSize = 512;
     // Float partial sums over this many points stay accurate to about 1e-6; then they go into double.
     const int FlushEvery = 64;
-    const int Stats = 6;
+    const int Stats = 6, Constants = 6;
     // A padding component: far below any real log density, so its responsibility is exactly 0.
     const float Absent = -1e30f;
     // Responsibilities below e^-30 (1e-13) of a point's largest count as 0: even over millions of points they add up
@@ -42,7 +42,7 @@ internal sealed class MixtureEm
         _y = y.Select(v => (float)v).ToArray();
         _k = k;
         _blocks = (k + Vector<float>.Count - 1) / Vector<float>.Count;
-        _constants = new Vector<float>[Stats * _blocks];
+        _constants = new Vector<float>[Constants * _blocks];
         _chunks = (_x.Length + ChunkSize - 1) / ChunkSize;
         _chunkSums = Enumerable.Range(0, _chunks).Select(_ => new Vector<double>[2 * Stats * _blocks]).ToArray();
         _chunkLogLikelihood = new double[_chunks];
@@ -109,8 +109,8 @@ internal sealed class MixtureEm
         }
         float[][] parts = { mx, my, qa, qb, qc, lc };
         for (int j = 0; j < _blocks; j++)
-            for (int t = 0; t < Stats; t++)
-                _constants[Stats * j + t] = new Vector<float>(parts[t], j * Vector<float>.Count);
+            for (int t = 0; t < Constants; t++)
+                _constants[Constants * j + t] = new Vector<float>(parts[t], j * Vector<float>.Count);
         return (order, mx, my);
     }
 
@@ -151,7 +151,7 @@ internal sealed class MixtureEm
             var maxv = new Vector<float>(float.NegativeInfinity);
             for (int j = 0; j < blocks; j++)
             {
-                ref var k = ref Unsafe.Add(ref k0, Stats * j);
+                ref var k = ref Unsafe.Add(ref k0, Constants * j);
                 var dx = xv - k;
                 var dy = yv - Unsafe.Add(ref k, 1);
                 var v = Unsafe.Add(ref k, 5) + dx * (Unsafe.Add(ref k, 2) * dx + Unsafe.Add(ref k, 3) * dy) + Unsafe.Add(ref k, 4) * dy * dy;
@@ -178,7 +178,7 @@ internal sealed class MixtureEm
             for (int j = 0; j < blocks; j++)
             {
                 if (!live[j]) continue;
-                ref var k = ref Unsafe.Add(ref k0, Stats * j);
+                ref var k = ref Unsafe.Add(ref k0, Constants * j);
                 ref var a = ref Unsafe.Add(ref a0, Stats * j);
                 var r = Unsafe.Add(ref l0, j) * inv;
                 var dx = xv - k;
