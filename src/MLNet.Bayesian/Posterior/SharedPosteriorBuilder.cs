@@ -231,31 +231,54 @@ public static class SharedPosteriorBuilder
     /// </summary>
     public static (Gaussian2[] Components, int[] Counts, int[] Map) MergeWithMap(Gaussian2[] components, int[] counts, double threshold, int[]? pools)
     {
-        var comps = components.ToList();
-        var sizes = counts.ToList();
-        var groups = Enumerable.Range(0, components.Length).Select(i => new List<int> { i }).ToList();
-        var poolOf = (pools ?? new int[components.Length]).ToList();
-        while (threshold > 0 && comps.Count > 1)
-        {
-            int bi = -1, bj = -1;
-            double best = threshold;
-            for (int i = 0; i < comps.Count; i++)
-                for (int j = i + 1; j < comps.Count; j++)
+        int k = components.Length;
+        var comps = (Gaussian2[])components.Clone();
+        var sizes = (int[])counts.Clone();
+        var owner = Enumerable.Range(0, k).ToArray();
+        var alive = Enumerable.Repeat(true, k).ToArray();
+        var poolOf = pools ?? new int[k];
+        // Only pairs already under the threshold can be merged; after a merge only the merged component's pairs
+        // change. Keeping those pairs (by original index, lower first, as the full scan would visit them) makes a
+        // merge cost one row of distances instead of all K^2 / 2; the chosen pair is the full scan's: the smallest
+        // distance, the first in scan order on a tie.
+        var close = new List<(double D, int I, int J)>();
+        if (threshold > 0)
+            for (int i = 0; i < k; i++)
+                for (int j = i + 1; j < k; j++)
                 {
                     if (poolOf[i] != poolOf[j]) continue;
                     double d = Gaussian2.W2Squared(comps[i], comps[j]);
-                    if (d < best) { best = d; bi = i; bj = j; }
+                    if (d < threshold) close.Add((d, i, j));
                 }
-            if (bi < 0) break;
+        while (close.Count > 0)
+        {
+            int best = 0;
+            for (int t = 1; t < close.Count; t++)
+            {
+                var (d, i, j) = close[t];
+                var (bd, pi, pj) = close[best];
+                if (d < bd || (d == bd && (i < pi || (i == pi && j < pj)))) best = t;
+            }
+            var (_, bi, bj) = close[best];
             double wi = Math.Max(sizes[bi], 1), wj = Math.Max(sizes[bj], 1);
             comps[bi] = Gaussian2.MomentMatch(new[] { comps[bi], comps[bj] }, new[] { wi, wj });
             sizes[bi] += sizes[bj];
-            groups[bi].AddRange(groups[bj]);
-            comps.RemoveAt(bj); sizes.RemoveAt(bj); groups.RemoveAt(bj); poolOf.RemoveAt(bj);
+            alive[bj] = false;
+            for (int c = 0; c < k; c++) if (owner[c] == bj) owner[c] = bi;
+            close.RemoveAll(pair => pair.I == bi || pair.J == bi || pair.I == bj || pair.J == bj);
+            for (int c = 0; c < k; c++)
+            {
+                if (!alive[c] || c == bi || poolOf[c] != poolOf[bi]) continue;
+                int lo = Math.Min(bi, c), hi = Math.Max(bi, c);
+                double d = Gaussian2.W2Squared(comps[lo], comps[hi]);
+                if (d < threshold) close.Add((d, lo, hi));
+            }
         }
-        var map = new int[components.Length];
-        for (int g = 0; g < groups.Count; g++)
-            foreach (int i in groups[g]) map[i] = g;
-        return (comps.ToArray(), sizes.ToArray(), map);
+        var position = new int[k];
+        var survivors = new List<int>();
+        for (int c = 0; c < k; c++)
+            if (alive[c]) { position[c] = survivors.Count; survivors.Add(c); }
+        var map = owner.Select(o => position[o]).ToArray();
+        return (survivors.Select(c => comps[c]).ToArray(), survivors.Select(c => sizes[c]).ToArray(), map);
     }
 }
