@@ -3,6 +3,7 @@
 //       [--epochs 5,2,2] [--samples 30] [--batch-size 128] [--train-images N] [--test-images N]
 //       [--components 256] [--outlier-quantile 0.01] [--gradient-fraction 0.01] [--persistence] --out <dir>
 //   ... -- --step-time [--batch-size 128]   (the bare small-CNN training step, for eng/compare-pytorch-step.sh)
+//   ... -- --posterior-build [--quick]   (stage 2 alone, seconds per phase; --quick leaves out the 11.2M-point set)
 //   ... -- --serving [--quick] [--calls 100000] [--samples 30] --out <dir>   (in-memory against loaded model: PredictionEngine, threads, Transform)
 //   --device cpu|cuda (default cpu): where training and TorchSharp scoring run; recorded in results.json as "device".
 // Methods comparison (always): deterministic, mean-field and 2DGBNN (shared, hierarchical) on the same data
@@ -21,7 +22,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction" };
+var known = new HashSet<string> { "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -32,6 +33,7 @@ if (unknown.Count > 0)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 // Before any TorchSharp call: a -p:TorchBackend=system build takes the machine's LibTorch (the GPU kit's).
 Console.WriteLine(MLNet.Bayesian.Torch.LibTorchRuntime.EnsureLoaded());
+if (args.Contains("--posterior-build")) { PosteriorBuildBenchmark.Run(args.Contains("--quick")); return 0; }
 if (args.Contains("--step-time"))
 {
     // The deterministic step that eng/pytorch_step_time.py times in PyTorch: the small CNN on 1x28x28, or ResNet-18 on 3x32x32.

@@ -1,8 +1,16 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
 namespace MLNet.Bayesian.Posterior;
 
-/// <summary>Settings of <see cref="GaussianMixture2D.Fit"/>.</summary>
+/// <summary>Settings of <see cref="GaussianMixture2D.Fit(double[], double[], int, int, MixtureFitOptions?)"/>.</summary>
 public sealed class MixtureFitOptions
 {
+    /// <summary>
+    /// Most threads the fit (and the builder's assignments) may use; -1: as many as there are cores. The result
+    /// does not depend on it: work is cut into fixed chunks whose sums are added in order.
+    /// </summary>
+    public int MaxDegreeOfParallelism = -1;
     /// <summary>Most EM iterations.</summary>
     public int MaxIterations = 100;
     /// <summary>EM stops when the mean log-likelihood per point improves by less than this.</summary>
@@ -22,13 +30,16 @@ public readonly record struct MixtureAssignment(int First, int Second, double Fi
 /// </summary>
 public sealed class GaussianMixture2D
 {
+    readonly MixtureDensities _densities;
+    // Scalar constants per component, for the grid path's few scattered candidates.
     readonly Precomputed[] _pre;
 
     GaussianMixture2D(Gaussian2[] components, double[] weights)
     {
         Components = components;
         Weights = weights;
-        _pre = Precompute(components, weights);
+        _densities = new MixtureDensities(components, weights);
+        _pre = components.Select((c, i) => new Precomputed(c, weights[i])).ToArray();
     }
 
     /// <summary>The fitted components, in the original coordinates.</summary>
@@ -51,6 +62,9 @@ public sealed class GaussianMixture2D
 
     /// <summary>Fits <paramref name="k"/> components by EM with a seeded k-means++ start.</summary>
     public static GaussianMixture2D Fit(double[] xs, double[] ys, int k, int seed, MixtureFitOptions? options = null)
+        => Fit(xs, ys, k, seed, options, null);
+
+    internal static GaussianMixture2D Fit(double[] xs, double[] ys, int k, int seed, MixtureFitOptions? options, BuildPhases? phases)
     {
         options ??= new MixtureFitOptions();
         if (xs.Length != ys.Length) throw new ArgumentException("x and y must have the same length.");
@@ -59,6 +73,7 @@ public sealed class GaussianMixture2D
         var rng = new Random(seed);
         (double[] px, double[] py) = Subsample(xs, ys, options.MaxPoints, rng);
         int n = px.Length;
+        phases?.Mark("subsample");
 
         // Standardise.
         double mx = px.Average(), my = py.Average();
@@ -69,14 +84,15 @@ public sealed class GaussianMixture2D
         var x = px.Select(v => (v - mx) / sx).ToArray();
         var y = py.Select(v => (v - my) / sy).ToArray();
 
-        var comps = KMeansPlusPlusStart(x, y, k, rng);
+        phases?.Mark("standardise");
+        var comps = KMeansStart.Components(x, y, k, rng, options.MaxDegreeOfParallelism, phases);
         var weights = Enumerable.Repeat(1.0 / k, k).ToArray();
-        var resp = new double[n * k];
+        var em = new MixtureEm(x, y, k, options.MaxDegreeOfParallelism);
         double previous = double.NegativeInfinity;
         for (int iter = 0; iter < options.MaxIterations; iter++)
         {
-            double ll = EStep(x, y, comps, weights, resp);
-            MStep(x, y, resp, comps, weights, options.CovarianceFloor);
+            double ll = em.Iterate(comps, weights, options.CovarianceFloor);
+            phases?.Mark("EM iteration (fused E+M)");
             if (ll - previous < options.Tolerance * n) break;
             previous = ll;
         }
@@ -90,37 +106,58 @@ public sealed class GaussianMixture2D
     public static (GaussianMixture2D Best, IReadOnlyList<(int K, double Bic)> Scores) FitByBic(
         double[] xs, double[] ys, IEnumerable<int> counts, int seed, MixtureFitOptions? options = null)
     {
-        GaussianMixture2D? best = null;
-        double bestBic = double.PositiveInfinity;
-        var scores = new List<(int, double)>();
-        foreach (int k in counts)
+        options ??= new MixtureFitOptions();
+        var ks = counts.ToArray();
+        if (ks.Length == 0) throw new ArgumentException("No component count was given.");
+        // Each candidate is its own seeded fit, so fitting them side by side changes nothing but the time.
+        var models = new GaussianMixture2D[ks.Length];
+        var bics = new double[ks.Length];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism };
+        Parallel.For(0, ks.Length, parallel, i =>
         {
-            var model = Fit(xs, ys, k, seed, options);
-            double bic = model.Bic(xs, ys);
-            scores.Add((k, bic));
-            if (bic < bestBic) { bestBic = bic; best = model; }
-        }
-        return (best ?? throw new ArgumentException("No component count was given."), scores);
+            models[i] = Fit(xs, ys, ks[i], seed, options);
+            bics[i] = models[i].Bic(xs, ys, options.MaxDegreeOfParallelism);
+        });
+        int best = 0;
+        for (int i = 1; i < ks.Length; i++) if (bics[i] < bics[best]) best = i;
+        return (models[best], ks.Select((k, i) => (k, bics[i])).ToList());
     }
 
     /// <summary>Total log-likelihood of the points.</summary>
-    public double LogLikelihood(double[] xs, double[] ys)
+    public double LogLikelihood(double[] xs, double[] ys) => LogLikelihood(xs, ys, -1);
+
+    double LogLikelihood(double[] xs, double[] ys, int maxDegreeOfParallelism)
     {
-        double total = 0;
-        var logs = new double[Count];
-        for (int i = 0; i < xs.Length; i++)
+        int chunks = (xs.Length + AssignChunk - 1) / AssignChunk;
+        var partial = new double[chunks];
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, b =>
         {
-            for (int c = 0; c < Count; c++) logs[c] = _pre[c].LogWeightedDensity(xs[i], ys[i]);
-            total += LogSumExp(logs);
-        }
-        return total;
+            var logs = new double[_densities.Padded];
+            double total = 0;
+            int end = Math.Min(xs.Length, (b + 1) * AssignChunk);
+            for (int i = b * AssignChunk; i < end; i++)
+            {
+                _densities.LogDensities(xs[i], ys[i], logs);
+                total += MixtureDensities.LogSumExp(logs, logs[MixtureDensities.ArgMax(logs, Count)]);
+            }
+            partial[b] = total;
+        });
+        double sum = 0;
+        foreach (double v in partial) sum += v;
+        return sum;
     }
 
     /// <summary>Bayesian information criterion: -2 log L + p log n.</summary>
-    public double Bic(double[] xs, double[] ys) => -2 * LogLikelihood(xs, ys) + ParameterCount * Math.Log(xs.Length);
+    public double Bic(double[] xs, double[] ys) => Bic(xs, ys, -1);
+
+    double Bic(double[] xs, double[] ys, int maxDegreeOfParallelism)
+        => -2 * LogLikelihood(xs, ys, maxDegreeOfParallelism) + ParameterCount * Math.Log(xs.Length);
+
+    // Points per unit of parallel work when scoring many points: large enough to amortise the scratch buffer.
+    const int AssignChunk = 4096;
 
     /// <summary>The two most responsible components of a point.</summary>
-    public MixtureAssignment Assign(double x, double y) => Assign(x, y, null);
+    public MixtureAssignment Assign(double x, double y) => Assign(x, y, null, new double[_densities.Padded]);
 
     /// <summary>Point-times-component evaluations above which <see cref="AssignAll"/> switches to the grid index.</summary>
     public const long ExactAssignmentBudget = 200_000_000;
@@ -130,32 +167,112 @@ public sealed class GaussianMixture2D
     /// <see cref="ExactAssignmentBudget"/>; above it, each point is compared only with the components that
     /// dominate its cell of a 128 x 128 grid over the points' range (2dgbnn.md: never quadratic at scale).
     /// </summary>
-    public MixtureAssignment[] AssignAll(double[] xs, double[] ys, long exactBudget = ExactAssignmentBudget)
+    public MixtureAssignment[] AssignAll(double[] xs, double[] ys, long exactBudget = ExactAssignmentBudget, int maxDegreeOfParallelism = -1)
     {
         var result = new MixtureAssignment[xs.Length];
-        if ((long)xs.Length * Count <= exactBudget)
+        var grid = (long)xs.Length * Count <= exactBudget ? null : new CandidateGrid(this, xs, ys, maxDegreeOfParallelism);
+        ForEachChunk(xs.Length, maxDegreeOfParallelism, (start, end, logs) =>
         {
-            Parallel.For(0, xs.Length, i => result[i] = Assign(xs[i], ys[i], null));
-            return result;
-        }
-        var grid = new CandidateGrid(this, xs, ys);
-        Parallel.For(0, xs.Length, i => result[i] = Assign(xs[i], ys[i], grid.Candidates(xs[i], ys[i])));
+            for (int i = start; i < end; i++) result[i] = Assign(xs[i], ys[i], grid, logs);
+        });
         return result;
     }
 
-    MixtureAssignment Assign(double x, double y, int[]? candidates)
+    /// <summary>
+    /// Only each point's most responsible component, as <see cref="AssignAll"/> would name it (exact or grid by the
+    /// same budget); no responsibilities, so no exponentials: what dropping small components needs.
+    /// </summary>
+    internal int[] FirstChoices(double[] xs, double[] ys, int maxDegreeOfParallelism, long exactBudget = ExactAssignmentBudget)
     {
+        var result = new int[xs.Length];
+        var grid = (long)xs.Length * Count <= exactBudget ? null : new CandidateGrid(this, xs, ys, maxDegreeOfParallelism);
+        ForEachChunk(xs.Length, maxDegreeOfParallelism, (start, end, logs) =>
+        {
+            for (int i = start; i < end; i++) result[i] = FirstChoice(xs[i], ys[i], grid, logs);
+        });
+        return result;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    int FirstChoice(double x, double y, CandidateGrid? grid, double[] logs)
+    {
+        if (grid is null) return _densities.ArgMax(x, y);
+        int[] candidates = grid.Candidates(x, y);
+        int first = candidates[0];
+        double l1 = _pre[first].LogWeightedDensity(x, y);
+        for (int j = 1; j < candidates.Length; j++)
+        {
+            double l = _pre[candidates[j]].LogWeightedDensity(x, y);
+            if (l > l1) { l1 = l; first = candidates[j]; }
+        }
+        return first;
+    }
+
+    /// <summary>
+    /// What the builder needs of every point: its most responsible component (as <see cref="AssignAll"/> names it),
+    /// and the full assignment only for the points whose squared Mahalanobis distance to that component exceeds
+    /// <paramref name="farBeyond"/> (the ellipse candidates, a small share), so only they pay for exponentials.
+    /// </summary>
+    internal (int[] First, int[] Far, MixtureAssignment[] FarAssignments) AssignFirstAndFar(double[] xs, double[] ys, double farBeyond,
+        int maxDegreeOfParallelism, long exactBudget = ExactAssignmentBudget)
+    {
+        var first = new int[xs.Length];
+        var isFar = new bool[xs.Length];
+        var grid = (long)xs.Length * Count <= exactBudget ? null : new CandidateGrid(this, xs, ys, maxDegreeOfParallelism);
+        ForEachChunk(xs.Length, maxDegreeOfParallelism, (start, end, logs) =>
+        {
+            for (int i = start; i < end; i++)
+            {
+                first[i] = FirstChoice(xs[i], ys[i], grid, logs);
+                isFar[i] = Components[first[i]].Mahalanobis2(xs[i], ys[i]) > farBeyond;
+            }
+        });
+        var far = Enumerable.Range(0, xs.Length).Where(i => isFar[i]).ToArray();
+        var farAssignments = new MixtureAssignment[far.Length];
+        ForEachChunk(far.Length, maxDegreeOfParallelism, (start, end, logs) =>
+        {
+            for (int j = start; j < end; j++) farAssignments[j] = Assign(xs[far[j]], ys[far[j]], grid, logs);
+        });
+        return (first, far, farAssignments);
+    }
+
+    void ForEachChunk(int n, int maxDegreeOfParallelism, Action<int, int, double[]> body)
+    {
+        int chunks = (n + AssignChunk - 1) / AssignChunk;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism },
+            b => body(b * AssignChunk, Math.Min(n, (b + 1) * AssignChunk), new double[_densities.Padded]));
+    }
+
+    /// <summary>Top two components in scan order (a tie keeps the earlier one) and their responsibilities among the scanned ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    MixtureAssignment Assign(double x, double y, CandidateGrid? grid, double[] logs)
+    {
+        int[]? candidates = grid?.Candidates(x, y);
+        int total, padded;
+        if (candidates is null)
+        {
+            _densities.LogDensities(x, y, logs);
+            (total, padded) = (Count, _densities.Padded);
+        }
+        else
+        {
+            // Candidates are few and scattered over the components: scalar densities from the small per-component
+            // table (it stays in cache), with -infinity padding up to whole vectors for the exponentials.
+            total = candidates.Length;
+            padded = (total + Vector<double>.Count - 1) / Vector<double>.Count * Vector<double>.Count;
+            for (int j = 0; j < total; j++) logs[j] = _pre[candidates[j]].LogWeightedDensity(x, y);
+            for (int j = total; j < padded; j++) logs[j] = double.NegativeInfinity;
+        }
         int first = -1, second = -1;
-        double l1 = double.NegativeInfinity, l2 = double.NegativeInfinity, norm = double.NegativeInfinity;
-        int total = candidates?.Length ?? Count;
+        double l1 = double.NegativeInfinity, l2 = double.NegativeInfinity;
         for (int j = 0; j < total; j++)
         {
-            int c = candidates is null ? j : candidates[j];
-            double l = _pre[c].LogWeightedDensity(x, y);
-            norm = LogAdd(norm, l);
-            if (l > l1) { second = first; l2 = l1; first = c; l1 = l; }
-            else if (l > l2) { second = c; l2 = l; }
+            double l = logs[j];
+            if (l > l1) { second = first; l2 = l1; first = j; l1 = l; }
+            else if (l > l2) { second = j; l2 = l; }
         }
+        double norm = MixtureDensities.LogSumExp(logs.AsSpan(0, padded), l1);
+        if (candidates is not null) { first = candidates[first]; second = second < 0 ? -1 : candidates[second]; }
         if (second < 0) second = first;
         return new MixtureAssignment(first, second, Math.Exp(l1 - norm), second == first ? 0 : Math.Exp(l2 - norm),
             Components[first].Mahalanobis2(x, y));
@@ -172,24 +289,25 @@ public sealed class GaussianMixture2D
         readonly double _x0, _y0, _dx, _dy;
         readonly int[][] _candidates;
 
-        public CandidateGrid(GaussianMixture2D mixture, double[] xs, double[] ys)
+        public CandidateGrid(GaussianMixture2D mixture, double[] xs, double[] ys, int maxDegreeOfParallelism)
         {
             _x0 = xs.Min(); _y0 = ys.Min();
             _dx = Math.Max((xs.Max() - _x0) / Cells, 1e-300);
             _dy = Math.Max((ys.Max() - _y0) / Cells, 1e-300);
             _candidates = new int[Cells * Cells][];
             int keep = Math.Min(PerCell, mixture.Count);
-            Parallel.For(0, Cells * Cells, cell =>
+            Parallel.For(0, Cells * Cells, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, cell =>
             {
                 int cx = cell % Cells, cy = cell / Cells;
-                var best = new double[mixture.Count];
-                for (int c = 0; c < mixture.Count; c++)
+                var best = new double[mixture._densities.Padded];
+                var logs = new double[mixture._densities.Padded];
+                Array.Fill(best, double.NegativeInfinity);
+                foreach (var (fx, fy) in Probes)
                 {
-                    double m = double.NegativeInfinity;
-                    foreach (var (fx, fy) in Probes)
-                        m = Math.Max(m, mixture._pre[c].LogWeightedDensity(_x0 + (cx + fx) * _dx, _y0 + (cy + fy) * _dy));
-                    best[c] = m;
+                    mixture._densities.LogDensities(_x0 + (cx + fx) * _dx, _y0 + (cy + fy) * _dy, logs);
+                    for (int c = 0; c < best.Length; c++) best[c] = Math.Max(best[c], logs[c]);
                 }
+                Array.Resize(ref best, mixture.Count);
                 var order = Enumerable.Range(0, mixture.Count).ToArray();
                 var keys = best.Select(v => -v).ToArray();
                 Array.Sort(keys, order);
@@ -210,52 +328,20 @@ public sealed class GaussianMixture2D
     static (double[], double[]) Subsample(double[] xs, double[] ys, int max, Random rng)
     {
         if (max <= 0 || xs.Length <= max) return (xs, ys);
-        var idx = Enumerable.Range(0, xs.Length).ToArray();
-        for (int i = 0; i < max; i++) { int j = rng.Next(i, idx.Length); (idx[i], idx[j]) = (idx[j], idx[i]); }
-        return (idx.Take(max).Select(i => xs[i]).ToArray(), idx.Take(max).Select(i => ys[i]).ToArray());
-    }
-
-    static Gaussian2[] KMeansPlusPlusStart(double[] x, double[] y, int k, Random rng)
-    {
-        int n = x.Length;
-        int firstIndex = rng.Next(n);
-        var centres = new List<(double X, double Y)> { (x[firstIndex], y[firstIndex]) };
-        var d2 = new double[n];
-        for (int i = 0; i < n; i++) d2[i] = Sq(x[i] - centres[0].X) + Sq(y[i] - centres[0].Y);
-        while (centres.Count < k)
+        // The first max steps of a Fisher-Yates shuffle of 0..n-1, with only the moved entries stored: the same
+        // draws and the same subsample as shuffling a full index array, without one of tens of millions of entries.
+        var moved = new Dictionary<int, int>(2 * max);
+        var px = new double[max];
+        var py = new double[max];
+        for (int i = 0; i < max; i++)
         {
-            double total = d2.Sum();
-            int pick;
-            if (total <= 0) pick = rng.Next(n);
-            else
-            {
-                double u = rng.NextDouble() * total, acc = 0;
-                pick = n - 1;
-                for (int i = 0; i < n; i++) { acc += d2[i]; if (acc >= u) { pick = i; break; } }
-            }
-            centres.Add((x[pick], y[pick]));
-            for (int i = 0; i < n; i++) d2[i] = Math.Min(d2[i], Sq(x[i] - x[pick]) + Sq(y[i] - y[pick]));
+            int j = rng.Next(i, xs.Length);
+            int atJ = moved.GetValueOrDefault(j, j);
+            moved[j] = moved.GetValueOrDefault(i, i);
+            px[i] = xs[atJ];
+            py[i] = ys[atJ];
         }
-        // A few Lloyd iterations give EM a start whose covariances come from real clusters.
-        var label = new int[n];
-        for (int iter = 0; iter < 10; iter++)
-        {
-            for (int i = 0; i < n; i++)
-            {
-                double best = double.PositiveInfinity;
-                for (int c = 0; c < k; c++)
-                {
-                    double d = Sq(x[i] - centres[c].X) + Sq(y[i] - centres[c].Y);
-                    if (d < best) { best = d; label[i] = c; }
-                }
-            }
-            var sum = new double[k, 3];
-            for (int i = 0; i < n; i++) { sum[label[i], 0] += x[i]; sum[label[i], 1] += y[i]; sum[label[i], 2]++; }
-            for (int c = 0; c < k; c++)
-                if (sum[c, 2] > 0) centres[c] = (sum[c, 0] / sum[c, 2], sum[c, 1] / sum[c, 2]);
-        }
-        double spread = 1.0 / k;
-        return centres.Select(c => new Gaussian2(c.X, c.Y, spread, 0, spread)).ToArray();
+        return (px, py);
     }
 
     /// <summary>Per-component constants of the log density: log weight + normaliser, and the inverse covariance.</summary>
@@ -274,80 +360,5 @@ public sealed class GaussianMixture2D
             double dx = x - Mx, dy = y - My;
             return LogConst - 0.5 * (Ixx * dx * dx + 2 * Ixy * dx * dy + Iyy * dy * dy);
         }
-    }
-
-    static Precomputed[] Precompute(Gaussian2[] comps, double[] weights)
-        => comps.Select((c, i) => new Precomputed(c, weights[i])).ToArray();
-
-    static double EStep(double[] x, double[] y, Gaussian2[] comps, double[] weights, double[] resp)
-    {
-        int n = x.Length, k = comps.Length;
-        var pre = Precompute(comps, weights);
-        const int chunk = 4096;
-        int chunks = (n + chunk - 1) / chunk;
-        var partial = new double[chunks];
-        Parallel.For(0, chunks, b =>
-        {
-            double ll = 0;
-            int end = Math.Min(n, (b + 1) * chunk);
-            for (int i = b * chunk; i < end; i++)
-            {
-                int row = i * k;
-                double max = double.NegativeInfinity;
-                for (int c = 0; c < k; c++)
-                {
-                    double l = pre[c].LogWeightedDensity(x[i], y[i]);
-                    resp[row + c] = l;
-                    if (l > max) max = l;
-                }
-                double sum = 0;
-                for (int c = 0; c < k; c++) { resp[row + c] = Math.Exp(resp[row + c] - max); sum += resp[row + c]; }
-                for (int c = 0; c < k; c++) resp[row + c] /= sum;
-                ll += max + Math.Log(sum);
-            }
-            partial[b] = ll;
-        });
-        return partial.Sum();
-    }
-
-    static void MStep(double[] x, double[] y, double[] resp, Gaussian2[] comps, double[] weights, double floor)
-    {
-        int n = x.Length, k = comps.Length;
-        for (int c = 0; c < k; c++)
-        {
-            double nk = 0, sx = 0, sy = 0;
-            for (int i = 0; i < n; i++) { double r = resp[i * k + c]; nk += r; sx += r * x[i]; sy += r * y[i]; }
-            if (nk < 1e-10)
-            {
-                // An empty component keeps its place with a tiny weight instead of producing NaNs.
-                weights[c] = 1e-10;
-                continue;
-            }
-            double mx = sx / nk, my = sy / nk, cxx = 0, cxy = 0, cyy = 0;
-            for (int i = 0; i < n; i++)
-            {
-                double r = resp[i * k + c], dx = x[i] - mx, dy = y[i] - my;
-                cxx += r * dx * dx; cxy += r * dx * dy; cyy += r * dy * dy;
-            }
-            comps[c] = new Gaussian2(mx, my, cxx / nk + floor, cxy / nk, cyy / nk + floor);
-            weights[c] = nk / n;
-        }
-        double total = weights.Sum();
-        for (int c = 0; c < k; c++) weights[c] /= total;
-    }
-
-    static double Sq(double v) => v * v;
-    static double LogAdd(double a, double b)
-    {
-        if (double.IsNegativeInfinity(a)) return b;
-        if (double.IsNegativeInfinity(b)) return a;
-        double m = Math.Max(a, b);
-        return m + Math.Log(Math.Exp(a - m) + Math.Exp(b - m));
-    }
-    static double LogSumExp(double[] v)
-    {
-        double m = v.Max(), s = 0;
-        foreach (double e in v) s += Math.Exp(e - m);
-        return m + Math.Log(s);
     }
 }

@@ -11,6 +11,9 @@ public static class SharedPosteriorBuilder
 {
     /// <summary>Builds the plan for the given layers (one pool, or one per layer).</summary>
     public static SharedPosteriorPlan Build(IReadOnlyList<PosteriorLayerPoints> layers, SharedPosteriorOptions? options = null)
+        => Build(layers, options, null);
+
+    internal static SharedPosteriorPlan Build(IReadOnlyList<PosteriorLayerPoints> layers, SharedPosteriorOptions? options, BuildPhases? phases)
     {
         options ??= new SharedPosteriorOptions();
         if (layers.Count == 0) throw new ArgumentException("No layers to build a shared posterior from.");
@@ -29,19 +32,29 @@ public static class SharedPosteriorBuilder
         var x = new double[n];
         var y = new double[n];
         var grad = new double[n];
-        int p = 0;
-        foreach (var layer in layers)
-            for (int i = 0; i < layer.Count; i++, p++)
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Mixture.MaxDegreeOfParallelism };
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var layer = layers[l];
+            int start = (int)slices[l].Offset;
+            const int Chunk = 1 << 16;
+            Parallel.For(0, (layer.Count + Chunk - 1) / Chunk, parallel, b =>
             {
-                x[p] = layer.Mu[i];
-                y[p] = Math.Log(layer.Sigma[i]);
-                grad[p] = layer.GradientMagnitude?[i] ?? 0;
-            }
+                int end = Math.Min(layer.Count, (b + 1) * Chunk);
+                for (int i = b * Chunk; i < end; i++)
+                {
+                    x[start + i] = layer.Mu[i];
+                    y[start + i] = Math.Log(layer.Sigma[i]);
+                    grad[start + i] = layer.GradientMagnitude?[i] ?? 0;
+                }
+            });
+        }
 
         var pools = options.PerLayer
             ? slices.Select(s => Enumerable.Range((int)s.Offset, (int)s.Count).ToArray()).ToList()
             : new List<int[]> { Enumerable.Range(0, n).ToArray() };
 
+        phases?.Mark("points");
         var isOutlier = new bool[n];
         var componentOf = new int[n];
         var ellipseFirst = new List<int>(); var ellipseSecond = new List<int>();
@@ -57,8 +70,9 @@ public static class SharedPosteriorBuilder
             int thisPool = poolNumber++;
             MarkOutliers(pool, x, y, grad, options, isOutlier);
             int[] inliers = pool.Where(i => !isOutlier[i]).ToArray();
+            phases?.Mark("outliers");
             if (inliers.Length == 0) continue;
-            var (mixture, _, poolBefore, poolDropped) = FitPool(inliers, x, y, options, isOutlier);
+            var (mixture, _, poolBefore, poolDropped) = FitPool(inliers, x, y, options, isOutlier, phases);
             beforeMerge += poolBefore;
             dropped += poolDropped;
             inliers = inliers.Where(i => !isOutlier[i]).ToArray();
@@ -66,14 +80,19 @@ public static class SharedPosteriorBuilder
             components.AddRange(mixture.Components);
             counts.AddRange(new int[mixture.Count]);
             componentPools.AddRange(Enumerable.Repeat(thisPool, mixture.Count));
-            var assignments = mixture.AssignAll(inliers.Select(i => x[i]).ToArray(), inliers.Select(i => y[i]).ToArray());
+            var (first, far, farAssignments) = mixture.AssignFirstAndFar(inliers.Select(i => x[i]).ToArray(), inliers.Select(i => y[i]).ToArray(),
+                options.EllipseThreshold, options.Mixture.MaxDegreeOfParallelism);
+            phases?.Mark("final assignment");
             for (int j = 0; j < inliers.Length; j++)
             {
-                int i = inliers[j];
-                var a = assignments[j];
-                componentOf[i] = baseIndex + a.First;
-                counts[baseIndex + a.First]++;
-                if (mixture.Count > 1 && a.Mahalanobis2ToFirst > options.EllipseThreshold && a.SecondResponsibility > 0)
+                componentOf[inliers[j]] = baseIndex + first[j];
+                counts[baseIndex + first[j]]++;
+            }
+            for (int f = 0; f < far.Length; f++)
+            {
+                int i = inliers[far[f]];
+                var a = farAssignments[f];
+                if (mixture.Count > 1 && a.SecondResponsibility > 0)
                 {
                     double total = a.FirstResponsibility + a.SecondResponsibility;
                     ellipsePos.Add(i);
@@ -98,6 +117,7 @@ public static class SharedPosteriorBuilder
         var outlierPos = Enumerable.Range(0, n).Where(i => isOutlier[i]).ToArray();
         var outMu = outlierPos.Select(i => (float)x[i]).ToArray();
         var outSigma = outlierPos.Select(i => (float)Math.Exp(y[i])).ToArray();
+        phases?.Mark("plan tables");
         var stats = new SharedPosteriorStatistics(n, components.Count, outlierPos.Length, ellipsePos.Count, beforeMerge, dropped, clock.Elapsed.TotalSeconds);
         return new SharedPosteriorPlan(slices, components.ToArray(), counts.ToArray(), componentPools.ToArray(), compact, outlierPos, outMu, outSigma,
             ellipsePos.ToArray(), ellipseFirst.ToArray(), ellipseSecond.ToArray(), ellipseA1.ToArray(), ellipseA2.ToArray(), stats);
@@ -118,31 +138,25 @@ public static class SharedPosteriorBuilder
         if (options.GradientFraction > 0)
         {
             int top = (int)Math.Floor(pool.Length * options.GradientFraction);
-            // Array.Sort on primitive keys: LINQ ordering is far slower at tens of millions of weights.
-            var keys = pool.Select(i => -grad[i]).ToArray();
-            var order = (int[])pool.Clone();
-            Array.Sort(keys, order);
-            for (int r = 0; r < top; r++)
-                if (grad[order[r]] > 0) isOutlier[order[r]] = true;
+            if (top == 0) return;
+            // The top-th largest magnitude by selection, not a sort of every weight; ties at it go to the earliest positions.
+            double threshold = -OrderStatistics.Select(pool.Select(i => -grad[i]).ToArray(), top - 1);
+            int above = pool.Count(i => grad[i] > threshold);
+            int tiedLeft = top - above;
+            foreach (int i in pool)
+            {
+                bool take = grad[i] > threshold || (grad[i] == threshold && tiedLeft-- > 0);
+                if (take && grad[i] > 0) isOutlier[i] = true;
+            }
         }
     }
 
     static (double Low, double High) QuantileBox(double[] values, double q)
-    {
-        Array.Sort(values);
-        return (Quantile(values, q), Quantile(values, 1 - q));
-    }
-
-    static double Quantile(double[] sorted, double q)
-    {
-        double pos = q * (sorted.Length - 1);
-        int lo = (int)Math.Floor(pos), hi = Math.Min(lo + 1, sorted.Length - 1);
-        return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-    }
+        => (OrderStatistics.Quantile(values, q), OrderStatistics.Quantile(values, 1 - q));
 
     /// <summary>Fits, drops small components, merges close ones. Returns the mixture weighted by member counts.</summary>
     static (GaussianMixture2D Mixture, int[] Counts, int Before, int Dropped) FitPool(int[] inliers, double[] x, double[] y,
-        SharedPosteriorOptions options, bool[] isOutlier)
+        SharedPosteriorOptions options, bool[] isOutlier, BuildPhases? phases)
     {
         var px = inliers.Select(i => x[i]).ToArray();
         var py = inliers.Select(i => y[i]).ToArray();
@@ -155,12 +169,14 @@ public static class SharedPosteriorBuilder
         }
         else
         {
-            mixture = GaussianMixture2D.Fit(px, py, Math.Clamp(options.ComponentBudget, 1, maxByMembers), options.Seed, options.Mixture);
+            mixture = GaussianMixture2D.Fit(px, py, Math.Clamp(options.ComponentBudget, 1, maxByMembers), options.Seed, options.Mixture, phases);
         }
+        phases?.Mark("fit tail, BIC");
         int before = mixture.Count, dropped = 0;
 
         // Drop components with too few hard-assigned members, then re-assign, until all are big enough.
-        int[] labels = AssignAll(mixture, px, py);
+        int[] labels = AssignAll(mixture, px, py, options);
+        phases?.Mark("drop loop: first choices");
         while (true)
         {
             var counts = new int[mixture.Count];
@@ -175,7 +191,8 @@ public static class SharedPosteriorBuilder
                     if (!keepSet.Contains(labels[j])) isOutlier[inliers[j]] = true;
             }
             mixture = GaussianMixture2D.FromComponents(keep.Select(c => mixture.Components[c]).ToArray(), keep.Select(c => (double)counts[c]).ToArray());
-            labels = AssignAll(mixture, px, py);
+            labels = AssignAll(mixture, px, py, options);
+            phases?.Mark("drop loop: first choices");
             for (int j = 0; j < labels.Length; j++) if (isOutlier[inliers[j]]) labels[j] = -1;
             if (options.DroppedMembersBecomeOutliers)
             {
@@ -187,14 +204,16 @@ public static class SharedPosteriorBuilder
             }
         }
 
+        phases?.Mark("drop loop: the rest");
         var memberCounts = new int[mixture.Count];
         foreach (int l in labels) memberCounts[l]++;
         var (merged, mergedCounts) = Merge(mixture.Components, memberCounts, options.MergeThreshold);
+        phases?.Mark("merge");
         return (GaussianMixture2D.FromComponents(merged, mergedCounts.Select(c => (double)Math.Max(c, 1)).ToArray()), mergedCounts, before, dropped);
     }
 
-    static int[] AssignAll(GaussianMixture2D mixture, double[] px, double[] py)
-        => mixture.AssignAll(px, py).Select(a => a.First).ToArray();
+    static int[] AssignAll(GaussianMixture2D mixture, double[] px, double[] py, SharedPosteriorOptions options)
+        => mixture.FirstChoices(px, py, options.Mixture.MaxDegreeOfParallelism);
 
     /// <summary>
     /// Merges the closest pair (by squared W2) while it is under the threshold, moment matching weighted by
@@ -212,31 +231,54 @@ public static class SharedPosteriorBuilder
     /// </summary>
     public static (Gaussian2[] Components, int[] Counts, int[] Map) MergeWithMap(Gaussian2[] components, int[] counts, double threshold, int[]? pools)
     {
-        var comps = components.ToList();
-        var sizes = counts.ToList();
-        var groups = Enumerable.Range(0, components.Length).Select(i => new List<int> { i }).ToList();
-        var poolOf = (pools ?? new int[components.Length]).ToList();
-        while (threshold > 0 && comps.Count > 1)
-        {
-            int bi = -1, bj = -1;
-            double best = threshold;
-            for (int i = 0; i < comps.Count; i++)
-                for (int j = i + 1; j < comps.Count; j++)
+        int k = components.Length;
+        var comps = (Gaussian2[])components.Clone();
+        var sizes = (int[])counts.Clone();
+        var owner = Enumerable.Range(0, k).ToArray();
+        var alive = Enumerable.Repeat(true, k).ToArray();
+        var poolOf = pools ?? new int[k];
+        // Only pairs already under the threshold can be merged; after a merge only the merged component's pairs
+        // change. Keeping those pairs (by original index, lower first, as the full scan would visit them) makes a
+        // merge cost one row of distances instead of all K^2 / 2; the chosen pair is the full scan's: the smallest
+        // distance, the first in scan order on a tie.
+        var close = new List<(double D, int I, int J)>();
+        if (threshold > 0)
+            for (int i = 0; i < k; i++)
+                for (int j = i + 1; j < k; j++)
                 {
                     if (poolOf[i] != poolOf[j]) continue;
                     double d = Gaussian2.W2Squared(comps[i], comps[j]);
-                    if (d < best) { best = d; bi = i; bj = j; }
+                    if (d < threshold) close.Add((d, i, j));
                 }
-            if (bi < 0) break;
+        while (close.Count > 0)
+        {
+            int best = 0;
+            for (int t = 1; t < close.Count; t++)
+            {
+                var (d, i, j) = close[t];
+                var (bd, pi, pj) = close[best];
+                if (d < bd || (d == bd && (i < pi || (i == pi && j < pj)))) best = t;
+            }
+            var (_, bi, bj) = close[best];
             double wi = Math.Max(sizes[bi], 1), wj = Math.Max(sizes[bj], 1);
             comps[bi] = Gaussian2.MomentMatch(new[] { comps[bi], comps[bj] }, new[] { wi, wj });
             sizes[bi] += sizes[bj];
-            groups[bi].AddRange(groups[bj]);
-            comps.RemoveAt(bj); sizes.RemoveAt(bj); groups.RemoveAt(bj); poolOf.RemoveAt(bj);
+            alive[bj] = false;
+            for (int c = 0; c < k; c++) if (owner[c] == bj) owner[c] = bi;
+            close.RemoveAll(pair => pair.I == bi || pair.J == bi || pair.I == bj || pair.J == bj);
+            for (int c = 0; c < k; c++)
+            {
+                if (!alive[c] || c == bi || poolOf[c] != poolOf[bi]) continue;
+                int lo = Math.Min(bi, c), hi = Math.Max(bi, c);
+                double d = Gaussian2.W2Squared(comps[lo], comps[hi]);
+                if (d < threshold) close.Add((d, lo, hi));
+            }
         }
-        var map = new int[components.Length];
-        for (int g = 0; g < groups.Count; g++)
-            foreach (int i in groups[g]) map[i] = g;
-        return (comps.ToArray(), sizes.ToArray(), map);
+        var position = new int[k];
+        var survivors = new List<int>();
+        for (int c = 0; c < k; c++)
+            if (alive[c]) { position[c] = survivors.Count; survivors.Add(c); }
+        var map = owner.Select(o => position[o]).ToArray();
+        return (survivors.Select(c => comps[c]).ToArray(), survivors.Select(c => sizes[c]).ToArray(), map);
     }
 }

@@ -46,5 +46,7 @@ public sealed class SharedPosteriorOptions
         OptionCheck.NonNegative(P + "Mixture." + nameof(MixtureFitOptions.Tolerance), Mixture.Tolerance);
         OptionCheck.Positive(P + "Mixture." + nameof(MixtureFitOptions.CovarianceFloor), Mixture.CovarianceFloor);
         OptionCheck.AtLeast(P + "Mixture." + nameof(MixtureFitOptions.MaxPoints), Mixture.MaxPoints, 0);
+        if (Mixture.MaxDegreeOfParallelism != -1)
+            OptionCheck.AtLeast(P + "Mixture." + nameof(MixtureFitOptions.MaxDegreeOfParallelism), Mixture.MaxDegreeOfParallelism, 1, "or -1 for every core");
     }
 }
