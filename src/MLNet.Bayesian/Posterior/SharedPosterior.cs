@@ -22,6 +22,7 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
     // Prior tables and index tables are buffers: they move with .to(device) and are saved with the state dict.
     readonly Tensor prior_mean, prior_cholesky, prior_outlier_mu, prior_outlier_sigma;
     readonly Tensor gather_index, ellipse_first, ellipse_second, ellipse_alpha;
+    readonly long[] _layerSizes;
 
     /// <summary>Creates the module from a stage-2 plan.</summary>
     public SharedPosterior(SharedPosteriorPlan plan, SamplingVariant variant, SharedPrior prior = SharedPrior.EmpiricalBayes,
@@ -38,6 +39,7 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
         Gaussian2[]? startComponents, float[]? startOutlierMu, float[]? startOutlierRho) : base(nameof(SharedPosterior))
     {
         Plan = plan;
+        _layerSizes = plan.Layers.Select(slice => slice.Count).ToArray();
         Variant = variant;
         PriorKind = prior;
         PriorSigma = priorSigma;
@@ -172,12 +174,11 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
             var locs = locTable.index_select(0, gather_index);
             flat = locs.Plus(scaleTable.index_select(0, gather_index) * noise.Normal(locs));
         }
-        var weights = new Tensor[Plan.Layers.Count];
-        for (int i = 0; i < weights.Length; i++)
-        {
-            var slice = Plan.Layers[i];
-            weights[i] = flat.narrow(0, slice.Offset, slice.Count).view(slice.Shape);
-        }
+        // One split rather than a narrow per layer: backward then joins the layers' gradients with one cat, where
+        // every narrow would add a zero-filled gradient of the whole table.
+        var parts = flat.split(_layerSizes);
+        var weights = new Tensor[parts.Length];
+        for (int i = 0; i < weights.Length; i++) weights[i] = parts[i].view(Plan.Layers[i].Shape);
         return weights;
     }
 
@@ -202,28 +203,77 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
         return (z, outlierSigma);
     }
 
-    /// <summary>KL(q || prior): closed-form 2-D KL per component plus 1-D KL per outlier.</summary>
+    /// <summary>KL(q || prior): closed-form 2-D KL per component plus 1-D KL per outlier, summed.</summary>
+    /// <remarks>
+    /// Per component, with q = N(m, L L^T) and the prior N(m0, S0) of precision P = S0^-1:
+    /// KL = 0.5 (tr(P L L^T) + (m - m0)^T P (m - m0) - 2 + log det S0 - log det L L^T). Everything that depends on the
+    /// prior alone is computed once (<see cref="PriorConstants"/>), and the terms in q are sums of products of whole
+    /// [K, 3] and [K, 2] tables: it runs every training step, where each small tensor operation costs about as much
+    /// as a layer's worth of arithmetic at these sizes (from some 75 operations to some 40).
+    /// </remarks>
     public Tensor KL()
     {
-        var q = CovarianceParts(components_cholesky);
-        var p = CovarianceParts(prior_cholesky);
-        var det = (p.xx * p.yy).Minus(p.xy * p.xy);
-        var ixx = p.yy / det; var ixy = -p.xy / det; var iyy = p.xx / det;
-        var two = ScalarSafeOps.Constant(2, components_mean);
-        var half = ScalarSafeOps.Constant(0.5, components_mean);
-        var trace = (ixx * q.xx).Plus(two * ixy * q.xy).Plus(iyy * q.yy);
-        var d = prior_mean.Minus(components_mean);
-        var dx = d[.., 0]; var dy = d[.., 1];
-        var quad = (ixx * dx * dx).Plus(two * ixy * dx * dy).Plus(iyy * dy * dy);
-        // log det(L L^T) = 2 (log l11 + log l22)
-        var logDetQ = two * components_cholesky[.., 0].Plus(components_cholesky[.., 2]);
-        var logDetP = two * prior_cholesky[.., 0].Plus(prior_cholesky[.., 2]);
-        var componentKl = half * trace.Plus(quad).Minus(two).Plus(logDetP).Minus(logDetQ);
+        var c = PriorConstants();
+        // [l11, l21, l22] from the raw table [log l11, l21, log l22]: exp of the masked table is 1 in the l21 column.
+        var l = (components_cholesky * c.LogColumns).exp().mul(c.LogColumns).addcmul(components_cholesky, c.PlainColumn, ScalarSafeOps.OneScalar);
+        // tr(P L L^T) = Pxx l11^2 + Pyy (l21^2 + l22^2) + 2 Pxy l11 l21.
+        var trace = l.square().mul(c.TraceWeights).sum().Plus(l.select(1, 0).mul(l.select(1, 1)).mul(c.TwicePxy).sum());
+        var d = components_mean.Minus(prior_mean);
+        var quad = d.square().mul(c.QuadWeights).sum().Plus(d.select(1, 0).mul(d.select(1, 1)).mul(c.TwicePxy).sum());
+        // log det(L L^T) = 2 (log l11 + log l22): the raw table's first and last columns.
+        var logDetQ = components_cholesky.mul(c.TwiceLogColumns).sum();
+        var components = trace.Plus(quad).Minus(logDetQ).mul(c.Half);
 
         var sigma = ScalarSafeOps.Add(ScalarSafeOps.Softplus(outliers_rho), StochasticLayer.SigmaFloor);
-        var outlierKl = prior_outlier_sigma.log().Minus(sigma.log())
-            .Plus(sigma.square().Plus(outliers_mu.Minus(prior_outlier_mu).square()) / (two * prior_outlier_sigma.square())).Minus(half);
-        return componentKl.sum().Plus(outlierKl.sum());
+        var outliers = sigma.square().Plus(outliers_mu.Minus(prior_outlier_mu).square()).mul(c.InverseTwicePriorVariance).sum()
+            .Minus(sigma.log().sum());
+        return components.Plus(outliers).Plus(c.Constant);
+    }
+
+    /// <summary>
+    /// The KL's terms that depend on the prior alone, on the prior's device and dtype (recomputed after the module
+    /// moves). Not module buffers: they are derived, so they stay out of the state dict.
+    /// </summary>
+    sealed record KlConstants(Device Device, ScalarType DType, Tensor LogColumns, Tensor PlainColumn, Tensor TwiceLogColumns,
+        Tensor TraceWeights, Tensor QuadWeights, Tensor TwicePxy, Tensor InverseTwicePriorVariance, Tensor Half, Tensor Constant) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var t in new[] { LogColumns, PlainColumn, TwiceLogColumns, TraceWeights, QuadWeights, TwicePxy, InverseTwicePriorVariance, Half, Constant })
+                t.Dispose();
+        }
+    }
+
+    KlConstants? _klConstants;
+
+    KlConstants PriorConstants()
+    {
+        var device = prior_cholesky.device;
+        var dtype = prior_cholesky.dtype;
+        if (_klConstants is { } cached && cached.Device.type == device.type && cached.Device.index == device.index && cached.DType == dtype)
+            return cached;
+        _klConstants?.Dispose();
+        using (no_grad())
+        using (NewDisposeScope())
+        {
+            var p = CovarianceParts(prior_cholesky);
+            var det = (p.xx * p.yy).Minus(p.xy * p.xy);
+            var pxx = p.yy / det; var pxy = -p.xy / det; var pyy = p.xx / det;
+            var two = ScalarSafeOps.Constant(2, prior_cholesky);
+            var logDetP = prior_cholesky[.., 0].Plus(prior_cholesky[.., 2]) * two;
+            var priorSigma = prior_outlier_sigma;
+            // 0.5 sum(log det S0 - 2) + sum(log sigma0 - 0.5): the KL's constant part.
+            var constant = (ScalarSafeOps.Add(logDetP, -2).sum() * ScalarSafeOps.Constant(0.5, logDetP))
+                .Plus(ScalarSafeOps.Add(priorSigma.log(), -0.5).sum());
+            Tensor Keep(Tensor t) => t.contiguous().DetachFromDisposeScope();
+            Tensor Row(params double[] v) => Keep(tensor(v, dtype: dtype, device: device));
+            _klConstants = new KlConstants(device, dtype,
+                LogColumns: Row(1, 0, 1), PlainColumn: Row(0, 1, 0), TwiceLogColumns: Row(2, 0, 2),
+                TraceWeights: Keep(stack(new[] { pxx, pyy, pyy }, 1)), QuadWeights: Keep(stack(new[] { pxx, pyy }, 1)), TwicePxy: Keep(pxy * two),
+                InverseTwicePriorVariance: Keep((priorSigma.square() * two).reciprocal()), Half: Keep(ScalarSafeOps.Constant(0.5, prior_cholesky)),
+                Constant: Keep(constant));
+        }
+        return _klConstants;
     }
 
     /// <summary>Current components as 2-D Gaussians (for statistics, plots and re-merging).</summary>
@@ -234,6 +284,13 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
         var l = components_cholesky.detach().cpu().data<float>().ToArray();
         return Enumerable.Range(0, m.Length / 2).Select(c =>
             Gaussian2.FromCholesky(m[2 * c], m[2 * c + 1], Math.Exp(l[3 * c]), l[3 * c + 1], Math.Exp(l[3 * c + 2]))).ToArray();
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _klConstants?.Dispose();
+        base.Dispose(disposing);
     }
 
     Tensor Blend(Tensor perComponent)
