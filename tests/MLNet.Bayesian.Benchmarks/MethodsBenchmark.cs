@@ -151,7 +151,13 @@ internal sealed class MethodsBenchmark
         var clock = Stopwatch.StartNew();
         var test = classifier.Predict(_data.Test.Pixels, samples, batchSize: 256, seed: _settings.Seed);
         double rate = _data.Test.Count / clock.Elapsed.TotalSeconds;
+        // Direct and through ML.NET alternated twice, the better of each kept: a burst of load from other jobs on a
+        // shared machine then spoils at most one of the two figures the ratio compares.
         double mlnetRate = ThroughMLNet(classifier, samples);
+        clock.Restart();
+        classifier.Predict(_data.Test.Pixels, samples, batchSize: 256, seed: _settings.Seed);
+        rate = Math.Max(rate, _data.Test.Count / clock.Elapsed.TotalSeconds);
+        mlnetRate = Math.Max(mlnetRate, ThroughMLNet(classifier, samples));
         var ood = classifier.Predict(_data.Ood.Pixels, samples, batchSize: 256, seed: _settings.Seed);
         var rotated = classifier.Predict(_data.Rotated.Pixels, samples, batchSize: 256, seed: _settings.Seed);
         var noisy = classifier.Predict(_data.Noisy.Pixels, samples, batchSize: 256, seed: _settings.Seed);
