@@ -4,7 +4,8 @@
 #   gpu-info.txt             nvidia-smi, the PyTorch version and what CUDA it sees
 #   system-check.log         a small model trained through all stages on cuda:0 with PyTorch's LibTorch
 #   gpu-tests.log, *.trx     the tests of category Gpu (MSTest, through the test executable)
-#   benchmark/               the methods benchmark in quick mode at S = 30 on --device cuda (results.json with "device": "cuda")
+#   benchmark/               the methods benchmark in quick mode at S = 30 on --device cuda (results.json with "device": "cuda";
+#                            the plots packed in plots.tar)
 #   step-vs-pytorch.txt      the deterministic training step of the small CNN and ResNet-18, TorchSharp against PyTorch
 #   serving/                 in-memory (CUDA) against loaded (ONNX Runtime, CPU) serving
 # Exit code: 0 when every step passed.
@@ -42,6 +43,11 @@ step "training step, TorchSharp against PyTorch, small CNN and ResNet-18 on cuda
   bash -c "bash '$(dirname "$0")/step-vs-pytorch.sh' '$work/app/MLNet.Bayesian.Benchmarks.dll' 2>&1 | tee '$out/step-vs-pytorch.txt'; exit \${PIPESTATUS[0]}"
 step "serving, --device cuda" \
   bash -c "dotnet '$work/app/MLNet.Bayesian.Benchmarks.dll' --serving --quick --device cuda --out '$out/serving' > '$out/serving.log' 2>&1; rc=\$?; tail -n 12 '$out/serving.log'; exit \$rc"
+# The device tool brings back a limited number of files: the plots travel as one archive, so that results.json and
+# results.md always come back.
+for dir in "$out/benchmark" "$out/serving"; do
+  if ls "$dir"/*.png >/dev/null 2>&1; then tar -C "$dir" -cf "$dir/plots.tar" $(cd "$dir" && ls *.png) && rm -f "$dir"/*.png; fi
+done
 rm -rf "$work"
 echo "gpu kit: $([ $status -eq 0 ] && echo 'all steps passed' || echo 'some steps FAILED'); results in $out"
 exit $status
