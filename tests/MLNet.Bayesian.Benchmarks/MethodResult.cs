@@ -26,6 +26,8 @@ internal sealed record MethodResult
     [JsonPropertyName("predict_images_per_s")] public double PredictImagesPerS { get; init; }
     /// <summary>The same test images, S and seed through ML.NET: the transformer's Transform, every output column enumerated.</summary>
     [JsonPropertyName("predict_images_per_s_mlnet")] public double PredictImagesPerSMLNet { get; init; }
+    /// <summary>Not in results.json: ML.NET over direct, best of three alternated passes of each on up to 2,000 test images (the target's figure).</summary>
+    [JsonIgnore] public double MLNetOverDirect { get; init; }
     /// <summary>Stage 2 (the shared posterior's construction); null for methods that have none.</summary>
     [JsonPropertyName("posterior_build_seconds")] public double? PosteriorBuildSeconds { get; init; }
     [JsonPropertyName("samples")] public int Samples { get; init; }

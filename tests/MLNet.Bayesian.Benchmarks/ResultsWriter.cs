@@ -46,8 +46,9 @@ internal static class ResultsWriter
             double floor = det.PredictImagesPerS / m.Samples;
             targets.Add(new($"{m.Method}: prediction >= deterministic / S", m.PredictImagesPerS >= floor,
                 $"{m.PredictImagesPerS:F0} images/s vs {floor:F0} (deterministic {det.PredictImagesPerS:F0}, S = {m.Samples}); ratio to det/S {m.PredictImagesPerS * m.Samples / det.PredictImagesPerS:F2}"));
-            targets.Add(new($"{m.Method}: ML.NET Transform within 10% of direct prediction", m.PredictImagesPerSMLNet >= 0.9 * m.PredictImagesPerS,
-                $"{m.PredictImagesPerSMLNet:F0} vs {m.PredictImagesPerS:F0} images/s ({m.PredictImagesPerSMLNet / m.PredictImagesPerS:F2}x)"));
+            targets.Add(new($"{m.Method}: ML.NET Transform within 10% of direct prediction", m.MLNetOverDirect >= 0.9,
+                $"{m.MLNetOverDirect:F2}x (best of three alternated passes each on up to 2,000 test images); one pass over the test set " +
+                $"{m.PredictImagesPerSMLNet:F0} vs {m.PredictImagesPerS:F0} images/s"));
             double buildLimit = architecture == Architecture.SmallCnn ? 1 : 10;
             if (m.PosteriorBuildSeconds is double build)
                 targets.Add(new($"{m.Method}: stage 2 (posterior construction) <= {buildLimit:F0} s", build <= buildLimit, $"{build:F2} s"));
@@ -153,7 +154,7 @@ internal static class ResultsWriter
         {
             double step = outcome.InterleavedStepMs[m.Method];
             s.AppendLine($"| {m.Method} | {step:F2} | {step / detStep:F2} | {m.PredictImagesPerS:F0} | {m.PredictImagesPerS * m.Samples / det.PredictImagesPerS:F2} | " +
-                         $"{m.PredictImagesPerSMLNet:F0} | {m.PredictImagesPerSMLNet / m.PredictImagesPerS:F2} | " +
+                         $"{m.PredictImagesPerSMLNet:F0} | {m.MLNetOverDirect:F2} | " +
                          $"{(m.PosteriorBuildSeconds is double b ? b.ToString("F2", CultureInfo.InvariantCulture) : "n/a")} |");
         }
         s.AppendLine();

@@ -82,10 +82,14 @@ internal sealed class ScoredDataView : IDataView
             return true;
         }
 
+        // One batch of pixels, reused: a fresh array per batch (256 images of 28x28 already take 800 KB) lands on the
+        // large-object heap and brings on a full collection every few batches.
+        float[]? _pixels;
+
         void ScoreNextBatch()
         {
             int size = _reader!.Size, capacity = _transformer.BatchSize, n = 0;
-            var pixels = new float[capacity * size];
+            var pixels = _pixels ??= new float[capacity * size];
             long first = _lookAhead!.Position + 1;
             while (n < capacity && _lookAhead!.MoveNext())
             {
