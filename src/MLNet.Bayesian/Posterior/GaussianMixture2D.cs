@@ -170,7 +170,7 @@ public sealed class GaussianMixture2D
     public MixtureAssignment[] AssignAll(double[] xs, double[] ys, long exactBudget = ExactAssignmentBudget, int maxDegreeOfParallelism = -1)
     {
         var result = new MixtureAssignment[xs.Length];
-        var grid = (long)xs.Length * Count <= exactBudget ? null : new CandidateGrid(this, xs, ys, maxDegreeOfParallelism);
+        var grid = GridFor(xs, ys, exactBudget, maxDegreeOfParallelism);
         ForEachChunk(xs.Length, maxDegreeOfParallelism, (start, end, logs) =>
         {
             for (int i = start; i < end; i++) result[i] = Assign(xs[i], ys[i], grid, logs);
@@ -185,16 +185,16 @@ public sealed class GaussianMixture2D
     internal int[] FirstChoices(double[] xs, double[] ys, int maxDegreeOfParallelism, long exactBudget = ExactAssignmentBudget)
     {
         var result = new int[xs.Length];
-        var grid = (long)xs.Length * Count <= exactBudget ? null : new CandidateGrid(this, xs, ys, maxDegreeOfParallelism);
+        var grid = GridFor(xs, ys, exactBudget, maxDegreeOfParallelism);
         ForEachChunk(xs.Length, maxDegreeOfParallelism, (start, end, logs) =>
         {
-            for (int i = start; i < end; i++) result[i] = FirstChoice(xs[i], ys[i], grid, logs);
+            for (int i = start; i < end; i++) result[i] = FirstChoice(xs[i], ys[i], grid);
         });
         return result;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    int FirstChoice(double x, double y, CandidateGrid? grid, double[] logs)
+    int FirstChoice(double x, double y, CandidateGrid? grid)
     {
         if (grid is null) return _densities.ArgMax(x, y);
         int[] candidates = grid.Candidates(x, y);
@@ -218,12 +218,12 @@ public sealed class GaussianMixture2D
     {
         var first = new int[xs.Length];
         var isFar = new bool[xs.Length];
-        var grid = (long)xs.Length * Count <= exactBudget ? null : new CandidateGrid(this, xs, ys, maxDegreeOfParallelism);
+        var grid = GridFor(xs, ys, exactBudget, maxDegreeOfParallelism);
         ForEachChunk(xs.Length, maxDegreeOfParallelism, (start, end, logs) =>
         {
             for (int i = start; i < end; i++)
             {
-                first[i] = FirstChoice(xs[i], ys[i], grid, logs);
+                first[i] = FirstChoice(xs[i], ys[i], grid);
                 isFar[i] = Components[first[i]].Mahalanobis2(xs[i], ys[i]) > farBeyond;
             }
         });
@@ -235,6 +235,10 @@ public sealed class GaussianMixture2D
         });
         return (first, far, farAssignments);
     }
+
+    /// <summary>The grid index when points x components exceed <paramref name="exactBudget"/>; null: compare with every component.</summary>
+    CandidateGrid? GridFor(double[] xs, double[] ys, long exactBudget, int maxDegreeOfParallelism)
+        => (long)xs.Length * Count <= exactBudget ? null : new CandidateGrid(this, xs, ys, maxDegreeOfParallelism);
 
     void ForEachChunk(int n, int maxDegreeOfParallelism, Action<int, int, double[]> body)
     {

@@ -175,7 +175,7 @@ public static class SharedPosteriorBuilder
         int before = mixture.Count, dropped = 0;
 
         // Drop components with too few hard-assigned members, then re-assign, until all are big enough.
-        int[] labels = AssignAll(mixture, px, py, options);
+        int[] labels = FirstChoices(mixture, px, py, options);
         phases?.Mark("drop loop: first choices");
         while (true)
         {
@@ -191,7 +191,7 @@ public static class SharedPosteriorBuilder
                     if (!keepSet.Contains(labels[j])) isOutlier[inliers[j]] = true;
             }
             mixture = GaussianMixture2D.FromComponents(keep.Select(c => mixture.Components[c]).ToArray(), keep.Select(c => (double)counts[c]).ToArray());
-            labels = AssignAll(mixture, px, py, options);
+            labels = FirstChoices(mixture, px, py, options);
             phases?.Mark("drop loop: first choices");
             for (int j = 0; j < labels.Length; j++) if (isOutlier[inliers[j]]) labels[j] = -1;
             if (options.DroppedMembersBecomeOutliers)
@@ -212,7 +212,7 @@ public static class SharedPosteriorBuilder
         return (GaussianMixture2D.FromComponents(merged, mergedCounts.Select(c => (double)Math.Max(c, 1)).ToArray()), mergedCounts, before, dropped);
     }
 
-    static int[] AssignAll(GaussianMixture2D mixture, double[] px, double[] py, SharedPosteriorOptions options)
+    static int[] FirstChoices(GaussianMixture2D mixture, double[] px, double[] py, SharedPosteriorOptions options)
         => mixture.FirstChoices(px, py, options.Mixture.MaxDegreeOfParallelism);
 
     /// <summary>
