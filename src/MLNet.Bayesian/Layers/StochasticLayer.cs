@@ -77,6 +77,19 @@ public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
+    /// Switches to point mode (MC dropout): <c>weight_mu</c> stays as the trained weight and the scale is released;
+    /// the draws of the network's posterior mask that weight.
+    /// </summary>
+    internal void UsePointWeight()
+    {
+        if (Mode != WeightMode.MeanField) throw new InvalidOperationException($"Layer {GetName()} is in {Mode} mode; a point weight replaces a mean-field one.");
+        weight_rho?.Dispose();
+        weight_rho = null;
+        _internal_params.Remove("weight_rho");
+        Mode = WeightMode.Point;
+    }
+
+    /// <summary>
     /// The weight for this forward pass: this layer's part of the call's posterior draw, and S when the call runs S
     /// stacked draws at once (the weight is then [S, ...] and the input batch S copies, sample-major), else 0.
     /// </summary>

@@ -7,4 +7,6 @@ public enum WeightMode
     MeanField,
     /// <summary>Stage 3: a weight tensor drawn from the shared posterior and handed in before each forward pass.</summary>
     Shared,
+    /// <summary>MC dropout: a point-estimate weight (<c>weight_mu</c>, no scale) that each draw masks.</summary>
+    Point,
 }

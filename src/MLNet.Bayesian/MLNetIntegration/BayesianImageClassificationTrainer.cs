@@ -14,8 +14,8 @@ using static TorchSharp.torch;
 namespace MLNet.Bayesian.MLNetIntegration;
 
 /// <summary>
-/// ML.NET estimator that trains a 2DGBNN image classifier (stages 0 to 3) on an image column and a key
-/// label, and returns a <see cref="BayesianImageClassificationTransformer"/> that adds the columns of
+/// ML.NET estimator that trains a 2DGBNN image classifier (stages 0 to 3; or the MC-dropout or deep-ensemble
+/// baseline, <see cref="TrainerOptions.Method"/>) on an image column and a key label, and returns a <see cref="BayesianImageClassificationTransformer"/> that adds the columns of
 /// <see cref="OutputColumns"/>. Progress goes to the MLContext's log; CUDA is used when
 /// MLContext.GpuDeviceId is set and available; MLContext.CancelExecution stops training at the next batch.
 /// </summary>
@@ -71,7 +71,7 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         var device = SelectDevice(channel);
         channel.Info(MessageSensitivity.None, $"{Name}: {train.Count} training images of {spec.Channels}x{spec.Height}x{spec.Width}, " +
             $"{keyCount} classes, {(validation is null ? "no" : validation.Count.ToString())} validation images, device {device}, seed {seed}.");
-        if (_options.MeanFieldEpochs == 0)
+        if (_options.Method == BayesianMethod.TwoDGbnn && _options.MeanFieldEpochs == 0)
             channel.Warning(MessageSensitivity.None, $"{Name}: MeanFieldEpochs is 0, so the model stays deterministic: its MutualInformation is 0 on every row " +
                 "and cannot send anything to review; use PredictiveEntropy or Confidence for review rules.");
 
@@ -89,7 +89,7 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         }
         channel.Info(MessageSensitivity.None, model.Report.ToString());
         return new BayesianImageClassificationTransformer(model, spec, preprocessing, classNames, _options.PredictedLabelColumnName, _options.ScoreColumnName,
-            _options.PredictionSamples, seed, _options.BatchSize, _options.MaxImagePixels);
+            model.Network.SampleCount(_options.PredictionSamples), seed, _options.BatchSize, _options.MaxImagePixels);
     }
 
     /// <summary>The schema <see cref="Fit"/>'s transformer will produce.</summary>

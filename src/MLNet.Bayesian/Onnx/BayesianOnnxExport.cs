@@ -20,7 +20,7 @@ namespace MLNet.Bayesian.Onnx;
 /// <c>predicted_label</c> string [batch], <c>confidence</c>, <c>predictive_entropy</c>, <c>expected_entropy</c>,
 /// <c>mutual_information</c> float [batch].</para>
 /// <para>The S draws are <see cref="BayesianNetwork.Draw"/>(seed, s), the draws the in-memory scorer uses, so both
-/// give the same scores. With the shared sampling variant the file holds the S value tables
+/// give the same scores; a deep ensemble exports member s mod M for sample s, and S is its number of members. With the shared sampling variant the file holds the S value tables
 /// [components | outliers | blends] and one compact component index per weight (uint8 up to 256 components,
 /// else uint16), cast and gathered in the graph; otherwise it holds the S weight vectors.</para>
 /// <para>Metadata: format, library version, labels (JSON), samples, seed, input shape, normalisation, input
@@ -79,7 +79,7 @@ public static class BayesianOnnxExport
     {
         if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), "at least one sample is needed");
         var network = model.Network;
-        if (network.Stage == BayesianStage.Deterministic) samples = 1;
+        samples = network.SampleCount(samples);
         var g = new OnnxGraphBuilder();
         int c = model.Channels, h = model.Height, w = model.Width, k = model.ClassNames.Count;
         g.Input(inputName, DataType.Float, rowMode ? 1 : -1, c, h, w);
@@ -96,7 +96,7 @@ public static class BayesianOnnxExport
         for (int s = 0; s < samples; s++)
         {
             var exporter = new OnnxNetworkExporter(g, perSampleWeights[s]);
-            string logits = exporter.Export(network.Network, x);
+            string logits = exporter.Export(network.MemberFor(s), x);
             string p = g.Node("Softmax", new[] { logits }, ("axis", 1L));
             probabilities.Add(g.Node("Unsqueeze", new[] { p, g.Int64s("axes", 0) }));
         }
@@ -166,7 +166,8 @@ public static class BayesianOnnxExport
         var result = new List<Dictionary<nn.Module, string>>();
         if (layers.Count == 0)
         {
-            result.Add(new Dictionary<nn.Module, string>());
+            // Deterministic (one sample) or a deep ensemble: every sample's module holds its own weights.
+            for (int s = 0; s < samples; s++) result.Add(new Dictionary<nn.Module, string>());
             return result;
         }
         var shared = network.SharedPosterior is { Variant: SamplingVariant.Shared } posterior ? posterior : null;

@@ -10,6 +10,9 @@ public sealed class WeightDraw : IDisposable
 {
     internal WeightDraw(Tensor[] weights) => Weights = weights;
 
+    /// <summary>The member of a deep ensemble that runs this draw (its weight list is empty); 0 for every other network.</summary>
+    public int Member { get; internal init; }
+
     /// <summary>The weight of each Bayesian layer.</summary>
     public IReadOnlyList<Tensor> Weights { get; }
 

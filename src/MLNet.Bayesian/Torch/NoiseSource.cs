@@ -35,6 +35,14 @@ internal sealed class NoiseSource : IDisposable
         return like.device_type == DeviceType.CPU ? noise : noise.to(like.device);
     }
 
+    /// <summary>U[0, 1) noise of the given shape on <paramref name="device"/> (for dropout masks).</summary>
+    public Tensor Uniform(long[] shape, Device device)
+    {
+        if (_generator is null) return rand(shape, device: device);
+        var noise = rand(shape, device: CPU, generator: _generator);
+        return device.type == DeviceType.CPU ? noise : noise.to(device);
+    }
+
     /// <inheritdoc />
     public void Dispose() => _generator?.Dispose();
 }

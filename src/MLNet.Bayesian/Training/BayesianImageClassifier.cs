@@ -41,7 +41,7 @@ public sealed class BayesianImageClassifier : IDisposable
 
     /// <summary>
     /// Scores images (pixels in [0, 1], N x C x H x W flattened) with <paramref name="samples"/> posterior
-    /// draws per batch; a deterministic network uses one. Normalisation layers run in evaluation mode. With a
+    /// draws per batch; a deterministic network uses one, a deep ensemble its members (whatever the seed). Normalisation layers run in evaluation mode. With a
     /// <paramref name="seed"/>, draw s is the seeded draw (seed, s) (<see cref="BayesianNetwork.Draw"/>): the same
     /// weights for every batch, call and device, so a row's scores do not depend on its batch. Without one, every
     /// batch takes fresh draws from LibTorch's global generator. <paramref name="keepSamples"/> also returns the
@@ -49,6 +49,8 @@ public sealed class BayesianImageClassifier : IDisposable
     /// </summary>
     public PredictiveDistribution Predict(ReadOnlySpan<float> pixels, int samples, int batchSize = 256, int? seed = null, bool keepSamples = false)
     {
+        // A deep ensemble's draws (its members) do not depend on the seed, so it always runs all of them.
+        if (seed is null && Network.Stage == BayesianStage.DeepEnsemble) seed = 0;
         if (seed is null) return PredictBatches(pixels, batchSize, keepSamples, Samples(samples), null);
         using var draws = new SeededDraws(Network, seed.Value, Samples(samples));
         return Predict(pixels, draws, batchSize, keepSamples);
@@ -61,7 +63,7 @@ public sealed class BayesianImageClassifier : IDisposable
     int Samples(int samples)
     {
         if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), "at least one sample is needed");
-        return Network.Stage == BayesianStage.Deterministic ? 1 : samples;
+        return Network.SampleCount(samples);
     }
 
     PredictiveDistribution PredictBatches(ReadOnlySpan<float> pixels, int batchSize, bool keepSamples, int samples, SeededDraws? draws)

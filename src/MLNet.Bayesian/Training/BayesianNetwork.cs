@@ -11,7 +11,9 @@ namespace MLNet.Bayesian.Training;
 /// posterior. It wraps any TorchSharp module built from Conv2d/Linear (+ other layers). From stage 1 on, every
 /// forward pass runs on one draw of the posterior: <see cref="forward"/> draws with LibTorch's global
 /// generator (training), <see cref="Draw"/> hands out the seeded draw s that prediction and export use.
-/// Children: "network" (the user's module) and, in the shared stage, "posterior".
+/// Children: "network" (the user's module) and, in the shared stage, "posterior". The baselines end in their own
+/// stages: MC dropout (<see cref="BayesianStage.McDropout"/>) draws masks of the trained weights; a deep ensemble
+/// (<see cref="BayesianStage.DeepEnsemble"/>) also holds members "member1", "member2", ... and draw s runs member s mod M.
 /// </summary>
 public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
 {
@@ -21,6 +23,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     StochasticLayer[] _layerModules = Array.Empty<StochasticLayer>();
     IWeightPosterior? _weights;
     long _deterministicWeightCount;
+    nn.Module<Tensor, Tensor>[] _members;
 
     // A network built directly (not through BayesianTrainer) still finds the machine's LibTorch when asked to.
     static BayesianNetwork() => LibTorchRuntime.EnsureLoaded();
@@ -29,12 +32,27 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     public BayesianNetwork(nn.Module<Tensor, Tensor> network) : base(nameof(BayesianNetwork))
     {
         this.network = network;
+        _members = new[] { network };
         RegisterComponents();
     }
 
     /// <summary>The current stage.</summary>
     public BayesianStage Stage { get; private set; } = BayesianStage.Deterministic;
-    /// <summary>The wrapped network.</summary>
+    /// <summary>The networks a deep ensemble averages (member 0 is <see cref="Network"/>); one, <see cref="Network"/>, otherwise.</summary>
+    public IReadOnlyList<nn.Module<Tensor, Tensor>> Members => _members;
+
+    /// <summary>
+    /// The draws a prediction averages when <paramref name="requested"/> are asked for: 1 for a deterministic network,
+    /// the number of members for a deep ensemble (its draws are its members), <paramref name="requested"/> otherwise.
+    /// </summary>
+    public int SampleCount(int requested) => Stage switch
+    {
+        BayesianStage.Deterministic => 1,
+        BayesianStage.DeepEnsemble => _members.Length,
+        _ => requested,
+    };
+
+    /// <summary>The wrapped network (member 0 of a deep ensemble).</summary>
     public nn.Module<Tensor, Tensor> Network => network;
     /// <summary>The Bayesian layers (empty in stage 0).</summary>
     public IReadOnlyList<(string Name, StochasticLayer Layer)> Layers => _layers;
@@ -62,6 +80,40 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         _scalarSafe = null;
         Stage = BayesianStage.MeanField;
     }
+
+    /// <summary>
+    /// Stage 0 to MC dropout: every Conv2d/Linear becomes a layer whose trained weight each draw masks (see
+    /// <see cref="McDropoutPosterior"/>); the first layer's input (the pixels) is never dropped.
+    /// </summary>
+    internal void UseMcDropout(double rate)
+    {
+        if (Stage != BayesianStage.Deterministic) throw new InvalidOperationException($"MC dropout starts from a deterministic network, not stage {Stage}.");
+        _layers = BayesianConversion.ToMeanField(network);
+        foreach (var (_, layer) in _layers) layer.UsePointWeight();
+        _layerModules = _layers.Select(l => l.Layer).ToArray();
+        _deterministicWeightCount = _layers.Sum(l => l.Layer.WeightCount);
+        _weights = new McDropoutPosterior(_layerModules, _layers.Select((_, i) => i == 0 ? 0.0 : rate).ToArray());
+        _scalarSafe = null;
+        Stage = BayesianStage.McDropout;
+    }
+
+    /// <summary>
+    /// Stage 0 to deep ensemble: this network becomes member 0 and <paramref name="others"/> (trained deterministic
+    /// networks of the same architecture) members 1, 2, ...; this network owns them from now on.
+    /// </summary>
+    internal void UseEnsemble(IReadOnlyList<BayesianNetwork> others)
+    {
+        if (Stage != BayesianStage.Deterministic) throw new InvalidOperationException($"A deep ensemble is made of deterministic networks, not stage {Stage}.");
+        if (others.Count == 0 || others.Any(o => o.Stage != BayesianStage.Deterministic || ReferenceEquals(o, this)))
+            throw new ArgumentException("A deep ensemble needs at least one other deterministic network.", nameof(others));
+        for (int i = 0; i < others.Count; i++) register_module($"member{i + 1}", others[i]);
+        _members = others.Select(o => o.Network).Prepend(network).ToArray();
+        _scalarSafe = null;
+        Stage = BayesianStage.DeepEnsemble;
+    }
+
+    /// <summary>The module that runs draw <paramref name="sample"/>: member s mod M of a deep ensemble, else <see cref="Network"/> (its draws are weights).</summary>
+    internal nn.Module<Tensor, Tensor> MemberFor(int sample) => _members[sample % _members.Length];
 
     /// <summary>The stage-1 posterior as points, with the recorded gradient magnitudes (may be null).</summary>
     public IReadOnlyList<PosteriorLayerPoints> PosteriorPoints(IReadOnlyList<float[]>? gradientMagnitudes)
@@ -122,6 +174,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     public WeightDraw Draw(int seed, int sample)
     {
+        if (Stage == BayesianStage.DeepEnsemble) return new WeightDraw(Array.Empty<Tensor>()) { Member = sample % _members.Length };
         if (_weights is null) return new WeightDraw(Array.Empty<Tensor>());
         using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, sample));
         return new WeightDraw(_weights.Draw(noise));
@@ -135,6 +188,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     public Tensor Forward(Tensor input, WeightDraw draw)
     {
         if (Stage == BayesianStage.Deterministic) return network.call(input);
+        if (Stage == BayesianStage.DeepEnsemble) return _members[draw.Member].call(input);
         using var weights = WeightContext.Use(_layerModules, draw.Weights);
         return network.call(input);
     }
@@ -147,6 +201,8 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     internal Tensor ForwardStacked(Tensor input, IReadOnlyList<Tensor> stackedWeights, int samples)
     {
+        if (Stage == BayesianStage.DeepEnsemble)
+            throw new InvalidOperationException("A deep ensemble's draws are its members, not stacked weights: run them one by one with Forward.");
         long n = input.shape[0];
         var repeats = new long[input.dim()];
         Array.Fill(repeats, 1L);
@@ -158,9 +214,15 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         return output.view(new[] { samples, n }.Concat(output.shape.Skip(1)).ToArray());
     }
 
-    /// <summary>One forward pass on a fresh draw from LibTorch's global generator (training).</summary>
+    /// <summary>One forward pass on a fresh draw from LibTorch's global generator (training; a random member of a deep ensemble).</summary>
     public override Tensor forward(Tensor input)
     {
+        if (Stage == BayesianStage.DeepEnsemble)
+        {
+            // A draw of the ensemble's posterior, the uniform mixture of its members.
+            using var member = randint(_members.Length, new long[] { 1 }, dtype: ScalarType.Int64);
+            return _members[member.item<long>()].call(input);
+        }
         if (_weights is null) return network.call(input);
         using var weights = WeightContext.Use(_layerModules, _weights.Draw(NoiseSource.Global));
         return network.call(input);

@@ -14,9 +14,10 @@ namespace MLNet.Bayesian.Training;
 /// <summary>
 /// Runs 2DGBNN end to end on an <see cref="ImageSet"/>: stage 0 (deterministic), stage 1 (mean-field VI,
 /// recording gradient magnitudes over its last epoch), stage 2 (shared posterior construction) and
-/// stage 3 (VI on the shared posterior). Independent of ML.NET.
+/// stage 3 (VI on the shared posterior). Independent of ML.NET. <see cref="TrainerOptions.Method"/> picks the
+/// MC-dropout or deep-ensemble baseline instead (BayesianTrainer.Baselines.cs).
 /// </summary>
-public sealed class BayesianTrainer
+public sealed partial class BayesianTrainer
 {
     readonly TrainerOptions _options;
     readonly Action<string> _log;
@@ -91,6 +92,7 @@ public sealed class BayesianTrainer
         int seed = _options.Seed ?? 0;
         random.manual_seed(seed);
         var rng = new Random(seed);
+        if (_options.Method != BayesianMethod.TwoDGbnn) return FitBaseline(factory, train, validation, device, seed, rng);
 
         _runClock = Stopwatch.StartNew();
         _batchesDone = 0;

@@ -23,8 +23,9 @@ internal sealed class SeededDraws : IDisposable
         if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), "at least one sample is needed");
         _network = network;
         Seed = seed;
-        Count = network.Stage == BayesianStage.Deterministic ? 1 : samples;
-        if (network.BayesianWeightCount * 4L * Count <= cacheBudgetBytes)
+        Count = network.SampleCount(samples);
+        // A deep ensemble's draws are whole members, run one by one: nothing to stack.
+        if (network.Stage != BayesianStage.DeepEnsemble && network.BayesianWeightCount * 4L * Count <= cacheBudgetBytes)
         {
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();   // frees the draws and their intermediates; the stacks are detached
@@ -36,7 +37,7 @@ internal sealed class SeededDraws : IDisposable
 
     /// <summary>The scorer seed.</summary>
     public int Seed { get; }
-    /// <summary>Number of draws S (1 for a deterministic network).</summary>
+    /// <summary>Number of draws S (1 for a deterministic network, the members of a deep ensemble).</summary>
     public int Count { get; }
     /// <summary>The kept draws, one [S, ...] tensor per layer; null when they are drawn on use.</summary>
     public IReadOnlyList<Tensor>? Stacked => _stacked;

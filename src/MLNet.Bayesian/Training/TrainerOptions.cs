@@ -23,6 +23,15 @@ public class TrainerOptions
     /// <summary>The default sampling variant.</summary>
     public const SamplingVariant DefaultVariant = SamplingVariant.Shared;
 
+    /// <summary>The method: 2DGBNN (default), or the MC-dropout and deep-ensemble baselines (see <see cref="BayesianMethod"/>).</summary>
+    public BayesianMethod Method = BayesianMethod.TwoDGbnn;
+    /// <summary>
+    /// Dropout rate p of <see cref="BayesianMethod.McDropout"/>, in (0, 1): the chance that an input channel (Conv2d) or
+    /// input feature (Linear) of a layer is dropped, in training and in each prediction draw. Ignored by the other methods.
+    /// </summary>
+    public double DropoutRate = 0.1;
+    /// <summary>Members M of <see cref="BayesianMethod.DeepEnsemble"/> (at least 2); its prediction averages them, so S = M. Ignored by the other methods.</summary>
+    public int EnsembleMembers = 3;
     /// <summary>Epochs of deterministic training (stage 0); at least 1.</summary>
     public int DeterministicEpochs = DefaultDeterministicEpochs;
     /// <summary>Epochs of mean-field VI (stage 1); 0 stops after stage 0 (a deterministic model: its mutual information is 0 on every row).</summary>
@@ -112,6 +121,11 @@ public class TrainerOptions
         OptionCheck.AtLeast(nameof(PredictionSamples), PredictionSamples, 1);
         OptionCheck.AtLeast(nameof(CropPadding), CropPadding, 0);
         OptionCheck.AtLeast(nameof(EarlyStoppingPatience), EarlyStoppingPatience, 0);
+        OptionCheck.Defined(nameof(Method), Method);
+        if (!(DropoutRate > 0 && DropoutRate < 1))
+            throw new ArgumentOutOfRangeException(nameof(DropoutRate), DropoutRate,
+                $"{nameof(DropoutRate)} is {DropoutRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}; it must be above 0 and below 1 (0.05 to 0.2 are usual).");
+        OptionCheck.AtLeast(nameof(EnsembleMembers), EnsembleMembers, 2, "one member has no disagreement to measure");
         OptionCheck.Defined(nameof(Optimizer), Optimizer);
         OptionCheck.Defined(nameof(Variant), Variant);
         OptionCheck.Defined(nameof(Prior), Prior);

@@ -1,0 +1,40 @@
+using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Torch;
+using static TorchSharp.torch;
+
+namespace MLNet.Bayesian.Training;
+
+/// <summary>
+/// MC dropout as a posterior over weights. Dropout on the input of a Linear layer (features) or a Conv2d (whole
+/// channels) equals the layer's weight with the matching input columns (input channels) zeroed and the rest scaled
+/// by 1 / (1 - p): y = W (m * x) = (W diag(m)) x, and a convolution is linear in each input channel. So a draw masks
+/// the trained weights along dimension 1, one mask per layer, and the network scores, stacks and exports it like any
+/// other posterior draw. A layer with rate 0 (the first, whose input is the pixels) keeps its weight.
+/// </summary>
+internal sealed class McDropoutPosterior : IWeightPosterior
+{
+    readonly IReadOnlyList<StochasticLayer> _layers;
+    readonly double[] _rates;
+
+    public McDropoutPosterior(IReadOnlyList<StochasticLayer> layers, IReadOnlyList<double> rates)
+    {
+        if (layers.Count != rates.Count) throw new ArgumentException($"{rates.Count} dropout rates for {layers.Count} layers.");
+        _layers = layers;
+        _rates = rates.ToArray();
+    }
+
+    /// <summary>The dropout rate of each layer's input, in layer order.</summary>
+    public IReadOnlyList<double> Rates => _rates;
+
+    public Tensor[] Draw(NoiseSource noise) => _layers.Select((layer, i) => Masked(layer, _rates[i], noise)).ToArray();
+
+    static Tensor Masked(StochasticLayer layer, double rate, NoiseSource noise)
+    {
+        var weight = layer.WeightMu!;
+        if (rate == 0) return weight.alias();
+        var shape = Enumerable.Repeat(1L, (int)weight.dim()).ToArray();
+        shape[1] = weight.shape[1];
+        return weight.mul(DropoutMask.Draw(shape, rate, noise, weight));
+    }
+}
