@@ -17,7 +17,8 @@ public sealed class SeededDrawsTests
     {
         random.manual_seed(1);
         var net = new BayesianNetwork(ArchitectureFactory.Create(architecture)(1, size, size, 5));
-        if (stage != BayesianStage.Deterministic) net.ConvertToMeanField(initialSigma: 0.05);
+        if (stage == BayesianStage.McDropout) net.UseMcDropout(0.2);
+        else if (stage != BayesianStage.Deterministic) net.ConvertToMeanField(initialSigma: 0.05);
         if (stage == BayesianStage.Shared)
         {
             var plan = SharedPosteriorBuilder.Build(net.PosteriorPoints(null), new SharedPosteriorOptions { ComponentBudget = 16, MinMembers = 5 });
@@ -39,6 +40,8 @@ public sealed class SeededDrawsTests
     [DataRow(Architecture.ResNet20, BayesianStage.Shared, SamplingVariant.Shared)]
     [DataRow(Architecture.SmallVit, BayesianStage.MeanField, SamplingVariant.Shared)]
     [DataRow(Architecture.SmallCnn, BayesianStage.Deterministic, SamplingVariant.Shared)]
+    [DataRow(Architecture.SmallCnn, BayesianStage.McDropout, SamplingVariant.Shared)]
+    [DataRow(Architecture.SmallVit, BayesianStage.McDropout, SamplingVariant.Shared)]
     public void StackedDrawsScoreLikeOneDrawAtATime(Architecture architecture, BayesianStage stage, SamplingVariant variant)
     {
         using var model = Classifier(architecture, stage, variant);
