@@ -13,7 +13,7 @@ METHOD = ["method", "accuracy", "nll", "ece", "brier", "aurc", "ood_auroc_entrop
           "predict_images_per_s", "predict_images_per_s_mlnet", "posterior_build_seconds", "samples"]
 UNIT = {"accuracy", "ece", "aurc", "ood_auroc_entropy", "ood_auroc_mutual_information", "ood_auroc_confidence",
         "shift_rotate30_accuracy", "shift_rotate30_ece", "shift_noise_accuracy", "shift_noise_ece"}
-METHODS = {"deterministic", "mean_field", "2dgbnn_shared", "2dgbnn_hierarchical"}
+METHODS = {"deterministic", "mean_field", "2dgbnn_shared", "2dgbnn_hierarchical", "mc_dropout", "deep_ensemble"}
 
 path = sys.argv[1]
 with open(path, encoding="utf-8") as f:

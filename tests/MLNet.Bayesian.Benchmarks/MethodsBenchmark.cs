@@ -20,13 +20,14 @@ namespace MLNet.Bayesian.Benchmarks;
 /// the same architecture. The deterministic and mean-field methods are stages 0 and 1 of the first run
 /// (variant shared), evaluated and saved as they finish; the second run (variant hierarchical) repeats
 /// stages 0 and 1 with the same seed, which the benchmark checks reproduce the first run's weights exactly,
-/// so both variants start stage 3 from the same mean-field posterior.
+/// so both variants start stage 3 from the same mean-field posterior. Then the baselines: MC dropout and a deep
+/// ensemble (MethodsBenchmark.Baselines.cs).
 /// </summary>
-internal sealed class MethodsBenchmark
+internal sealed partial class MethodsBenchmark
 {
     /// <summary><paramref name="Posterior"/>: how stage 2 builds the shared posterior (outlier rules, component budget).</summary>
     public sealed record Settings(Architecture Architecture, int DeterministicEpochs, int MeanFieldEpochs, int SharedEpochs,
-        int Samples, int BatchSize, int Seed, string OutDir, SharedPosteriorOptions Posterior, Device Device);
+        int Samples, int BatchSize, int Seed, string OutDir, SharedPosteriorOptions Posterior, Device Device, bool Quick);
 
     /// <summary>What one method's evaluation produced beyond its results.json row.</summary>
     public sealed record Evaluation(MethodResult Result, PredictiveDistribution Test, PredictiveDistribution Ood,
@@ -34,7 +35,7 @@ internal sealed class MethodsBenchmark
 
     /// <summary><paramref name="InterleavedStepMs"/>: median bare step per method, the methods alternated step by step (see StepTimeBenchmark).</summary>
     public sealed record Outcome(IReadOnlyList<Evaluation> Methods, bool StagesReproduced, TrainingReport SharedReport, TrainingReport HierarchicalReport,
-        double TrainSeconds, IReadOnlyDictionary<string, double> InterleavedStepMs);
+        double TrainSeconds, IReadOnlyDictionary<string, double> InterleavedStepMs, BaselineRuns Baselines);
 
     readonly Settings _settings;
     readonly BenchmarkData _data;
@@ -93,8 +94,9 @@ internal sealed class MethodsBenchmark
                 using var hierarchical = second.Fit(ArchitectureFactory.Create(_settings.Architecture), _data.Train, null, _settings.Device);
                 evaluations.Add(Evaluate("2dgbnn_hierarchical", hierarchical, _settings.Samples, hierarchical.Report.SharedParameters, LastStepMs(hierarchical), deterministicStep));
                 Console.WriteLine($"stages 0 and 1 of the second run reproduce the first run's weights: {(reproduced ? "yes" : "NO")}");
-                var interleaved = InterleavedStepTimes(shared, hierarchical);
-                return new Outcome(evaluations, reproduced, sharedReport, hierarchical.Report, clock.Elapsed.TotalSeconds, interleaved);
+                var baselines = RunBaselines(evaluations, deterministicStep);
+                var interleaved = InterleavedStepTimes(shared, hierarchical, baselines.DropoutRate);
+                return new Outcome(evaluations, reproduced, sharedReport, hierarchical.Report, clock.Elapsed.TotalSeconds, interleaved, baselines);
             }
         }
         finally
@@ -104,25 +106,30 @@ internal sealed class MethodsBenchmark
     }
 
     /// <summary>
-    /// Step times of the four methods measured alternately on one batch, after evaluation (the steps change the
-    /// trained networks). Deterministic and mean-field use fresh networks of the same architecture: their
-    /// step cost does not depend on the weights' values.
+    /// Step times of the methods measured alternately on one batch, after evaluation (the steps change the
+    /// trained networks). Deterministic, mean-field and MC dropout (its dropout at <paramref name="dropoutRate"/>) use
+    /// fresh networks of the same architecture: their step cost does not depend on the weights' values. A deep
+    /// ensemble's step is a deterministic member's step (it takes M times the steps), so it is not measured apart.
     /// </summary>
-    Dictionary<string, double> InterleavedStepTimes(BayesianImageClassifier shared, BayesianImageClassifier hierarchical)
+    Dictionary<string, double> InterleavedStepTimes(BayesianImageClassifier shared, BayesianImageClassifier hierarchical, double dropoutRate)
     {
         var factory = ArchitectureFactory.Create(_settings.Architecture);
         var (c, h, w, k) = (_data.Train.Channels, _data.Train.Height, _data.Train.Width, _data.Train.ClassNames.Count);
         using var deterministic = new BayesianNetwork(factory(c, h, w, k));
         using var meanField = new BayesianNetwork(factory(c, h, w, k));
         meanField.ConvertToMeanField();
+        using var mcDropout = new BayesianNetwork(factory(c, h, w, k));
         deterministic.to(_settings.Device);
         meanField.to(_settings.Device);
+        mcDropout.to(_settings.Device);
+        using var dropout = InputDropout.Install(mcDropout.Network, dropoutRate);
         int n = Math.Min(_settings.BatchSize, _data.Train.Count);
         using var x = shared.ToInput(_data.Train.Pixels.AsSpan(0, n * _data.Train.ImageSize), n);
         using var y = tensor(_data.Train.Labels.Take(n).Select(l => (long)l).ToArray()).to(_settings.Device);
         var medians = StepTimeBenchmark.Interleaved(new[]
         {
             ("deterministic", deterministic), ("mean_field", meanField), ("2dgbnn_shared", shared.Network), ("2dgbnn_hierarchical", hierarchical.Network),
+            ("mc_dropout", mcDropout),
         }, x, y, 1.0 / _data.Train.Count, warmup: 5, rounds: 100);
         Console.WriteLine("interleaved bare steps: " + string.Join(", ", medians.Select(m => $"{m.Key} {m.Value:F1} ms")));
         return medians;

@@ -6,9 +6,10 @@
 //   ... -- --posterior-build [--quick]   (stage 2 alone, seconds per phase; --quick leaves out the 11.2M-point set)
 //   ... -- --serving [--quick] [--calls 100000] [--samples 30] --out <dir>   (in-memory against loaded model: PredictionEngine, threads, Transform)
 //   --device cpu|cuda (default cpu): where training and TorchSharp scoring run; recorded in results.json as "device".
-// Methods comparison (always): deterministic, mean-field and 2DGBNN (shared, hierarchical) on the same data
+// Methods comparison (always): deterministic, mean-field, 2DGBNN (shared, hierarchical), MC dropout (p chosen on a
+// 10% validation split) and a 3-member deep ensemble on the same data
 // -> <dir>/results.json, results.md, PNG plots. --persistence adds saved-model size and ONNX throughput
-// -> <dir>/persistence.md. --quick: the committed 2,000-image subset, one epoch per stage, S = 10.
+// -> <dir>/persistence.md. --quick: the committed 2,000-image subset, one epoch per stage, S = 10, dropout rates 0.1 and 0.2 searched.
 using System.Globalization;
 using System.Text.Json;
 using MLNet.Bayesian.Architectures;
@@ -90,7 +91,7 @@ posterior.OutlierQuantile = double.Parse(Value("--outlier-quantile") ?? posterio
 posterior.GradientFraction = double.Parse(Value("--gradient-fraction") ?? posterior.GradientFraction.ToString());
 Console.WriteLine($"shared posterior: component budget {posterior.ComponentBudget}, outlier quantile box {posterior.OutlierQuantile}, |mu| >= {posterior.MuThreshold}, " +
                   $"top {posterior.GradientFraction} by gradient");
-var settings = new MethodsBenchmark.Settings(architecture, epochs[0], epochs[1], epochs[2], samples, batchSize, Seed: 1, outDir, posterior, device);
+var settings = new MethodsBenchmark.Settings(architecture, epochs[0], epochs[1], epochs[2], samples, batchSize, Seed: 1, outDir, posterior, device, quick);
 var outcome = new MethodsBenchmark(settings, data).Run();
 MethodsBenchmark.Plot(outcome.Methods, outDir);
 var methods = outcome.Methods.Select(m => m.Result).ToList();

@@ -62,6 +62,10 @@ internal static class ResultsWriter
             targets.Add(new($"{m.Method}: NLL no worse than deterministic", m.Nll <= det.Nll, $"{m.Nll:F4} vs {det.Nll:F4}"));
             targets.Add(new($"{m.Method}: OOD AUROC by mutual information no worse than mean-field", m.OodAurocMutualInformation >= mf.OodAurocMutualInformation,
                 $"{m.OodAurocMutualInformation:F3} vs {mf.OodAurocMutualInformation:F3}"));
+            // Issue 13: the same comparison against the baselines trained in the same run.
+            foreach (var baseline in methods.Where(b => b.Method is "mc_dropout" or "deep_ensemble"))
+                targets.Add(new($"{m.Method}: OOD AUROC by mutual information >= {baseline.Method}'s", m.OodAurocMutualInformation >= baseline.OodAurocMutualInformation,
+                    $"{m.OodAurocMutualInformation:F3} vs {baseline.OodAurocMutualInformation:F3} ({100 * m.Accuracy:F2}% vs {100 * baseline.Accuracy:F2}% accuracy)"));
         }
         return targets;
     }
@@ -98,6 +102,13 @@ internal static class ResultsWriter
                 $"{m.ModelBytes:N0} | {m.TrainStepMs:F1} | {m.TrainStepRatioVsDeterministic:F2} | {m.PredictImagesPerS:F0} | {m.PredictImagesPerSMLNet:F0} | " +
                 $"{(m.PosteriorBuildSeconds is double b ? b.ToString("F2", CultureInfo.InvariantCulture) : "n/a")} |");
         s.AppendLine();
+        var baselines = outcome.Baselines;
+        s.AppendLine($"Baselines, same architecture, data, seed and S: `mc_dropout` trains one network with dropout (p = {baselines.DropoutRate}, chosen on validation, below) on the input " +
+                     "of every Conv2d (whole channels) and Linear layer but the first, for deterministic + mean-field + shared epochs (2DGBNN's passes over the data), " +
+                     $"and averages S seeded dropout masks; `deep_ensemble` trains {MethodsBenchmark.EnsembleMembers} deterministic networks (seeds seed, seed + 1, ...) " +
+                     "for the deterministic epochs each and averages them, so its S is its number of members; its step is one member's step (it takes " +
+                     $"{MethodsBenchmark.EnsembleMembers} times the steps), its trainable parameters and model bytes those of all members.");
+        s.AppendLine();
         s.AppendLine("## Targets");
         s.AppendLine();
         s.AppendLine("| target | met | figure |");
@@ -124,6 +135,24 @@ internal static class ResultsWriter
         s.AppendLine("|---|---|---|---|");
         foreach (var m in outcome.Methods)
             s.AppendLine($"| {m.Result.Method} | {m.Temperature:F3} | {m.EceBeforeTemperature:F4} | {m.EceAfterTemperature:F4} |");
+        s.AppendLine();
+        s.AppendLine("## MC dropout rate, chosen on validation");
+        s.AppendLine();
+        s.AppendLine($"MC dropout trained at each rate on {baselines.FitImages:N0} training images, scored at S = {h.Methods.Single(m => m.Method == "mc_dropout").Samples} on the other " +
+                     $"{baselines.ValidationImages:N0} ({100 * MethodsBenchmark.DropoutValidationFraction:F0}%, stratified, the run's seed); " +
+                     $"the search trains {baselines.DropoutSearch[0].Epochs} epochs per rate (the final model the full budget). Lowest validation NLL wins: p = {baselines.DropoutRate}.");
+        s.AppendLine();
+        s.AppendLine("| p | epochs | validation NLL | validation accuracy | validation ECE | seconds |");
+        s.AppendLine("|---|---|---|---|---|---|");
+        foreach (var c in baselines.DropoutSearch)
+            s.AppendLine($"| {c.Rate}{(c.Rate == baselines.DropoutRate ? " (chosen)" : "")} | {c.Epochs} | {c.ValidationNll:F4} | {100 * c.ValidationAccuracy:F2}% | {c.ValidationEce:F4} | {c.Seconds:F0} |");
+        s.AppendLine();
+        s.AppendLine("```");
+        s.AppendLine("mc_dropout:");
+        s.AppendLine(baselines.McDropoutReport.ToString());
+        s.AppendLine("deep_ensemble:");
+        s.AppendLine(baselines.EnsembleReport.ToString());
+        s.AppendLine("```");
         s.AppendLine();
         s.AppendLine("## Shared posteriors");
         s.AppendLine();
@@ -152,7 +181,8 @@ internal static class ResultsWriter
         s.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var m in h.Methods)
         {
-            double step = outcome.InterleavedStepMs[m.Method];
+            // A deep ensemble's step is a deterministic member's.
+            double step = outcome.InterleavedStepMs.TryGetValue(m.Method, out var measured) ? measured : detStep;
             s.AppendLine($"| {m.Method} | {step:F2} | {step / detStep:F2} | {m.PredictImagesPerS:F0} | {m.PredictImagesPerS * m.Samples / det.PredictImagesPerS:F2} | " +
                          $"{m.PredictImagesPerSMLNet:F0} | {m.MLNetOverDirect:F2} | " +
                          $"{(m.PosteriorBuildSeconds is double b ? b.ToString("F2", CultureInfo.InvariantCulture) : "n/a")} |");
