@@ -29,8 +29,17 @@ public sealed class BaselineMethodsTests
         DropoutRate = 0.2, EnsembleMembers = 3, PredictionSamples = 6, Seed = seed,
     };
 
-    static BayesianImageClassifier Train(BayesianMethod method, int seed = 3)
-        => new BayesianTrainer(Options(method, seed)).Fit(ArchitectureFactory.Create(Architecture.SmallCnn), Small);
+    static BayesianImageClassifier Train(BayesianMethod method, int seed = 3, List<TrainingProgress>? progress = null)
+        => new BayesianTrainer(Options(method, seed)) { Progress = p => progress?.Add(p) }.Fit(ArchitectureFactory.Create(Architecture.SmallCnn), Small);
+
+    /// <summary>The progress reports count every batch the run takes, and the plan is exactly that many.</summary>
+    static void AssertProgressAddsUp(List<TrainingProgress> progress, long expectedBatches)
+    {
+        Assert.AreEqual(expectedBatches, progress.Count, "one report per batch");
+        Assert.IsTrue(progress.All(p => p.BatchesPlanned == expectedBatches), $"planned {progress[0].BatchesPlanned}, ran {expectedBatches}");
+        Assert.AreEqual(expectedBatches, progress[^1].BatchesDone);
+        Assert.AreEqual(1.0, progress[^1].Fraction);
+    }
 
     static float[] Weights(Tensor t) => t.detach().cpu().contiguous().data<float>().ToArray();
 
@@ -122,7 +131,9 @@ public sealed class BaselineMethodsTests
     [TestMethod]
     public void McDropoutTrainsReproduciblyAndItsDrawsDependOnSeedAndS()
     {
-        using var model = Train(BayesianMethod.McDropout);
+        var progress = new List<TrainingProgress>();
+        using var model = Train(BayesianMethod.McDropout, progress: progress);
+        AssertProgressAddsUp(progress, 4 * 2);   // 200 images in batches of 50, 1 + 1 + 0 epochs
         using var again = Train(BayesianMethod.McDropout);
         Assert.AreEqual(BayesianStage.McDropout, model.Network.Stage);
         var probe = TestData.Test.StratifiedHead(3).Pixels;
@@ -146,7 +157,9 @@ public sealed class BaselineMethodsTests
     [TestMethod]
     public void DeepEnsembleMembersDifferAndDrawSRunsMemberSModM()
     {
-        using var model = Train(BayesianMethod.DeepEnsemble);
+        var progress = new List<TrainingProgress>();
+        using var model = Train(BayesianMethod.DeepEnsemble, progress: progress);
+        AssertProgressAddsUp(progress, 4 * 3);   // 200 images in batches of 50, one epoch per member
         var network = model.Network;
         Assert.AreEqual(BayesianStage.DeepEnsemble, network.Stage);
         Assert.AreEqual(3, network.Members.Count);
