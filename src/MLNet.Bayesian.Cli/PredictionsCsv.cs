@@ -8,7 +8,9 @@ namespace MLNet.Bayesian.Cli;
 /// The output file of <c>score</c>: a header, then one row per image (a prediction or an error, never both).
 /// Rows are appended a batch at a time in one write, so a killed run leaves whole lines behind, except at worst a
 /// torn last line; <see cref="Open"/> cuts such a line away, so that its image is scored again.
-/// Columns: path, predicted_label, the uncertainty columns, needs_review, p_(class) per class, error. Beside it,
+/// Columns: path, predicted_label, the uncertainty columns, needs_review, p_(class) per class, for a model with a
+/// conformal calibration prediction_set (the classes of the set joined with '|', most probable first) and
+/// prediction_set_size, then error. Beside it,
 /// <c>&lt;file&gt;.model</c> holds the SHA-256 of the model zip that wrote it, so that a run resumed (or a part merged) with
 /// another model of the same classes is refused instead of mixing two models' rows.
 /// </summary>
@@ -16,10 +18,11 @@ internal sealed class PredictionsCsv : IDisposable
 {
     readonly FileStream _stream;
     readonly string[] _classNames;
+    readonly bool _sets;
 
-    PredictionsCsv(FileStream stream, string[] classNames, HashSet<string> done, int previousErrors, long cutBytes)
+    PredictionsCsv(FileStream stream, string[] classNames, bool sets, HashSet<string> done, int previousErrors, long cutBytes)
     {
-        _stream = stream; _classNames = classNames; Done = done; PreviousErrors = previousErrors; CutBytes = cutBytes;
+        _stream = stream; _classNames = classNames; _sets = sets; Done = done; PreviousErrors = previousErrors; CutBytes = cutBytes;
     }
 
     /// <summary>Paths already in the file.</summary>
@@ -30,17 +33,20 @@ internal sealed class PredictionsCsv : IDisposable
     public long CutBytes { get; }
 
     /// <summary>The header line for these classes.</summary>
-    public static string Header(IEnumerable<string> classNames)
+    public static string Header(IEnumerable<string> classNames, bool sets = false)
         => string.Join(",", new[] { "path", "predicted_label" }.Concat(OutputColumns.Uncertainty.Select(c => c.CsvName)).Append("needs_review")
-            .Concat(classNames.Select(c => Csv("p_" + c))).Append("error"));
+            .Concat(classNames.Select(c => Csv("p_" + c))).Concat(sets ? SetColumns : Array.Empty<string>()).Append("error"));
+
+    /// <summary>The columns of a model with a conformal calibration.</summary>
+    static readonly string[] SetColumns = { "prediction_set", "prediction_set_size" };
 
     /// <summary>
     /// Opens <paramref name="path"/> for appending: a new file gets the header; an existing one is repaired (a torn last
     /// line is cut away) and its rows are read, after checking that its header matches these classes.
     /// </summary>
-    public static PredictionsCsv Open(string path, string[] classNames, string modelDigest)
+    public static PredictionsCsv Open(string path, string[] classNames, string modelDigest, bool sets = false)
     {
-        string header = Header(classNames);
+        string header = Header(classNames, sets);
         if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder) Directory.CreateDirectory(folder);
         string? earlier = ModelOf(path);
         if (earlier is not null && earlier != modelDigest && File.Exists(path) && new FileInfo(path).Length > 0)
@@ -69,7 +75,7 @@ internal sealed class PredictionsCsv : IDisposable
                 }
             }
             stream.Seek(0, SeekOrigin.End);
-            var csv = new PredictionsCsv(stream, classNames, done, errors, cut);
+            var csv = new PredictionsCsv(stream, classNames, sets, done, errors, cut);
             if (stream.Length == 0) csv.Append(new[] { header });
             return csv;
         }
@@ -109,12 +115,21 @@ internal sealed class PredictionsCsv : IDisposable
         => string.Join(",", new[] { Csv(path), Csv(_classNames[p.PredictedLabel - 1]) }
             .Concat(OutputColumns.Uncertainty.Select(c => R(p.Value(UncertaintyScoreOf(c)))))
             .Append(needsReview switch { true => "true", false => "false", null => "" })
-            .Concat(p.Score.Select(R)).Append(""));
+            .Concat(p.Score.Select(R)).Concat(_sets ? SetFields(p) : Array.Empty<string>()).Append(""));
+
+    /// <summary>prediction_set and prediction_set_size of a row: the set's classes, most probable first.</summary>
+    string[] SetFields(BayesianPrediction p)
+    {
+        var set = p as BayesianSetPrediction ?? throw new InvalidOperationException("The model has prediction sets but the row was read without them.");
+        var classes = Enumerable.Range(0, set.PredictionSet.Length).Where(c => set.PredictionSet[c])
+            .OrderByDescending(c => p.Score[c]).ThenBy(c => c).Select(c => _classNames[c]);
+        return new[] { Csv(string.Join("|", classes)), R(set.PredictionSetSize) };
+    }
 
     /// <summary>The row of an image that could not be scored: every value empty, the reason in the last column.</summary>
     public string ErrorRow(string path, string error)
         => string.Join(",", new[] { Csv(path), "" }.Concat(OutputColumns.Uncertainty.Select(_ => "")).Append("")
-            .Concat(_classNames.Select(_ => "")).Append(Csv(error.ReplaceLineEndings(" "))));
+            .Concat(_classNames.Select(_ => "")).Concat(_sets ? SetColumns.Select(_ => "") : Array.Empty<string>()).Append(Csv(error.ReplaceLineEndings(" "))));
 
     static Uncertainty.UncertaintyScore UncertaintyScoreOf(OutputColumn column) => Uncertainty.UncertaintyScores.Parse(column.Name);
 

@@ -6,6 +6,7 @@ using Microsoft.ML.Data;
 using MLNet.Bayesian.MLNetIntegration;
 using MLNet.Bayesian.Persistence;
 using MLNet.Bayesian.Plots;
+using MLNet.Bayesian.Scoring;
 using MLNet.Bayesian.Uncertainty;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -47,7 +48,8 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
     {
         var ml = new MLContext(seed: 1);
-        var model = BayesianModel.Load(ml, settings.Model, out _);
+        var model = BayesianModel.Load(ml, settings.Model, out var inputSchema);
+        bool sets = model.GetOutputSchema(inputSchema).GetColumnOrNull(BayesianColumnNames.PredictionSet) is not null;
         var stored = BayesianModel.Inspect(settings.Model).ReviewRule;
         string folder = ImageInputs.ResolveFolder(settings.Data, train: false);
         string dataName = DataName(settings.Data), oodName = settings.Ood is null ? "" : DataName(settings.Ood);
@@ -56,7 +58,11 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var entries = ImageInputs.Readable(ImageInputs.Entries(folder), e => e.ImagePath, skipped);
         if (entries.Count == 0) throw new InvalidDataException($"No readable image in '{folder}'.");
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var rows = UncertaintyEvaluation.ReadScoredRows(model.Transform(ImageInputs.Load(ml, entries)));
+        // With prediction sets the scored rows are cached, so that the sets are read without scoring the images twice.
+        var scored = model.Transform(ImageInputs.Load(ml, entries));
+        if (sets) scored = ml.Data.Cache(scored);
+        var rows = UncertaintyEvaluation.ReadScoredRows(scored);
+        var conformal = sets ? ConformalFigures(scored, rows.Labels) : null;
         AnsiConsole.MarkupLine($"scored {rows.Count:N0} images of {Markup.Escape(dataName)} in {clock.Elapsed.TotalSeconds:F1} s ({rows.Count / clock.Elapsed.TotalSeconds:F0} images/s)");
         if (!rows.Labels.Any(l => l >= 0)) throw new InvalidDataException($"No image in '{folder}' has a class the model knows.");
 
@@ -115,7 +121,16 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             UncertaintyPlots.Histogram(score.ToString(), histograms, Path.Combine(settings.Report, $"histogram_{Snake(score)}.png"),
                 unit: score == UncertaintyScore.Confidence ? "probability of the predicted class" : "nats", thresholds: thresholds);
         }
+        if (conformal is { } c)
+        {
+            json["conformal_coverage"] = c.Coverage;
+            json["conformal_mean_set_size"] = c.MeanSetSize;
+            json["conformal_empty_sets"] = c.EmptyShare;
+            json["conformal_multi_class_sets"] = c.MultiClassShare;
+        }
         File.WriteAllText(Path.Combine(settings.Report, "metrics.json"), JsonSerializer.Serialize(json, Json));
+        if (conformal is { } figures)
+            AnsiConsole.MarkupLine($"prediction sets: coverage {figures.Coverage:P2}, mean size {figures.MeanSetSize:F3}, empty {figures.EmptyShare:P2}, more than one class {figures.MultiClassShare:P2}");
 
         AnsiConsole.MarkupLine($"{m.Count} images: accuracy {m.Accuracy:P2}, NLL {m.Nll:F4}, ECE {m.Ece:F4}, Brier {m.Brier:F4}; accuracy of the {settings.Coverage:P0} most certain: " +
             string.Join(", ", report.Selective.Select(s => $"{s.Value.AccuracyAtCoverage:P2} by {s.Key}")));
@@ -136,4 +151,29 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
 
     static string Snake(UncertaintyScore score)
         => string.Concat(score.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+    /// <summary>Empirical coverage and sizes of the model's prediction sets on the labelled rows (label -1 rows are left out).</summary>
+    static MLNet.Bayesian.Conformal.ConformalEvaluation ConformalFigures(IDataView scored, int[] labels)
+    {
+        var column = scored.Schema[BayesianColumnNames.PredictionSet];
+        using var cursor = scored.GetRowCursor(new[] { column });
+        var getter = cursor.GetGetter<VBuffer<bool>>(column);
+        VBuffer<bool> set = default;
+        long covered = 0, sizes = 0, empty = 0, several = 0;
+        int row = 0, n = 0;
+        while (cursor.MoveNext())
+        {
+            int label = labels[row++];
+            if (label < 0) continue;
+            getter(ref set);
+            var values = set.DenseValues().ToArray();
+            int size = values.Count(v => v);
+            n++;
+            if (values[label]) covered++;
+            sizes += size;
+            if (size == 0) empty++;
+            if (size > 1) several++;
+        }
+        return new MLNet.Bayesian.Conformal.ConformalEvaluation(n, (double)covered / n, (double)sizes / n, (double)empty / n, (double)several / n);
+    }
 }

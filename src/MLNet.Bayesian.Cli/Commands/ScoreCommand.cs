@@ -66,7 +66,8 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
     {
         var ml = new MLContext(seed: 1);
         var info = BayesianModel.Inspect(settings.Model);
-        var model = BayesianModel.Load(ml, settings.Model, out _);
+        var model = BayesianModel.Load(ml, settings.Model, out var inputSchema);
+        bool sets = model.GetOutputSchema(inputSchema).GetColumnOrNull(BayesianColumnNames.PredictionSet) is not null;
         var rule = ReviewRuleFor(settings, info.ReviewRule);
         if (rule is null) AnsiConsole.MarkupLine("[yellow]no review threshold given or stored: needs_review is left empty[/]");
         else AnsiConsole.MarkupLine($"review rule: {Markup.Escape(rule.ToString())}");
@@ -85,7 +86,7 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
                                    $"{files.Count} of the {all} images -> {Markup.Escape(output)}");
         }
         var classNames = info.Labels.ToArray();
-        using var csv = PredictionsCsv.Open(output, classNames, PredictionsCsv.Digest(settings.Model));
+        using var csv = PredictionsCsv.Open(output, classNames, PredictionsCsv.Digest(settings.Model), sets);
         if (csv.CutBytes > 0) AnsiConsole.MarkupLine($"[yellow]cut a torn last line ({csv.CutBytes} bytes) from {Markup.Escape(output)}; its image is scored again[/]");
         var pending = files.Where(f => !csv.Done.Contains(Path.GetRelativePath(root, f))).ToList();
         AnsiConsole.MarkupLine($"{files.Count} images, {csv.Done.Count} already in {Markup.Escape(output)}, {pending.Count} to score");
@@ -105,7 +106,7 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
                 rows[file] = csv.ErrorRow(Path.GetRelativePath(root, file), error);
                 errors++;
             }
-            foreach (var (file, result) in Score(ml, model, readable))
+            foreach (var (file, result) in Score(ml, model, readable, sets))
             {
                 if (result.Prediction is { } p)
                 {
@@ -137,16 +138,16 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
     /// Scores the files together; when the batch fails (e.g. one image makes the model produce non-finite scores),
     /// scores them one by one, so that only the files at fault get error rows.
     /// </summary>
-    static IEnumerable<(string File, (BayesianPrediction? Prediction, string? Error) Result)> Score(MLContext ml, ITransformer model, List<string> files)
+    static IEnumerable<(string File, (BayesianPrediction? Prediction, string? Error) Result)> Score(MLContext ml, ITransformer model, List<string> files, bool sets)
     {
         if (files.Count == 0) return Array.Empty<(string, (BayesianPrediction?, string?))>();
         try
         {
-            return files.Zip(Predict(ml, model, files), (f, p) => (f, ((BayesianPrediction?)p, (string?)null))).ToList();
+            return files.Zip(Predict(ml, model, files, sets), (f, p) => (f, ((BayesianPrediction?)p, (string?)null))).ToList();
         }
         catch (InvalidDataException) when (files.Count > 1)
         {
-            return files.SelectMany(f => Score(ml, model, new List<string> { f })).ToList();
+            return files.SelectMany(f => Score(ml, model, new List<string> { f }, sets)).ToList();
         }
         catch (InvalidDataException e)
         {
@@ -154,12 +155,15 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         }
     }
 
-    static List<BayesianPrediction> Predict(MLContext ml, ITransformer model, List<string> files)
+    static List<BayesianPrediction> Predict(MLContext ml, ITransformer model, List<string> files, bool sets)
     {
         var data = ml.Data.LoadFromEnumerable(files.Select(f => new ImageFolderEntry { ImagePath = f, Label = "" }));
         try
         {
-            return ml.Data.CreateEnumerable<BayesianPrediction>(model.Transform(data), reuseRowObject: false).ToList();
+            var scored = model.Transform(data);
+            return sets
+                ? ml.Data.CreateEnumerable<BayesianSetPrediction>(scored, reuseRowObject: false).Cast<BayesianPrediction>().ToList()
+                : ml.Data.CreateEnumerable<BayesianPrediction>(scored, reuseRowObject: false).ToList();
         }
         catch (Exception e) when (e is not InvalidDataException && RowError(e) is { } inner)
         {

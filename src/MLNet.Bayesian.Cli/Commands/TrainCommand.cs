@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using Microsoft.ML;
 using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Conformal;
 using MLNet.Bayesian.MLNetIntegration;
 using MLNet.Bayesian.Persistence;
 using MLNet.Bayesian.Posterior;
@@ -57,6 +58,17 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
          DefaultValue(UncertaintyScore.MutualInformation)]
         public UncertaintyScore ReviewScore { get; set; } = UncertaintyScore.MutualInformation;
 
+        [CommandOption("--conformal-coverage <F>"), Description("Coverage of the conformal prediction sets fitted on the validation images (the saved model then has PredictionSet and PredictionSetSize; score writes prediction_set); 0 turns them off."),
+         DefaultValue(0.9)]
+        public double ConformalCoverage { get; set; } = 0.9;
+
+        [CommandOption("--conformal-method <NAME>"), Description("Conformity score of the prediction sets: aps or raps."), DefaultValue(ConformalMethod.Aps)]
+        public ConformalMethod ConformalMethod { get; set; } = ConformalMethod.Aps;
+
+        [CommandOption("--conformal-randomized <BOOL>"), Description("Randomised sets reach the coverage exactly in expectation (and can be empty); deterministic ones over-cover. The CLI scores with the saved model only, where randomised sets are reproducible."),
+         DefaultValue(true)]
+        public bool ConformalRandomized { get; set; } = true;
+
         [CommandOption("--kl-weight <F>"), Description("KL weight of the ELBO; 0.1 calibrates better on a few thousand images."), DefaultValue(1.0)]
         public double KLWeight { get; set; } = 1.0;
 
@@ -75,6 +87,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
                 return ValidationResult.Error("--epochs takes three non-negative numbers, e.g. 3,1,1.");
             if (ValidationFraction <= 0 || ValidationFraction >= 1) return ValidationResult.Error("--validation-fraction must be between 0 and 1.");
             if (ReviewCoverage <= 0 || ReviewCoverage > 1) return ValidationResult.Error("--review-coverage must be in (0, 1].");
+            if (ConformalCoverage != 0 && !(ConformalCoverage > 0 && ConformalCoverage < 1))
+                return ValidationResult.Error("--conformal-coverage must be between 0 and 1 (e.g. 0.9), or 0 for no prediction sets.");
             return ValidationResult.Success();
         }
     }
@@ -121,7 +135,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             return ml.MulticlassClassification.Trainers.BayesianImageClassification(options).Fit(prepare.Transform(split.TrainSet));
         });
 
-        var pipeline = prepare.Append(model);
+        ITransformer pipeline = prepare.Append(model);
         // The metrics and the review rule read the last epoch's validation pass (the trained model's seeded draws): the
         // validation images are not scored a second time. Only when that pass does not describe the final network (no
         // epoch ran after the last change) are they scored here, through the saved chain's transformers.
@@ -136,6 +150,18 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var rule = settings.TargetAccuracy is double target
             ? UncertaintyEvaluator.FitReviewRule(rows, settings.ReviewScore, targetAccuracy: target)
             : UncertaintyEvaluator.FitReviewRule(rows, settings.ReviewScore, coverage: settings.ReviewCoverage);
+        if (settings.ConformalCoverage > 0)
+        {
+            // Fitted on the validation pass's in-memory scores; the saved model computes the sets from its own (ONNX) scores.
+            var conformal = ConformalCalibration.Fit(rows.Probabilities, rows.Classes, rows.Labels, new ConformalCalibration.Options
+            {
+                Coverage = settings.ConformalCoverage, Method = settings.ConformalMethod, Randomized = settings.ConformalRandomized, Seed = settings.Seed,
+            });
+            pipeline = prepare.Append(model.WithConformal(conformal));
+            var onValidation = conformal.Evaluate(rows.Probabilities, rows.Labels);
+            AnsiConsole.MarkupLine($"conformal sets ({conformal.Method}, {(conformal.Randomized ? "randomised" : "deterministic")}) at {conformal.Coverage:P0}: threshold {conformal.Threshold:G4}, " +
+                $"mean size {onValidation.MeanSetSize:F2} on the {rows.Count:N0} validation images they were fitted on");
+        }
         string outPath = Path.GetFullPath(settings.Out);
         Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
         var saveClock = System.Diagnostics.Stopwatch.StartNew();

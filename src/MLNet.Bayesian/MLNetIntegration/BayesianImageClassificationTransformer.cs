@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.Bayesian.Conformal;
 using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Persistence;
 using MLNet.Bayesian.Scoring;
@@ -13,7 +14,9 @@ namespace MLNet.Bayesian.MLNetIntegration;
 /// PredictedLabel (key with the training label's key values), Score (posterior-mean probabilities with slot
 /// names), Confidence, PredictiveEntropy, ExpectedEntropy and MutualInformation. Rows are scored in batches with
 /// the S seeded posterior draws (seed, s), the same for every batch, call and thread, so Transform,
-/// PredictionEngine and the saved model agree. Safe to use from several threads at once.
+/// PredictionEngine and the saved model agree. With a conformal calibration (ConformalCatalog.FitConformal)
+/// it adds PredictionSet (a vector of K booleans of unknown size, class c in key order) and PredictionSetSize (float).
+/// Safe to use from several threads at once.
 /// Dispose it to release the network's native memory.
 /// </summary>
 public sealed class BayesianImageClassificationTransformer : ITransformer, IDisposable
@@ -23,8 +26,10 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     readonly ITransformer? _preprocessing;
 
     internal BayesianImageClassificationTransformer(BayesianImageClassifier model, ImageInputSpec input, ITransformer? preprocessing,
-        IReadOnlyList<string> classNames, string predictedLabelColumn, string scoreColumn, int samples, int seed, int batchSize, long maxImagePixels)
+        IReadOnlyList<string> classNames, string predictedLabelColumn, string scoreColumn, int samples, int seed, int batchSize, long maxImagePixels,
+        ConformalCalibration? conformal = null)
     {
+        Conformal = conformal;
         Model = model; Input = input; _preprocessing = preprocessing; ClassNames = classNames; PredictedLabelColumnName = predictedLabelColumn;
         ScoreColumnName = scoreColumn; Samples = samples; Seed = seed; BatchSize = batchSize; MaxImagePixels = maxImagePixels;
         Columns = OutputColumns.All(predictedLabelColumn, scoreColumn);
@@ -51,8 +56,44 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     public long MaxImagePixels { get; }
     /// <summary>Statistics of training.</summary>
     public TrainingReport Report => Model.Report;
-    /// <summary>The output columns, in order.</summary>
+    /// <summary>The output columns, in order (PredictionSet and PredictionSetSize follow them when <see cref="Conformal"/> is set).</summary>
     public IReadOnlyList<OutputColumn> Columns { get; }
+    /// <summary>The split-conformal calibration of the prediction sets, or null (no set columns).</summary>
+    public ConformalCalibration? Conformal { get; }
+
+    /// <summary>
+    /// This transformer with <paramref name="conformal"/> attached (fitted on its scores of held-out rows, e.g. with
+    /// <see cref="ConformalCalibration.Fit(IReadOnlyList{float}, int, IReadOnlyList{int}, ConformalCalibration.Options)"/>). The two share the network: dispose only one
+    /// (disposing a transformer releases the network of both).
+    /// </summary>
+    public BayesianImageClassificationTransformer WithConformal(ConformalCalibration conformal)
+    {
+        ArgumentNullException.ThrowIfNull(conformal);
+        if (conformal.Classes != ClassNames.Count)
+            throw new ArgumentException($"The conformal calibration is for {conformal.Classes} classes; this model has {ClassNames.Count}.", nameof(conformal));
+        return new(Model, Input, _preprocessing, ClassNames, PredictedLabelColumnName, ScoreColumnName, Samples, Seed, BatchSize, MaxImagePixels, conformal);
+    }
+
+    /// <summary>The getter of output column <paramref name="outputIndex"/> (0 = the first output column) for row i of a scored batch.</summary>
+    internal Delegate Getter(int outputIndex, Func<(PredictiveDistribution Batch, int Row)> current)
+    {
+        if (outputIndex < Columns.Count) return ScoredValues.Getter(Columns[outputIndex], current);
+        var conformal = Conformal!;
+        if (outputIndex == Columns.Count)
+            return (ValueGetter<VBuffer<bool>>)((ref VBuffer<bool> v) =>
+            {
+                var (b, i) = current();
+                var editor = VBufferEditor.Create(ref v, conformal.Classes);
+                conformal.PredictionSet(b.Row(i), editor.Values);
+                v = editor.Commit();
+            });
+        return (ValueGetter<float>)((ref float v) =>
+        {
+            var (b, i) = current();
+            Span<bool> inSet = stackalloc bool[conformal.Classes];
+            v = conformal.PredictionSet(b.Row(i), inSet);
+        });
+    }
 
     /// <inheritdoc />
     public bool IsRowToRowMapper => true;
@@ -81,7 +122,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     public void Save(ModelSaveContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        SavedModelLayout.Save(ctx, new SavedModelContents(Model, Input, ClassNames, PredictedLabelColumnName, ScoreColumnName, Samples, Seed));
+        SavedModelLayout.Save(ctx, new SavedModelContents(Model, Input, ClassNames, PredictedLabelColumnName, ScoreColumnName, Samples, Seed, Conformal));
     }
 
     /// <summary>
@@ -95,6 +136,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     /// <inheritdoc />
     public void Dispose()
     {
+        // A transformer made by WithConformal shares the network; a second Dispose of it is harmless.
         if (_draws.IsValueCreated) _draws.Value.Dispose();
         (_preprocessing as IDisposable)?.Dispose();
         Model.Dispose();
@@ -150,5 +192,9 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
                     break;
             }
         }
+        if (Conformal is null) yield break;
+        // Of unknown size, as the saved model's CustomMapping (which cannot declare K) gives it, so both schemas are equal.
+        yield return (BayesianColumnNames.PredictionSet, new VectorDataViewType(BooleanDataViewType.Instance), DataViewSchema.Annotations.Empty);
+        yield return (BayesianColumnNames.PredictionSetSize, NumberDataViewType.Single, DataViewSchema.Annotations.Empty);
     }
 }

@@ -104,7 +104,7 @@ internal sealed class ScoredDataView : IDataView
         {
             if (column.Index < _inputCount) return _main.GetGetter<TValue>(_main.Schema[column.Index]);
             if (_lookAhead is null) throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was created.");
-            var getter = ScoredValues.Getter(_transformer.Columns[column.Index - _inputCount], () => (_batch!, _row));
+            var getter = _transformer.Getter(column.Index - _inputCount, () => (_batch!, _row));
             return getter as ValueGetter<TValue>
                 ?? throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; it cannot be read as {typeof(TValue).Name}.");
         }

@@ -77,7 +77,7 @@ internal sealed class ScoringRowMapper : IRowToRowMapper
         {
             if (column.Index < _inputCount) return _input.GetGetter<TValue>(_input.Schema[column.Index]);
             if (!_scoring) throw new InvalidOperationException($"Column '{column.Name}' is not active.");
-            return ScoredValues.Getter(_transformer.Columns[column.Index - _inputCount], Current) as ValueGetter<TValue>
+            return _transformer.Getter(column.Index - _inputCount, Current) as ValueGetter<TValue>
                 ?? throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}; it cannot be read as {typeof(TValue).Name}.");
         }
     }

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.Bayesian.Conformal;
 using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Scoring;
 using MLNet.Bayesian.Training;
@@ -9,7 +10,7 @@ namespace MLNet.Bayesian.Persistence;
 
 /// <summary>What a saved Bayesian classifier is made of.</summary>
 internal sealed record SavedModelContents(BayesianImageClassifier Model, ImageInputSpec Input, IReadOnlyList<string> ClassNames,
-    string PredictedLabelColumnName, string ScoreColumnName, int Samples, int Seed);
+    string PredictedLabelColumnName, string ScoreColumnName, int Samples, int Seed, ConformalCalibration? Conformal = null);
 
 /// <summary>
 /// How a Bayesian image classifier is saved. ML.NET lets a library outside it persist only through its public
@@ -24,7 +25,10 @@ internal sealed record SavedModelContents(BayesianImageClassifier Model, ImageIn
 ///   3. CustomMapping "MLNet.Bayesian.OnnxOutputSqueeze.v2": the scalar output columns and
 ///      "__mlnb_predicted_class_scalar"
 ///   4. MapValue: the class index to the PredictedLabel key with the training label's key values
-///   5. DropColumns: every "__mlnb_" column
+///   5. with a conformal calibration only: MapValue of the class index to the calibration's parameters
+///      "__mlnb_conformal_parameters" (the same vector for every class), CopyColumns of Score to
+///      "__mlnb_conformal_scores", CustomMapping "MLNet.Bayesian.ConformalSet.v1": PredictionSet, PredictionSetSize
+///   6. DropColumns: every "__mlnb_" column
 /// </code>
 /// BayesianModel.Save adds "MLNet.Bayesian/manifest.json" (a SHA-256 of every other entry and the review rule);
 /// BayesianModel.Load checks it and the graph's digest. Raw-byte image columns cannot be saved: no public ML.NET
@@ -97,8 +101,23 @@ internal static class SavedModelLayout
             .Append(ml.Transforms.CustomMapping(new OnnxOutputSqueeze().GetMapping(), OnnxOutputSqueeze.ContractName))
             .Append(ml.Transforms.Conversion.MapValue(contents.PredictedLabelColumnName,
                 contents.ClassNames.Select((name, i) => new KeyValuePair<long, string>(i, name)), OnnxOutputSqueeze.PredictedClassScalarColumn, treatValuesAsKeyType: true))
+            .Append(ConformalStages(ml, contents, temporaries))
             .Append(ml.Transforms.DropColumns(temporaries.ToArray()));
         return estimator.Fit(empty);
+    }
+
+    static IEstimator<ITransformer> ConformalStages(MLContext ml, SavedModelContents contents, List<string> temporaries)
+    {
+        var stages = new EstimatorChain<ITransformer>();
+        if (contents.Conformal is not { } conformal) return stages;
+        temporaries.Add(ConformalSetMapping.ParametersColumn);
+        temporaries.Add(ConformalSetMapping.ScoresColumn);
+        double[] parameters = conformal.ToParameters();
+        return stages
+            .Append(ml.Transforms.Conversion.MapValue(ConformalSetMapping.ParametersColumn,
+                Enumerable.Range(0, contents.ClassNames.Count).Select(i => new KeyValuePair<long, double[]>(i, parameters)), OnnxOutputSqueeze.PredictedClassScalarColumn))
+            .Append(ml.Transforms.CopyColumns(ConformalSetMapping.ScoresColumn, contents.ScoreColumnName))
+            .Append(ml.Transforms.CustomMapping(new ConformalSetMapping().GetMapping(), ConformalSetMapping.ContractName));
     }
 
     static IDataView EmptyVectors(MLContext ml, ImageInputSpec input)

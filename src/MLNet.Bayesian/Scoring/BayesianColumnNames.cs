@@ -19,4 +19,8 @@ public static class BayesianColumnNames
     public const string ExpectedEntropy = "ExpectedEntropy";
     /// <summary>Output: predictive minus expected entropy (epistemic part, nats).</summary>
     public const string MutualInformation = "MutualInformation";
+    /// <summary>Output of a conformally calibrated model: one boolean per class (key order), whether the class is in the prediction set.</summary>
+    public const string PredictionSet = "PredictionSet";
+    /// <summary>Output of a conformally calibrated model: the number of classes in the prediction set (a float).</summary>
+    public const string PredictionSetSize = "PredictionSetSize";
 }

@@ -1,0 +1,64 @@
+using Microsoft.ML;
+using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
+
+namespace MLNet.Bayesian.Tests.Cli;
+
+/// <summary>The CLI's model has prediction sets (train fits them by default); score and evaluate, each a new process, report them.</summary>
+[TestClass]
+public sealed class ConformalCliTests
+{
+    [TestMethod]
+    public void ScoreInANewProcessWritesTheSetsThisProcessComputesFromTheSavedModel()
+    {
+        string images = CliTool.Incoming("conformal-incoming", 4);
+        string csv = Path.Combine(CliTool.Root, "conformal-predictions.csv");
+        var (code, output) = CliTool.Run("score", "--model", CliTool.Model, "--images", images, "--out", csv);
+        Assert.AreEqual(0, code, output);
+        var header = CliTool.Fields(File.ReadAllLines(csv)[0]);
+        int setColumn = header.IndexOf("prediction_set"), sizeColumn = header.IndexOf("prediction_set_size");
+        Assert.IsTrue(setColumn > 0 && sizeColumn == setColumn + 1 && header[^1] == "error", string.Join(",", header));
+        var rows = CliTool.RowsByPath(csv);
+
+        var ml = new MLContext(seed: 9);
+        var model = BayesianModel.Load(ml, CliTool.Model, out _);
+        var files = ImageFolder.ListImageFiles(images);
+        var scored = model.Transform(ml.Data.LoadFromEnumerable(files.Select(f => new ImageFolderEntry { ImagePath = f, Label = "" })));
+        var labels = BayesianModel.Inspect(CliTool.Model).Labels;
+        var predictions = ml.Data.CreateEnumerable<BayesianSetPrediction>(scored, reuseRowObject: false).ToList();
+        Assert.AreEqual(files.Count, predictions.Count);
+        int several = 0;
+        for (int i = 0; i < files.Count; i++)
+        {
+            var fields = CliTool.Fields(rows[Path.GetRelativePath(images, files[i])]);
+            var p = predictions[i];
+            var expected = Enumerable.Range(0, labels.Count).Where(c => p.PredictionSet[c]).OrderByDescending(c => p.Score[c]).ThenBy(c => c).Select(c => labels[c]);
+            Assert.AreEqual(string.Join("|", expected), fields[setColumn], $"row {i}: the same set in both processes");
+            Assert.AreEqual(p.PredictionSetSize, float.Parse(fields[sizeColumn], System.Globalization.CultureInfo.InvariantCulture), $"row {i}");
+            if (p.PredictionSetSize > 1) several++;
+        }
+        Console.WriteLine($"{several} of {files.Count} sets hold more than one class");
+    }
+
+    [TestMethod]
+    public void EvaluateReportsCoverageAndMeanSetSize()
+    {
+        string report = Path.Combine(CliTool.Root, "conformal-report");
+        var (code, output) = CliTool.Run("evaluate", "--model", CliTool.Model, "--data", Path.Combine(CliTool.Root, "test"), "--report", report);
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "prediction sets: coverage");
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "metrics.json")));
+        double coverage = json.RootElement.GetProperty("conformal_coverage").GetDouble(), size = json.RootElement.GetProperty("conformal_mean_set_size").GetDouble();
+        Assert.IsTrue(coverage is > 0 and <= 1, $"coverage {coverage}");
+        Assert.IsTrue(size is >= 0 and <= 10, $"mean size {size}");
+    }
+
+    [TestMethod]
+    public void TrainRefusesACoverageOutsideZeroToOne()
+    {
+        var (code, output) = CliTool.Run("train", "--data", Path.Combine(CliTool.Root, "train"), "--out", Path.Combine(CliTool.Root, "never.zip"), "--conformal-coverage", "1.5");
+        Assert.AreNotEqual(0, code);
+        StringAssert.Contains(output, "--conformal-coverage");
+    }
+}
