@@ -42,7 +42,7 @@ Console.WriteLine($"accuracy {metrics.Accuracy:P1}, NLL {metrics.Nll:F3}, ECE {m
 
 var rows = ml.Data.CreateEnumerable<Prediction>(scored, reuseRowObject: false).ToList();
 var rule = ml.MulticlassClassification.FitReviewRule(scored, coverage: 0.8);
-Console.WriteLine($"review rule: {rule}");
+Console.WriteLine($"review rule: {rule}; {rows.Count(r => rule.NeedsReview(r))} of {rows.Count} test images go to review");
 Console.WriteLine("most uncertain test images:");
 foreach (var r in rows.OrderByDescending(r => r.MutualInformation).Take(5))
     Console.WriteLine($"  {Path.GetFileName(Path.GetDirectoryName(r.ImagePath))}/{Path.GetFileName(r.ImagePath)}: predicted {r.PredictedClass} " +

@@ -37,7 +37,7 @@ foreach (var (row, entry) in ml.Data.CreateEnumerable<Row>(named, reuseRowObject
 {
     bool correct = row.PredictedClass == entry.Label;
     if (correct) allCorrect++;
-    bool review = rule.NeedsReview(row.Value(rule.Score));
+    bool review = rule.NeedsReview(row);   // any of the rule's scores (entropy, mutual information) past its threshold
     string target = review ? Path.Combine(outRoot, "review") : Path.Combine(outRoot, "accepted", row.PredictedClass);
     if (!review) { accepted++; if (correct) acceptedCorrect++; }
     Directory.CreateDirectory(target);

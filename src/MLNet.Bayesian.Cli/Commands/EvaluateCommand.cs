@@ -82,7 +82,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         foreach (var (file, error) in skipped.Take(10)) AnsiConsole.MarkupLine($"[yellow]left out: {Markup.Escape(error)}[/]");
         if (skipped.Count > 10) AnsiConsole.MarkupLine($"[yellow]... {skipped.Count} unreadable files left out in all (listed in metrics.json)[/]");
         Directory.CreateDirectory(settings.Report);
-        var report = UncertaintyEvaluator.Evaluate(rows, settings.Coverage, ood);
+        var report = UncertaintyEvaluator.Evaluate(rows, settings.Coverage, ood, stored);
         var m = report.Classification;
         var json = new Dictionary<string, object?>
         {
@@ -92,6 +92,9 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             ["aurc"] = report.Selective.ToDictionary(s => s.Key.ToString(), s => s.Value.Aurc),
             ["reliability"] = report.Reliability,
             ["review_rule"] = stored?.ToString(),
+            ["review_rule_scores"] = stored?.Scores.Select(sc => sc.ToString()).ToList(),
+            ["review_rule_kept"] = report.Rule?.Kept,
+            ["review_rule_accuracy_of_kept"] = report.Rule is { } kept && double.IsFinite(kept.AccuracyOfKept) ? kept.AccuracyOfKept : null,
             ["skipped_files"] = skipped.Select(f => new Dictionary<string, string> { ["file"] = f.File, ["error"] = f.Error }).ToList(),
         };
         if (ood is not null)
@@ -100,12 +103,20 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             json["ood_images"] = ood.Count;
             json["ood"] = report.OutOfDistribution!.ToDictionary(o => o.Key.ToString(), o => o.Value);
             json["ood_flagged_at_coverage"] = report.OutOfDistributionFlagged!.ToDictionary(o => o.Key.ToString(), o => o.Value);
+            // The figures the summary line prints, under one key each: every score's AUROC and the stored rule's.
+            var auroc = report.OutOfDistribution!.ToDictionary(o => o.Key.ToString(), o => (double?)o.Value.Auroc);
+            if (report.Rule?.OutOfDistribution is { } byRule) auroc["ReviewRule"] = byRule.Auroc;
+            json["ood_auroc"] = auroc;
+            json["ood_review_rule"] = report.Rule?.OutOfDistribution;
+            json["ood_flagged_by_review_rule"] = report.Rule?.OutOfDistributionFlagged;
         }
         UncertaintyPlots.Reliability(report.Reliability, Path.Combine(settings.Report, "reliability.png"));
         UncertaintyPlots.RiskCoverage(UncertaintyScores.All.Where(rows.Scores.ContainsKey).ToDictionary(s => s.ToString(), s => UncertaintyEvaluator.Curve(rows, s)),
             Path.Combine(settings.Report, "risk_coverage.png"));
-        // One histogram per score, data sets named, with the stored review rule and this score's own threshold at the
-        // coverage marked: a person sees at a glance which score separates the two sets and where the rule cuts.
+        // One histogram per score, data sets named, with the stored review rule's cut on that score and this score's own
+        // threshold at the coverage marked: a person sees at a glance which score separates the two sets and where the
+        // rule cuts. The rule's combined score (highest validation rank of its scores) gets one too.
+        string versus = ood is null ? dataName : $"{dataName} vs {oodName}";
         foreach (var score in UncertaintyScores.All.Where(rows.Scores.ContainsKey))
         {
             var values = rows.Values(score);
@@ -117,8 +128,8 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
                 double atCoverage = UncertaintyEvaluator.FitReviewRule(rows, score, coverage: settings.Coverage).Threshold;
                 thresholds[$"{settings.Coverage:P0} coverage: {atCoverage:G3}"] = atCoverage;
             }
-            if (stored is not null && stored.Score == score) thresholds[$"stored review rule: {stored.Threshold:G3}"] = stored.Threshold;
-            UncertaintyPlots.Histogram(score.ToString(), histograms, Path.Combine(settings.Report, $"histogram_{Snake(score)}.png"),
+            if (stored?.Cuts.FirstOrDefault(c => c.Score == score) is { } cut) thresholds[$"stored review rule: {cut.Threshold:G3}"] = cut.Threshold;
+            UncertaintyPlots.Histogram($"{score}: {versus}", histograms, Path.Combine(settings.Report, $"histogram_{Snake(score)}.png"),
                 unit: score == UncertaintyScore.Confidence ? "probability of the predicted class" : "nats", thresholds: thresholds);
         }
         if (conformal is { } c)
@@ -127,6 +138,14 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             json["conformal_mean_set_size"] = c.MeanSetSize;
             json["conformal_empty_sets"] = c.EmptyShare;
             json["conformal_multi_class_sets"] = c.MultiClassShare;
+        }
+        if (stored is { HasRanks: true } && stored.Scores.All(rows.Scores.ContainsKey) && (ood is null || stored.Scores.All(ood.Scores.ContainsKey)))
+        {
+            // Non-finite scores rank +inf (always reviewed); the histogram shows the finite ranks.
+            var histograms = new Dictionary<string, float[]> { [$"in distribution: {dataName} ({rows.Count:N0})"] = stored.CombinedUncertainty(rows).Where(float.IsFinite).ToArray() };
+            if (ood is not null) histograms[$"out of distribution: {oodName} ({ood.Count:N0})"] = stored.CombinedUncertainty(ood).Where(float.IsFinite).ToArray();
+            UncertaintyPlots.Histogram($"review rule ({string.Join(" or ", stored.Scores)}): {versus}", histograms, Path.Combine(settings.Report, "histogram_review_rule.png"),
+                unit: "highest validation rank of the rule's scores", thresholds: new Dictionary<string, double> { [$"stored review rule: {stored.CombinedThreshold:G3}"] = stored.CombinedThreshold });
         }
         File.WriteAllText(Path.Combine(settings.Report, "metrics.json"), JsonSerializer.Serialize(json, Json));
         if (conformal is { } figures)
@@ -140,6 +159,15 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
                 AnsiConsole.MarkupLine($"OOD by {score}: AUROC {metrics.Auroc:F3}, AUPR {metrics.Aupr:F3}, FPR at 95% TPR {metrics.FprAt95Tpr:F3}; " +
                                        $"flagged at {settings.Coverage:P0} coverage: {report.OutOfDistributionFlagged![score]:P1}");
         if (stored is not null) AnsiConsole.MarkupLine($"stored review rule: {Markup.Escape(stored.ToString())}");
+        if (report.Rule is { } r)
+        {
+            // The summary line: every AUROC, and what the stored rule does to both sets.
+            string aurocs = report.OutOfDistribution is { } all
+                ? "OOD AUROC " + string.Join(", ", all.Select(a => $"{a.Key} {a.Value.Auroc:F3}")) + (r.OutOfDistribution is { } byRule ? $", review rule {byRule.Auroc:F3}" : "") + "; "
+                : "";
+            string flaggedOod = r.OutOfDistributionFlagged is double f ? $"flags {f:P1} of {Markup.Escape(oodName)} and " : "";
+            AnsiConsole.MarkupLine($"summary: {aurocs}the stored review rule ({stored!.Coverage:P0} coverage on validation) {flaggedOod}keeps {r.Kept:P1} of {Markup.Escape(dataName)} at {r.AccuracyOfKept:P2} accuracy");
+        }
         AnsiConsole.MarkupLine($"report written to {Markup.Escape(Path.GetFullPath(settings.Report))}");
         return 0;
     }

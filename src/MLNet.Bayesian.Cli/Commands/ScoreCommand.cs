@@ -37,10 +37,10 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         [CommandOption("--shards <N>"), Description("Shard count when the shard index comes from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; needed for Kubernetes and when resubmitting some tasks of a Slurm array. Default: SLURM_ARRAY_TASK_COUNT.")]
         public int? Shards { get; set; }
 
-        [CommandOption("--threshold <T>"), Description("Flag needs_review when the review score is on the unsure side of T. Default: the rule stored at training time.")]
+        [CommandOption("--threshold <T>"), Description("Flag needs_review when the one --review-score is on the unsure side of T. Default: the rule stored at training time (over all its scores).")]
         public double? Threshold { get; set; }
 
-        [CommandOption("--review-score <NAME>"), Description("Score that --threshold applies to: MutualInformation, PredictiveEntropy, ExpectedEntropy or Confidence. Default: the stored rule's, else MutualInformation.")]
+        [CommandOption("--review-score <NAMES>"), Description("Score that --threshold applies to: MutualInformation, PredictiveEntropy, ExpectedEntropy or Confidence (one). Without --threshold it must name the stored rule's score(s), comma-separated. Default: the stored rule's scores, else MutualInformation.")]
         public string? ReviewScore { get; set; }
 
         [CommandOption("--batch <N>"), Description("Images scored together and written to the CSV in one write."), DefaultValue(256)]
@@ -53,8 +53,15 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         {
             if (!File.Exists(Model)) return ValidationResult.Error($"--model: file '{Model}' does not exist.");
             if (!Directory.Exists(Images)) return ValidationResult.Error($"--images: folder '{Images}' does not exist.");
-            if (ReviewScore is not null && !Enum.TryParse<UncertaintyScore>(ReviewScore, ignoreCase: true, out _))
-                return ValidationResult.Error($"--review-score: '{ReviewScore}' is not one of {string.Join(", ", UncertaintyScores.All)}.");
+            if (ReviewScore is not null)
+            {
+                try
+                {
+                    if (UncertaintyScores.ParseList(ReviewScore).Count > 1 && Threshold is not null)
+                        return ValidationResult.Error($"--threshold applies to one score, but --review-score names {ReviewScore}; name one score, or leave out --threshold to use the stored rule.");
+                }
+                catch (ArgumentException e) { return ValidationResult.Error($"--review-score: {e.Message}"); }
+            }
             if (MaxImagePixels < 1) return ValidationResult.Error("--max-image-pixels must be at least 1.");
             try { _ = ShardOf(this); }
             catch (ArgumentException e) { return ValidationResult.Error(e.Message); }
@@ -110,7 +117,7 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
             {
                 if (result.Prediction is { } p)
                 {
-                    rows[file] = csv.Row(Path.GetRelativePath(root, file), p, rule?.NeedsReview(p.Value(rule.Score)));
+                    rows[file] = csv.Row(Path.GetRelativePath(root, file), p, rule?.NeedsReview(p));
                     scored++;
                 }
                 else
@@ -192,11 +199,15 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
 
     static ReviewRule? ReviewRuleFor(Settings settings, ReviewRule? stored)
     {
-        var score = settings.ReviewScore is null ? stored?.Score ?? UncertaintyScore.MutualInformation : UncertaintyScores.Parse(settings.ReviewScore);
-        if (settings.Threshold is double t) return new ReviewRule(score, t, double.NaN, double.NaN);
+        var scores = settings.ReviewScore is null ? null : UncertaintyScores.ParseList(settings.ReviewScore);
+        if (settings.Threshold is double t)
+        {
+            var score = scores?[0] ?? (stored is { Cuts.Count: 1 } ? stored.Score : UncertaintyScore.MutualInformation);
+            return new ReviewRule(score, t, double.NaN, double.NaN);
+        }
         if (stored is null) return null;
-        if (stored.Score != score)
-            throw new InvalidOperationException($"--review-score {score} needs a --threshold: the stored rule is on {stored.Score}.");
+        if (scores is not null && !scores.ToHashSet().SetEquals(stored.Scores))
+            throw new InvalidOperationException($"--review-score {string.Join(",", scores)} needs a --threshold (one score): the stored rule is on {string.Join(",", stored.Scores)}.");
         return stored;
     }
 }

@@ -54,9 +54,9 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--target-accuracy <F>"), Description("Instead of a coverage: the accuracy the automatically decided images must reach on validation data. Default: none.")]
         public double? TargetAccuracy { get; set; }
 
-        [CommandOption("--review-score <NAME>"), Description("Score the review rule uses: MutualInformation, PredictiveEntropy, ExpectedEntropy or Confidence."),
-         DefaultValue(UncertaintyScore.MutualInformation)]
-        public UncertaintyScore ReviewScore { get; set; } = UncertaintyScore.MutualInformation;
+        [CommandOption("--review-score <NAMES>"), Description("Score(s) the review rule uses, comma-separated: MutualInformation, PredictiveEntropy, ExpectedEntropy, Confidence. With several, an image goes to review when any of them exceeds its own threshold, the thresholds fitted together on the validation images to keep the coverage. A score that never changes (MutualInformation of a deterministic model) is left out of a list."),
+         DefaultValue("PredictiveEntropy,MutualInformation")]
+        public string ReviewScore { get; set; } = "PredictiveEntropy,MutualInformation";
 
         [CommandOption("--conformal-coverage <F>"), Description("Coverage of the conformal prediction sets fitted on the validation images (the saved model then has PredictionSet and PredictionSetSize; score writes prediction_set); 0 turns them off."),
          DefaultValue(0.9)]
@@ -89,6 +89,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             if (ReviewCoverage <= 0 || ReviewCoverage > 1) return ValidationResult.Error("--review-coverage must be in (0, 1].");
             if (ConformalCoverage != 0 && !(ConformalCoverage > 0 && ConformalCoverage < 1))
                 return ValidationResult.Error("--conformal-coverage must be between 0 and 1 (e.g. 0.9), or 0 for no prediction sets.");
+            try { _ = UncertaintyScores.ParseList(ReviewScore); }
+            catch (ArgumentException e) { return ValidationResult.Error($"--review-score: {e.Message}"); }
             return ValidationResult.Success();
         }
     }
@@ -147,9 +149,12 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             AnsiConsole.MarkupLine($"scored the {rows.Count:N0} validation images for the review rule in {clock.Elapsed.TotalSeconds:F1} s");
         }
         var report = UncertaintyEvaluator.Evaluate(rows, settings.ReviewCoverage);
+        var reviewScores = UncertaintyScores.ParseList(settings.ReviewScore);
         var rule = settings.TargetAccuracy is double target
-            ? UncertaintyEvaluator.FitReviewRule(rows, settings.ReviewScore, targetAccuracy: target)
-            : UncertaintyEvaluator.FitReviewRule(rows, settings.ReviewScore, coverage: settings.ReviewCoverage);
+            ? UncertaintyEvaluator.FitReviewRule(rows, reviewScores, targetAccuracy: target)
+            : UncertaintyEvaluator.FitReviewRule(rows, reviewScores, coverage: settings.ReviewCoverage);
+        foreach (var left in reviewScores.Except(rule.Scores))
+            AnsiConsole.MarkupLine($"[yellow]{left} is the same on every validation image (a deterministic model has no epistemic uncertainty): the review rule uses {string.Join(" and ", rule.Scores)} without it[/]");
         if (settings.ConformalCoverage > 0)
         {
             // Fitted on the validation pass's in-memory scores; the saved model computes the sets from its own (ONNX) scores.

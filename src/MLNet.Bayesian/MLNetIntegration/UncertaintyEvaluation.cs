@@ -56,18 +56,22 @@ public static class UncertaintyEvaluation
     }
 
     /// <summary>
-    /// A review rule tuned on scored validation data: send a row to a person when its
-    /// <paramref name="uncertaintyColumnName"/> value is on the unsure side of the returned threshold. Give either
-    /// the accuracy the automatically decided rows must reach (the largest coverage that reaches it is chosen) or
-    /// the coverage.
+    /// A review rule tuned on scored validation data: send a row to a person when any of <paramref name="scores"/>
+    /// (default <see cref="ReviewRule.DefaultScores"/>: PredictiveEntropy and MutualInformation; or the single
+    /// <paramref name="uncertaintyColumnName"/>) is on the unsure side of its own threshold, the thresholds fitted
+    /// together to keep the coverage. Give either the accuracy the automatically decided rows must reach (the largest
+    /// coverage that reaches it is chosen) or the coverage. Route rows with <c>rule.NeedsReview(row)</c>.
     /// </summary>
     public static ReviewRule FitReviewRule(this MulticlassClassificationCatalog catalog, IDataView scoredValidation,
-        double? targetAccuracy = null, double? coverage = null, string uncertaintyColumnName = BayesianColumnNames.MutualInformation,
-        string labelColumnName = BayesianColumnNames.Label, string scoreColumnName = BayesianColumnNames.Score)
+        double? targetAccuracy = null, double? coverage = null, string? uncertaintyColumnName = null,
+        string labelColumnName = BayesianColumnNames.Label, string scoreColumnName = BayesianColumnNames.Score,
+        IReadOnlyList<UncertaintyScore>? scores = null)
     {
-        var score = UncertaintyScores.Parse(uncertaintyColumnName);
+        if (uncertaintyColumnName is not null && scores is not null)
+            throw new ArgumentException("Give either uncertaintyColumnName (one score) or scores (one or more), not both.");
+        var chosen = scores ?? (uncertaintyColumnName is null ? ReviewRule.DefaultScores : new[] { UncertaintyScores.Parse(uncertaintyColumnName) });
         var rows = ReadScoredRows(scoredValidation, labelColumnName, scoreColumnName);
-        return UncertaintyEvaluator.FitReviewRule(rows, score, coverage, targetAccuracy);
+        return UncertaintyEvaluator.FitReviewRule(rows, chosen, coverage, targetAccuracy);
     }
 
     /// <summary>

@@ -1,20 +1,165 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MLNet.Bayesian.Scoring;
 
 namespace MLNet.Bayesian.Uncertainty;
 
 /// <summary>
-/// Send a row to a person when its <see cref="Score"/> is on the unsure side of <see cref="Threshold"/> (above it for
-/// the entropies, below it for confidence), or is not a finite number. On the tuning data the rule kept
+/// One score of a <see cref="ReviewRule"/>: a row goes to review when its <see cref="Score"/> is on the unsure side of
+/// <see cref="Threshold"/> (above it for the entropies, below it for confidence). <see cref="Quantiles"/> are the
+/// score's validation values turned so that higher means less certain, at equally spaced ranks 0..1 (empty for a
+/// rule written by hand): they give a new row the rank it would have had among the validation rows.
+/// </summary>
+[JsonNumberHandling(JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+public sealed record ReviewCut(UncertaintyScore Score, double Threshold, float[] Quantiles)
+{
+    /// <summary>Whether <paramref name="value"/> is on the unsure side of the threshold; NaN or infinity always is.</summary>
+    public bool Exceeded(float value) => !float.IsFinite(value) || Score.Uncertainty(value) > Score.Uncertainty(Threshold);
+
+    /// <summary>
+    /// The share of validation rows at most as uncertain as <paramref name="value"/> (0..1, interpolated between the
+    /// stored quantiles; NaN or infinity is +inf): the scale on which the scores of a rule are compared.
+    /// </summary>
+    public double Rank(float value)
+    {
+        if (!float.IsFinite(value)) return double.PositiveInfinity;
+        if (Quantiles.Length < 2) throw new InvalidOperationException($"The review cut on {Score} has no validation quantiles; fit the rule with FitReviewRule.");
+        double u = Score.Uncertainty(value);
+        if (u < Quantiles[0]) return 0;
+        if (u >= Quantiles[^1]) return 1;
+        // The last quantile at or below u (ties: the highest rank they share), then linear up to the next one.
+        int lo = 0, hi = Quantiles.Length - 1;
+        while (hi - lo > 1) { int mid = (lo + hi) / 2; if (Quantiles[mid] <= u) lo = mid; else hi = mid; }
+        double step = 1.0 / (Quantiles.Length - 1);
+        return (lo + (u - Quantiles[lo]) / (Quantiles[hi] - Quantiles[lo])) * step;
+    }
+}
+
+/// <summary>
+/// Send a row to a person when any of its scores is on the unsure side of that score's threshold (<see cref="Cuts"/>),
+/// or is not a finite number. The thresholds sit at one validation rank (<see cref="CombinedThreshold"/>), so the rule is
+/// the same as "the highest validation rank of the row's scores exceeds <see cref="CombinedThreshold"/>"; that rank
+/// (<see cref="CombinedUncertainty(Func{UncertaintyScore, float})"/>) is the rule's own score for rankings, AUROC and
+/// histograms. Different unfamiliar inputs raise different scores (one set the epistemic mutual information, another the
+/// total entropy), so a rule over several scores catches both. On the tuning data the rule kept
 /// <see cref="Coverage"/> of the rows for automatic decisions, at <see cref="Accuracy"/>.
 /// </summary>
-public sealed record ReviewRule(UncertaintyScore Score, double Threshold, double Coverage, double Accuracy)
+[JsonConverter(typeof(ReviewRuleJsonConverter))]
+public sealed class ReviewRule
 {
-    /// <summary>Whether a row whose <see cref="Score"/> has this value goes to a person. NaN or infinity always does.</summary>
-    public bool NeedsReview(float value)
-        => !float.IsFinite(value) || Score.Uncertainty(value) > Score.Uncertainty(Threshold);
+    /// <summary>The scores a rule uses unless told otherwise: total uncertainty and its epistemic part.</summary>
+    public static IReadOnlyList<UncertaintyScore> DefaultScores { get; } = new[] { UncertaintyScore.PredictiveEntropy, UncertaintyScore.MutualInformation };
+
+    /// <summary>A rule on one score with a threshold of your own (the rule of earlier versions).</summary>
+    public ReviewRule(UncertaintyScore score, double threshold, double coverage, double accuracy)
+        : this(new[] { new ReviewCut(score, threshold, Array.Empty<float>()) }, double.NaN, coverage, accuracy) { }
+
+    /// <summary>A rule over several scores; <paramref name="combinedThreshold"/> is the validation rank the cuts sit at.</summary>
+    public ReviewRule(IReadOnlyList<ReviewCut> cuts, double combinedThreshold, double coverage, double accuracy)
+    {
+        ArgumentNullException.ThrowIfNull(cuts);
+        if (cuts.Count == 0) throw new ArgumentException("A review rule needs at least one score.", nameof(cuts));
+        var repeated = cuts.GroupBy(c => c.Score).FirstOrDefault(g => g.Count() > 1);
+        if (repeated is not null) throw new ArgumentException($"{repeated.Key} appears more than once in the review rule.", nameof(cuts));
+        Cuts = cuts.ToArray(); CombinedThreshold = combinedThreshold; Coverage = coverage; Accuracy = accuracy;
+    }
+
+    /// <summary>One threshold per score.</summary>
+    public IReadOnlyList<ReviewCut> Cuts { get; }
+    /// <summary>The validation rank every cut sits at (NaN for a rule written by hand).</summary>
+    public double CombinedThreshold { get; }
+    /// <summary>Share of the tuning rows decided automatically.</summary>
+    public double Coverage { get; }
+    /// <summary>Accuracy of those rows.</summary>
+    public double Accuracy { get; }
+    /// <summary>The scores the rule reads.</summary>
+    public IReadOnlyList<UncertaintyScore> Scores => Cuts.Select(c => c.Score).ToArray();
+    /// <summary>The score of a one-score rule (an error naming the scores for a rule over several; use <see cref="NeedsReview(BayesianPrediction)"/>).</summary>
+    public UncertaintyScore Score => Single.Score;
+    /// <summary>The threshold of a one-score rule.</summary>
+    public double Threshold => Single.Threshold;
+    /// <summary>Whether <see cref="CombinedUncertainty(Func{UncertaintyScore, float})"/> can be computed (the rule was fitted on validation rows).</summary>
+    public bool HasRanks => Cuts.All(c => c.Quantiles.Length >= 2);
+
+    ReviewCut Single => Cuts.Count == 1 ? Cuts[0]
+        : throw new InvalidOperationException($"The review rule uses {string.Join(" and ", Scores)}; pass the whole row (NeedsReview(row)).");
+
+    /// <summary>Whether a row whose only rule score has this value goes to a person (one-score rules). NaN or infinity always does.</summary>
+    public bool NeedsReview(float value) => Single.Exceeded(value);
+
+    /// <summary>Whether a row goes to a person, given each score's value; NaN or infinity in any score always does.</summary>
+    public bool NeedsReview(Func<UncertaintyScore, float> value)
+    {
+        foreach (var cut in Cuts) if (cut.Exceeded(value(cut.Score))) return true;
+        return false;
+    }
+
+    /// <summary>Whether a scored row goes to a person.</summary>
+    public bool NeedsReview(BayesianPrediction row) => NeedsReview(row.Value);
+
+    /// <summary>Whether row <paramref name="i"/> of <paramref name="rows"/> goes to a person.</summary>
+    public bool NeedsReview(ScoredRows rows, int i) => NeedsReview(s => rows.Values(s)[i]);
+
+    /// <summary>
+    /// The rule's score of a row: the highest validation rank of its scores (0..1; +inf when one is not finite). The
+    /// row goes to review when it exceeds <see cref="CombinedThreshold"/> (up to the resolution of the stored quantiles).
+    /// </summary>
+    public double CombinedUncertainty(Func<UncertaintyScore, float> value)
+    {
+        double max = double.NegativeInfinity;
+        foreach (var cut in Cuts) max = Math.Max(max, cut.Rank(value(cut.Score)));
+        return max;
+    }
+
+    /// <summary><see cref="CombinedUncertainty(Func{UncertaintyScore, float})"/> of every row.</summary>
+    public float[] CombinedUncertainty(ScoredRows rows)
+    {
+        var columns = Cuts.ToDictionary(c => c.Score, c => rows.Values(c.Score));
+        return Enumerable.Range(0, rows.Count).Select(i => (float)CombinedUncertainty(s => columns[s][i])).ToArray();
+    }
+
+    /// <summary>The cuts as a condition: "MutualInformation > 0.03 or PredictiveEntropy > 0.9".</summary>
+    public string Condition => string.Join(" or ", Cuts.Select(c =>
+        $"{c.Score} {(c.Score.HighMeansUncertain() ? ">" : "<")} {c.Threshold.ToString("G4", CultureInfo.InvariantCulture)}"));
 
     /// <inheritdoc />
     public override string ToString()
-        => $"{Score} {(Score.HighMeansUncertain() ? ">" : "<")} {Threshold.ToString("G4", CultureInfo.InvariantCulture)} goes to review " +
+        => $"{Condition} goes to review " +
            $"(on the tuning data: {Coverage.ToString("P0", CultureInfo.InvariantCulture)} decided automatically at {Accuracy.ToString("P1", CultureInfo.InvariantCulture)} accuracy)";
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj)
+        => obj is ReviewRule other && Coverage.Equals(other.Coverage) && Accuracy.Equals(other.Accuracy) && CombinedThreshold.Equals(other.CombinedThreshold)
+           && Cuts.Count == other.Cuts.Count && Cuts.Zip(other.Cuts).All(p => p.First.Score == p.Second.Score
+               && p.First.Threshold.Equals(p.Second.Threshold) && p.First.Quantiles.AsSpan().SequenceEqual(p.Second.Quantiles));
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Cuts.Count, Cuts[0].Score, Cuts[0].Threshold, Coverage, Accuracy);
+}
+
+/// <summary>
+/// The review rule in a saved model's manifest: { Cuts, CombinedThreshold, Coverage, Accuracy }. Manifests of earlier
+/// versions hold { Score, Threshold, Coverage, Accuracy }; they read as a one-score rule.
+/// </summary>
+sealed class ReviewRuleJsonConverter : JsonConverter<ReviewRule>
+{
+    [JsonNumberHandling(JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+    sealed record Stored(
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ReviewCut[]? Cuts,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? CombinedThreshold,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] UncertaintyScore? Score,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Threshold,
+        double Coverage, double Accuracy);
+
+    public override ReviewRule Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var stored = JsonSerializer.Deserialize<Stored>(ref reader, options) ?? throw new JsonException("The review rule is empty.");
+        if (stored.Cuts is { Length: > 0 } cuts) return new ReviewRule(cuts, stored.CombinedThreshold ?? double.NaN, stored.Coverage, stored.Accuracy);
+        if (stored.Score is { } score && stored.Threshold is { } threshold) return new ReviewRule(score, threshold, stored.Coverage, stored.Accuracy);
+        throw new JsonException("The review rule has neither Cuts nor Score and Threshold.");
+    }
+
+    public override void Write(Utf8JsonWriter writer, ReviewRule value, JsonSerializerOptions options)
+        => JsonSerializer.Serialize(writer, new Stored(value.Cuts.ToArray(), value.CombinedThreshold, null, null, value.Coverage, value.Accuracy), options);
 }

@@ -39,4 +39,12 @@ public static class UncertaintyScores
         => Enum.TryParse<UncertaintyScore>(name, ignoreCase: true, out var score) && Enum.IsDefined(score) && !name.Trim().All(char.IsDigit)
             ? score
             : throw new ArgumentException($"'{name}' is not an uncertainty score; use one of {string.Join(", ", All)}.");
+
+    /// <summary>Scores named in a comma-separated list ("PredictiveEntropy,MutualInformation"), ignoring case and spaces; each once.</summary>
+    public static IReadOnlyList<UncertaintyScore> ParseList(string names)
+    {
+        var parts = (names ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0) throw new ArgumentException($"No score named; use one or more of {string.Join(", ", All)}, separated by commas.");
+        return parts.Select(Parse).Distinct().ToArray();
+    }
 }

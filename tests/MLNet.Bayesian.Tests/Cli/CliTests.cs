@@ -3,6 +3,8 @@ using Microsoft.ML;
 using MLNet.Bayesian.MLNetIntegration;
 using System.Reflection;
 using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Uncertainty;
+using SavedModel = MLNet.Bayesian.Persistence.BayesianModel;
 
 namespace MLNet.Bayesian.Tests.Cli;
 
@@ -42,6 +44,55 @@ public sealed class CliTests
         using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "metrics.json")));
         Assert.AreEqual(50, json.RootElement.GetProperty("images").GetInt32());
         Assert.IsTrue(json.RootElement.GetProperty("ood").GetProperty("MutualInformation").GetProperty("Auroc").GetDouble() is >= 0 and <= 1);
+
+        // Every score's AUROC and the stored rule's, its flagged share of the OOD set and what it keeps of the test set.
+        var auroc = json.RootElement.GetProperty("ood_auroc");
+        foreach (string key in new[] { "Confidence", "PredictiveEntropy", "ExpectedEntropy", "MutualInformation", "ReviewRule" })
+            Assert.IsTrue(auroc.GetProperty(key).GetDouble() is >= 0 and <= 1, key);
+        Assert.AreEqual(auroc.GetProperty("ReviewRule").GetDouble(), json.RootElement.GetProperty("ood_review_rule").GetProperty("Auroc").GetDouble());
+        Assert.IsTrue(json.RootElement.GetProperty("ood_flagged_by_review_rule").GetDouble() is >= 0 and <= 1);
+        Assert.IsTrue(json.RootElement.GetProperty("review_rule_kept").GetDouble() is > 0 and <= 1);
+        CollectionAssert.AreEqual(new[] { "PredictiveEntropy", "MutualInformation" },
+            json.RootElement.GetProperty("review_rule_scores").EnumerateArray().Select(e => e.GetString()).ToArray());
+        var rulePlot = new FileInfo(Path.Combine(report, "histogram_review_rule.png"));
+        Assert.IsTrue(rulePlot.Exists && rulePlot.Length > 1000, "the rule's combined score has its histogram");
+        // The console wraps long lines: read the summary with its line breaks undone.
+        string flat = System.Text.RegularExpressions.Regex.Replace(output, @"\s+", " ");
+        int from = flat.IndexOf("summary: ", StringComparison.Ordinal);
+        Assert.IsTrue(from >= 0, output);
+        string summary = flat[from..flat.IndexOf("report written to", from, StringComparison.Ordinal)];
+        foreach (string part in new[] { "PredictiveEntropy", "Confidence", "MutualInformation", "review rule", "of ood", "keeps" })
+            StringAssert.Contains(summary, part);
+    }
+
+    [TestMethod]
+    public void ScoreFlagsRowsWithTheStoredMultiScoreRule()
+    {
+        var rule = SavedModel.Inspect(Zip).ReviewRule!;
+        CollectionAssert.AreEqual(new[] { UncertaintyScore.PredictiveEntropy, UncertaintyScore.MutualInformation }, rule.Scores.ToArray(),
+            "train's default rule uses both scores");
+        string csv = Path.Combine(Root, "multi-rule.csv");
+        var (code, output) = Run("score", "--model", Zip, "--images", Path.Combine(Root, "ood"), "--out", csv);
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "PredictiveEntropy > ");
+        StringAssert.Contains(output, " or MutualInformation > ");
+        var lines = File.ReadAllLines(csv);
+        var header = Fields(lines[0]);
+        int entropy = header.IndexOf("predictive_entropy"), mi = header.IndexOf("mutual_information"), review = header.IndexOf("needs_review");
+        int checkedRows = 0;
+        foreach (var fields in lines.Skip(1).Select(Fields))
+        {
+            float e = float.Parse(fields[entropy], System.Globalization.CultureInfo.InvariantCulture);
+            float m = float.Parse(fields[mi], System.Globalization.CultureInfo.InvariantCulture);
+            // The CSV writes floats round-trip, so the rule applied to its columns must give the same answer.
+            bool expected = rule.NeedsReview(s => s == UncertaintyScore.MutualInformation ? m : e);
+            Assert.AreEqual(expected ? "true" : "false", fields[review], string.Join(",", fields));
+            checkedRows++;
+        }
+        Assert.AreEqual(30, checkedRows, "every OOD image has a row");
+        var (bad, badOutput) = Run("score", "--model", Zip, "--images", Path.Combine(Root, "ood"), "--out", csv + ".2", "--review-score", "PredictiveEntropy,MutualInformation", "--threshold", "0.5");
+        Assert.AreNotEqual(0, bad);
+        StringAssert.Contains(badOutput, "--threshold applies to one score");
     }
 
     [TestMethod]

@@ -86,7 +86,7 @@ public sealed class ImagePipelineTests
     {
         var rows = _ml.Data.CreateEnumerable<ScoredRow>(_test, reuseRowObject: false).ToList();
         var byCoverage = _ml.MulticlassClassification.FitReviewRule(_test, coverage: 0.7);
-        int accepted = rows.Count(r => !byCoverage.NeedsReview(r.MutualInformation));
+        int accepted = rows.Count(r => !byCoverage.NeedsReview(r));
         Assert.IsTrue(accepted >= 70 && accepted <= 75, $"{accepted} of 100 rows accepted at 70% coverage (ties may add a few)");
         var overall = _ml.MulticlassClassification.EvaluateWithUncertainty(_test).Accuracy;
         var byAccuracy = _ml.MulticlassClassification.FitReviewRule(_test, targetAccuracy: Math.Min(1, overall + 0.05), uncertaintyColumnName: BayesianColumnNames.PredictiveEntropy);

@@ -67,6 +67,43 @@ public sealed class IntegrityTests
     }
 
     [TestMethod]
+    public void AMultiScoreRuleRoundTripsAndAnEarlierSingleScoreManifestStillReads()
+    {
+        var random = new Random(5);
+        var validation = new ScoredRows(2, Enumerable.Range(0, 40).SelectMany(_ => new[] { 0.7f, 0.3f }).ToArray(), new int[40],
+            new Dictionary<UncertaintyScore, float[]>
+            {
+                [UncertaintyScore.PredictiveEntropy] = Enumerable.Range(0, 40).Select(_ => random.NextSingle()).ToArray(),
+                [UncertaintyScore.MutualInformation] = Enumerable.Range(0, 40).Select(_ => 0.1f * random.NextSingle()).ToArray(),
+            });
+        var rule = UncertaintyEvaluator.FitReviewRule(validation, ReviewRule.DefaultScores, coverage: 0.8);
+        string zip = Path.Combine(TestData.TempFolder(), "multi-rule.zip");
+        var ml = SaveLoadTests.Context;
+        var inputSchema = ml.Data.LoadFromEnumerable(Array.Empty<ImageFolderEntry>()).Schema;
+        BayesianModel.Save(ml, SaveLoadTests.Model, inputSchema, zip, rule);
+        var read = BayesianModel.Inspect(zip).ReviewRule!;
+        Assert.AreEqual(rule, read);
+        CollectionAssert.AreEqual(new[] { UncertaintyScore.PredictiveEntropy, UncertaintyScore.MutualInformation }, read.Scores.ToArray());
+
+        // The manifest as the previous version wrote it: one score and threshold. The manifest is not among its own digests.
+        using (var archive = ZipFile.Open(zip, ZipArchiveMode.Update))
+        {
+            var entry = archive.GetEntry(BayesianModel.ManifestEntry)!;
+            System.Text.Json.Nodes.JsonNode manifest;
+            using (var reader = new StreamReader(entry.Open())) manifest = System.Text.Json.Nodes.JsonNode.Parse(reader.ReadToEnd())!;
+            manifest["ReviewRule"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "Score": "MutualInformation", "Threshold": 0.029, "Coverage": 0.9, "Accuracy": 0.95 }""");
+            entry.Delete();
+            using var writer = new StreamWriter(archive.CreateEntry(BayesianModel.ManifestEntry).Open());
+            writer.Write(manifest.ToJsonString());
+        }
+        var old = BayesianModel.Inspect(zip).ReviewRule!;
+        Assert.AreEqual(new ReviewRule(UncertaintyScore.MutualInformation, 0.029, 0.9, 0.95), old);
+        Assert.IsTrue(old.NeedsReview(new BayesianPrediction { MutualInformation = 0.05f }));
+        Assert.IsFalse(old.NeedsReview(new BayesianPrediction { MutualInformation = 0.01f, PredictiveEntropy = 9 }), "only the old rule's score counts");
+        Assert.AreEqual(Score(SaveLoadTests.Zip).Count, Score(zip).Count, "the model still loads and scores");
+    }
+
+    [TestMethod]
     public void TheManifestCoversEveryEntryAndCarriesTheReviewRule()
     {
         var rule = new ReviewRule(UncertaintyScore.PredictiveEntropy, 0.42, 0.9, 0.93);
