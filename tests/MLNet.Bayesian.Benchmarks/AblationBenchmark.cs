@@ -76,19 +76,24 @@ internal static class AblationBenchmark
         var rows = new List<Row>
         {
             new("0 baseline", "settings before the fixes (one learning rate per stage, relative covariance floor, the fit as prior, merge threshold 1.5e-7)", () => baseline),
-            new("0b baseline + flat-sigma fallback (alone)", $"the flat-sigma check (sd < {defaults.FlatLogSigmaThreshold} nats) with the Laplace fallback",
-                () => With(baseline, o => o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold)),
+            new("5 + flat-sigma check (all defaults)", "the flat-sigma check with the Laplace fallback: every default of this version",
+                () => With(merge, o => o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold)),
             new("1 + stage-1 sigma learning rate", $"rho trained at {defaults.MeanFieldSigmaLearningRate} (100:1 to the means, as the authors)", () => sigmaLr),
             new("2 + absolute floors, broad prior", $"mixture floors {defaults.SharedPosterior.Mixture.AbsoluteWeightVarianceFloor:G2} / {defaults.SharedPosterior.Mixture.AbsoluteLogSigmaVarianceFloor:G2}, " +
                 $"prior floors {defaults.PriorWeightVarianceFloor:G2} / {defaults.PriorLogSigmaVarianceFloor:G2} (weight / log sigma variance)", () => floors),
             new("3 + stage-3 scale learning rate", $"Cholesky factors and outlier rho at {defaults.SharedScaleLearningRate} (means {defaults.SharedLearningRate})", () => sharedLr),
             new("4 + merge threshold", $"merge components closer than {defaults.SharedPosterior.MergeThreshold:G2} (squared W2)", () => merge),
-            new("5 + flat-sigma check (all defaults)", "the flat-sigma check with the Laplace fallback: every default of this version",
-                () => With(merge, o => o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold)),
+            new("0b baseline + flat-sigma fallback (alone)", $"the flat-sigma check (sd < {defaults.FlatLogSigmaThreshold} nats) with the Laplace fallback",
+                () => With(baseline, o => o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold)),
             new("1b stage-1 sigma learning rate 3e-2 (alone)", "rho trained at 3e-2 (the issue's measurement)", () => With(baseline, o => o.MeanFieldSigmaLearningRate = 3e-2)),
         };
         if (only is not null) rows = rows.Where(r => r.Name.StartsWith(only, StringComparison.Ordinal)).ToList();
         Directory.CreateDirectory(outDir);
+        // Resume: rows already measured in <out>/ablation.json (same data, epochs and S) are kept, not trained again. Stage 0
+        // is seeded and reproducible on the CPU, so a resumed run starts its rows from the same stage-0 network.
+        var results = Previous(outDir, data, epochs, samples);
+        rows = rows.Where(r => results.All(p => p.Row != r.Name)).ToList();
+        if (rows.Count == 0) { Console.WriteLine("every row is already measured"); return; }
 
         Console.WriteLine($"ablation: {data.Name}, {data.Train.Count} training images, epochs {string.Join("/", epochs)}, S = {samples}, rows: {rows.Count}");
         var clock = Stopwatch.StartNew();
@@ -100,7 +105,6 @@ internal static class AblationBenchmark
             state = deterministic.Network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
         }
         Console.WriteLine($"stage 0 done in {clock.Elapsed.TotalMinutes:F1} min");
-        var results = new List<Result>();
         foreach (var row in rows)
         {
             var rowClock = Stopwatch.StartNew();
@@ -124,6 +128,23 @@ internal static class AblationBenchmark
         foreach (var t in state.Values) t.Dispose();
         Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "ablation.md")));
     }
+
+    static List<Result> Previous(string outDir, BenchmarkData data, int[] epochs, int samples)
+    {
+        string path = Path.Combine(outDir, "ablation.json");
+        if (!File.Exists(path)) return new List<Result>();
+        using var json = JsonDocument.Parse(File.ReadAllText(path));
+        var root = json.RootElement;
+        if (root.GetProperty("dataset").GetString() != data.Name || root.GetProperty("samples").GetInt32() != samples ||
+            !root.GetProperty("epochs").EnumerateArray().Select(e => e.GetInt32()).SequenceEqual(epochs))
+            throw new InvalidOperationException($"{path} holds rows of another setting (data, epochs or S); remove it or choose another --out.");
+        var rows = root.GetProperty("rows").Deserialize<List<Result>>(JsonOptions)!;
+        Console.WriteLine($"resuming: {rows.Count} rows already in {path}: {string.Join(", ", rows.Select(r => r.Row))}");
+        return rows;
+    }
+
+    // NaN (no correlation, no loss line) is written as "NaN" rather than failing the write.
+    static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     static nn.Module<Tensor, Tensor> Factory(int c, int h, int w, int k) => new SmallCnn(c, h, w, k);
 
@@ -157,6 +178,6 @@ internal static class AblationBenchmark
             $"{r.Outliers:N0} | {r.MaxStageLoss:G3} | {r.Change} |"));
         File.WriteAllLines(Path.Combine(outDir, "ablation.md"), lines);
         File.WriteAllText(Path.Combine(outDir, "ablation.json"), JsonSerializer.Serialize(new { date = DateTime.UtcNow, dataset = data.Name, epochs, samples, rows = results },
-            new JsonSerializerOptions { WriteIndented = true }));
+            JsonOptions));
     }
 }
