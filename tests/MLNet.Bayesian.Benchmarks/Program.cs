@@ -5,6 +5,8 @@
 //   ... -- --step-time [--batch-size 128]   (the bare small-CNN training step, for eng/compare-pytorch-step.sh)
 //   ... -- --posterior-build [--quick]   (stage 2 alone, seconds per phase; --quick leaves out the 11.2M-point set)
 //   ... -- --serving [--quick] [--calls 100000] [--samples 30] --out <dir>   (in-memory against loaded model: PredictionEngine, threads, Transform)
+//   ... -- --ablation [--quick] [--epochs 3,1,1] [--samples 30] [--batch-size 128] [--row <name prefix>] --out <dir>
+//       (the posterior fixes of issue 13, one row per change -> <dir>/ablation.md, ablation.json)
 //   --device cpu|cuda (default cpu): where training and TorchSharp scoring run; recorded in results.json as "device".
 // Methods comparison (always): deterministic, mean-field, 2DGBNN (shared, hierarchical), MC dropout (p chosen on a
 // 10% validation split) and a 3-member deep ensemble on the same data
@@ -23,7 +25,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction" };
+var known = new HashSet<string> { "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -48,6 +50,14 @@ if (args.Contains("--step-time"))
 }
 
 bool quick = args.Contains("--quick");
+if (args.Contains("--ablation"))
+{
+    int[] ablationEpochs = (Value("--epochs") ?? (quick ? "1,1,1" : "3,1,1")).Split(',').Select(int.Parse).ToArray();
+    if (ablationEpochs.Length != 3 || ablationEpochs.Any(e => e < 1)) throw new ArgumentException("--epochs takes three positive counts: deterministic,mean-field,shared.");
+    AblationBenchmark.Run(BenchmarkData.Load(quick), ablationEpochs, int.Parse(Value("--samples") ?? (quick ? "10" : "30")), int.Parse(Value("--batch-size") ?? "128"),
+        Value("--out") ?? Path.Combine("artifacts", "ablation"), Value("--row"));
+    return 0;
+}
 string outDir = Value("--out") ?? Path.Combine("artifacts", "benchmarks");
 var deviceName = Value("--device") ?? "cpu";
 if (deviceName is not ("cpu" or "cuda"))

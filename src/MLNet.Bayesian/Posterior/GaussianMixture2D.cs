@@ -17,6 +17,18 @@ public sealed class MixtureFitOptions
     public double Tolerance = 1e-6;
     /// <summary>Added to each variance, relative to the data's variance in that coordinate, to keep covariances invertible.</summary>
     public double CovarianceFloor = 1e-6;
+    /// <summary>
+    /// Least variance of a component's weight coordinate in original units (added as the relative floor is, whichever
+    /// is larger). Why: the relative floor follows the data, so data with almost no spread get components of almost
+    /// no width; they become stage 3's prior, where such a width makes the KL explode.
+    /// </summary>
+    public double AbsoluteWeightVarianceFloor = 1e-10;
+    /// <summary>
+    /// Least variance of a component's log-sigma coordinate in original units (nats squared; see
+    /// <see cref="AbsoluteWeightVarianceFloor"/>). 1e-4 is a standard deviation of 0.01 nats, 1% in sigma: finer
+    /// differences in sigma mean nothing for a prediction.
+    /// </summary>
+    public double AbsoluteLogSigmaVarianceFloor = 1e-4;
     /// <summary>EM runs on a random subsample of at most this many points (0: all); the result then scores every point.</summary>
     public int MaxPoints = 20_000;
 }
@@ -84,6 +96,9 @@ public sealed class GaussianMixture2D
         var x = px.Select(v => (v - mx) / sx).ToArray();
         var y = py.Select(v => (v - my) / sy).ToArray();
 
+        // The floors in standardised units: the relative one as it is, the absolute ones divided by the data's variance.
+        double floorX = Math.Max(options.CovarianceFloor, options.AbsoluteWeightVarianceFloor / (sx * sx));
+        double floorY = Math.Max(options.CovarianceFloor, options.AbsoluteLogSigmaVarianceFloor / (sy * sy));
         phases?.Mark("standardise");
         var comps = KMeansStart.Components(x, y, k, rng, options.MaxDegreeOfParallelism, phases);
         var weights = Enumerable.Repeat(1.0 / k, k).ToArray();
@@ -91,7 +106,7 @@ public sealed class GaussianMixture2D
         double previous = double.NegativeInfinity;
         for (int iter = 0; iter < options.MaxIterations; iter++)
         {
-            double ll = em.Iterate(comps, weights, options.CovarianceFloor);
+            double ll = em.Iterate(comps, weights, floorX, floorY);
             phases?.Mark("EM iteration (fused E+M)");
             if (ll - previous < options.Tolerance * n) break;
             previous = ll;

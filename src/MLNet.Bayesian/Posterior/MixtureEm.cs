@@ -50,7 +50,10 @@ internal sealed class MixtureEm
     }
 
     /// <summary>One E-step and M-step: updates the components and weights in place; returns the log-likelihood before the update.</summary>
-    public double Iterate(Gaussian2[] comps, double[] weights, double floor)
+    public double Iterate(Gaussian2[] comps, double[] weights, double floor) => Iterate(comps, weights, floor, floor);
+
+    /// <summary>As <see cref="Iterate(Gaussian2[], double[], double)"/> with a floor of its own for each coordinate's variance.</summary>
+    public double Iterate(Gaussian2[] comps, double[] weights, double floorX, double floorY)
     {
         var (order, mx, my) = LoadConstants(comps, weights);
         Parallel.For(0, _chunks, _parallel, Chunk);
@@ -80,7 +83,7 @@ internal sealed class MixtureEm
             double cxx = Math.Max(sums[at + 3 * lanes] / nk - ux * ux, 0);
             double cxy = sums[at + 4 * lanes] / nk - ux * uy;
             double cyy = Math.Max(sums[at + 5 * lanes] / nk - uy * uy, 0);
-            comps[c] = new Gaussian2(mx[p] + ux, my[p] + uy, cxx + floor, cxy, cyy + floor);
+            comps[c] = new Gaussian2(mx[p] + ux, my[p] + uy, cxx + floorX, cxy, cyy + floorY);
             weights[c] = nk / n;
         }
         double total = weights.Sum();

@@ -7,8 +7,12 @@ using static TorchSharp.torch;
 namespace MLNet.Bayesian.Posterior;
 
 /// <summary>
-/// Stage 3's variational posterior as a TorchSharp module. Trainable: components_mean (K x 2),
-/// components_cholesky (K x 3: log l11, l21, log l22), outliers_mu and outliers_rho (O each).
+/// Stage 3's variational posterior as a TorchSharp module. Trainable in the hierarchical variant: components_mean
+/// (K x 2), components_cholesky (K x 3: log l11, l21, log l22), outliers_mu and outliers_rho (O each). The shared
+/// variant's draw reads only each component's weight coordinate (m_k[0] and l11): the other three numbers would get
+/// only the KL's gradient, which Adam turns into steps of the full learning rate all the same, so they stay fixed
+/// (buffers components_mean_fixed and components_cholesky_fixed) and components_mean and components_cholesky hold the
+/// one trainable column each (K x 1): the trainable count then says what training can change.
 /// Each draw samples every component once by reparameterisation and builds all layers' weights by one gather
 /// from the table [components | outliers | ellipse blends], so the likelihood's gradient reaches every
 /// variational parameter.
@@ -17,6 +21,8 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
 {
     readonly Parameter components_mean;
     readonly Parameter components_cholesky;
+    // Shared variant only: the columns a draw does not read (m_k[1]; l21, log l22), fixed at stage 2's fit (null otherwise).
+    readonly Tensor? components_mean_fixed, components_cholesky_fixed;
     readonly Parameter outliers_mu;
     readonly Parameter outliers_rho;
     // Prior tables and index tables are buffers: they move with .to(device) and are saved with the state dict.
@@ -27,7 +33,17 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
     /// <summary>Creates the module from a stage-2 plan.</summary>
     public SharedPosterior(SharedPosteriorPlan plan, SamplingVariant variant, SharedPrior prior = SharedPrior.EmpiricalBayes,
         double priorSigma = 1.0, Device? device = null)
-        : this(plan, variant, prior, priorSigma, device, null, null, null)
+        : this(plan, variant, prior, priorSigma, device, new PriorVarianceFloors(0, 0), null, null, null)
+    {
+    }
+
+    /// <summary>
+    /// Creates the module with a prior whose variances are at least <paramref name="floors"/> (original units): a prior
+    /// broader than the fit that q starts from (see <see cref="PriorVarianceFloors"/>).
+    /// </summary>
+    public SharedPosterior(SharedPosteriorPlan plan, SamplingVariant variant, SharedPrior prior, double priorSigma, Device? device,
+        PriorVarianceFloors floors)
+        : this(plan, variant, prior, priorSigma, device, floors, null, null, null)
     {
     }
 
@@ -36,8 +52,12 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
     /// started elsewhere (used by <see cref="Remerge"/>, which keeps what training has learned).
     /// </summary>
     SharedPosterior(SharedPosteriorPlan plan, SamplingVariant variant, SharedPrior prior, double priorSigma, Device? device,
-        Gaussian2[]? startComponents, float[]? startOutlierMu, float[]? startOutlierRho) : base(nameof(SharedPosterior))
+        PriorVarianceFloors floors, Gaussian2[]? startComponents, float[]? startOutlierMu, float[]? startOutlierRho) : base(nameof(SharedPosterior))
     {
+        ArgumentNullException.ThrowIfNull(floors);
+        if (!(floors.Weight >= 0 && floors.LogSigma >= 0) || double.IsInfinity(floors.Weight) || double.IsInfinity(floors.LogSigma))
+            throw new ArgumentOutOfRangeException(nameof(floors), floors, "The prior's variance floors must be finite and at least 0.");
+        Floors = floors;
         Plan = plan;
         _layerSizes = plan.Layers.Select(slice => slice.Count).ToArray();
         Variant = variant;
@@ -57,17 +77,33 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
         var outRho = startOutlierRho ?? plan.OutlierSigma.Select(s => (float)StochasticLayer.InverseSoftplus(Math.Max(s - StochasticLayer.SigmaFloor, 1e-12))).ToArray();
         var (startMean, startChol) = startComponents is null ? (mean, chol) : Tables(startComponents);
 
-        components_mean = new Parameter(tensor(startMean, new long[] { k, 2 }, device: device));
-        components_cholesky = new Parameter(tensor(startChol, new long[] { k, 3 }, device: device));
+        if (variant == SamplingVariant.Shared)
+        {
+            var fullMean = tensor(startMean, new long[] { k, 2 }, device: device);
+            var fullChol = tensor(startChol, new long[] { k, 3 }, device: device);
+            components_mean = new Parameter(fullMean[.., ..1].contiguous());
+            components_cholesky = new Parameter(fullChol[.., ..1].contiguous());
+            components_mean_fixed = fullMean[.., 1..].contiguous().DetachFromDisposeScope();
+            components_cholesky_fixed = fullChol[.., 1..].contiguous().DetachFromDisposeScope();
+            fullMean.Dispose();
+            fullChol.Dispose();
+        }
+        else
+        {
+            components_mean = new Parameter(tensor(startMean, new long[] { k, 2 }, device: device));
+            components_cholesky = new Parameter(tensor(startChol, new long[] { k, 3 }, device: device));
+        }
         outliers_mu = new Parameter(tensor(startOutlierMu ?? plan.OutlierMu, device: device));
         outliers_rho = new Parameter(tensor(outRho, device: device));
 
         if (prior == SharedPrior.EmpiricalBayes)
         {
-            prior_mean = tensor(mean, new long[] { k, 2 }, device: device);
-            prior_cholesky = tensor(chol, new long[] { k, 3 }, device: device);
+            var (priorMean, priorChol) = Tables(plan.Components.Select(floors.Apply).ToArray());
+            prior_mean = tensor(priorMean, new long[] { k, 2 }, device: device);
+            prior_cholesky = tensor(priorChol, new long[] { k, 3 }, device: device);
             prior_outlier_mu = tensor(plan.OutlierMu, device: device);
-            prior_outlier_sigma = tensor(plan.OutlierSigma, device: device);
+            double outlierFloor = Math.Sqrt(floors.Weight);
+            prior_outlier_sigma = tensor(plan.OutlierSigma.Select(v => (float)Math.Max(v, outlierFloor)).ToArray(), device: device);
         }
         else
         {
@@ -77,7 +113,7 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
             {
                 zeroMean[2 * c + 1] = mean[2 * c + 1];
                 diagChol[3 * c] = (float)Math.Log(priorSigma);
-                diagChol[3 * c + 2] = (float)(0.5 * Math.Log(plan.Components[c].Syy));
+                diagChol[3 * c + 2] = (float)(0.5 * Math.Log(Math.Max(plan.Components[c].Syy, floors.LogSigma)));
             }
             prior_mean = tensor(zeroMean, new long[] { k, 2 }, device: device);
             prior_cholesky = tensor(diagChol, new long[] { k, 3 }, device: device);
@@ -113,6 +149,16 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
     public SharedPrior PriorKind { get; }
     /// <summary>Scale of the zero-mean prior option.</summary>
     public double PriorSigma { get; }
+    /// <summary>The least variances of the prior (original units).</summary>
+    public PriorVarianceFloors Floors { get; }
+
+    /// <summary>
+    /// The full component tables, mean (K x 2) and raw Cholesky factor (K x 3): the parameters themselves in the
+    /// hierarchical variant, the trainable column joined to the fixed ones in the shared variant.
+    /// </summary>
+    (Tensor Mean, Tensor Cholesky) ComponentTables() => components_mean_fixed is null
+        ? (components_mean, components_cholesky)
+        : (cat(new[] { components_mean, components_mean_fixed }, 1), cat(new[] { components_cholesky, components_cholesky_fixed! }, 1));
 
     /// <summary>
     /// Merges components whose current posteriors are closer than <paramref name="threshold"/> (squared W2),
@@ -138,17 +184,20 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
             mu = outliers_mu.detach().cpu().data<float>().ToArray();
             rho = outliers_rho.detach().cpu().data<float>().ToArray();
         }
-        return new SharedPosterior(plan, Variant, PriorKind, PriorSigma, components_mean.device, merged, mu, rho);
+        return new SharedPosterior(plan, Variant, PriorKind, PriorSigma, components_mean.device, Floors, merged, mu, rho);
     }
 
     /// <summary>The stage-2 plan this posterior was built from.</summary>
     public SharedPosteriorPlan Plan { get; }
     /// <summary>How component draws become weights.</summary>
     public SamplingVariant Variant { get; }
-    /// <summary>Component means (K x 2).</summary>
+    /// <summary>Trainable component means: K x 2 (hierarchical), or K x 1, the weight coordinate m_k[0] (shared).</summary>
     public Parameter ComponentsMean => components_mean;
-    /// <summary>Raw Cholesky factors (K x 3: log l11, l21, log l22).</summary>
+    /// <summary>Trainable raw Cholesky factors: K x 3 (log l11, l21, log l22; hierarchical), or K x 1, log l11 (shared).</summary>
     public Parameter ComponentsCholesky => components_cholesky;
+
+    /// <summary>The parameters that set a scale (Cholesky factors, outlier rho): stage 3 trains them at their own rate.</summary>
+    public IEnumerable<Parameter> ScaleParameters => new[] { components_cholesky, outliers_rho };
     /// <summary>Outlier means.</summary>
     public Parameter OutliersMu => outliers_mu;
     /// <summary>Outlier rho (sigma = softplus(rho) + floor).</summary>
@@ -198,7 +247,8 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
 
     (Tensor Z, Tensor OutlierSigma) DrawComponents(NoiseSource noise)
     {
-        var z = components_mean.Plus(CholeskyTimes(components_cholesky, noise.Normal(components_mean)));
+        var (mean, cholesky) = ComponentTables();
+        var z = mean.Plus(CholeskyTimes(cholesky, noise.Normal(mean)));
         var outlierSigma = ScalarSafeOps.Add(ScalarSafeOps.Softplus(outliers_rho), StochasticLayer.SigmaFloor);
         return (z, outlierSigma);
     }
@@ -214,14 +264,15 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
     public Tensor KL()
     {
         var c = PriorConstants();
+        var (mean, cholesky) = ComponentTables();
         // [l11, l21, l22] from the raw table [log l11, l21, log l22]: exp of the masked table is 1 in the l21 column.
-        var l = (components_cholesky * c.LogColumns).exp().mul(c.LogColumns).addcmul(components_cholesky, c.PlainColumn, ScalarSafeOps.OneScalar);
+        var l = (cholesky * c.LogColumns).exp().mul(c.LogColumns).addcmul(cholesky, c.PlainColumn, ScalarSafeOps.OneScalar);
         // tr(P L L^T) = Pxx l11^2 + Pyy (l21^2 + l22^2) + 2 Pxy l11 l21.
         var trace = l.square().mul(c.TraceWeights).sum().Plus(l.select(1, 0).mul(l.select(1, 1)).mul(c.TwicePxy).sum());
-        var d = components_mean.Minus(prior_mean);
+        var d = mean.Minus(prior_mean);
         var quad = d.square().mul(c.QuadWeights).sum().Plus(d.select(1, 0).mul(d.select(1, 1)).mul(c.TwicePxy).sum());
         // log det(L L^T) = 2 (log l11 + log l22): the raw table's first and last columns.
-        var logDetQ = components_cholesky.mul(c.TwiceLogColumns).sum();
+        var logDetQ = cholesky.mul(c.TwiceLogColumns).sum();
         var components = trace.Plus(quad).Minus(logDetQ).mul(c.Half);
 
         var sigma = ScalarSafeOps.Add(ScalarSafeOps.Softplus(outliers_rho), StochasticLayer.SigmaFloor);
@@ -280,8 +331,9 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
     public Gaussian2[] CurrentComponents()
     {
         using var scope = NewDisposeScope();
-        var m = components_mean.detach().cpu().data<float>().ToArray();
-        var l = components_cholesky.detach().cpu().data<float>().ToArray();
+        var (mean, cholesky) = ComponentTables();
+        var m = mean.detach().cpu().data<float>().ToArray();
+        var l = cholesky.detach().cpu().data<float>().ToArray();
         return Enumerable.Range(0, m.Length / 2).Select(c =>
             Gaussian2.FromCholesky(m[2 * c], m[2 * c + 1], Math.Exp(l[3 * c]), l[3 * c + 1], Math.Exp(l[3 * c + 2]))).ToArray();
     }
@@ -311,5 +363,26 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
     {
         var l11 = raw[.., 0].exp(); var l21 = raw[.., 1]; var l22 = raw[.., 2].exp();
         return (l11 * l11, l11 * l21, (l21 * l21).Plus(l22 * l22));
+    }
+}
+
+/// <summary>
+/// The least variances of stage 3's prior, in original units: of the weight coordinate (the outliers' prior sigma is
+/// at least its square root) and of log sigma. Why: the empirical-Bayes prior is stage 2's fit, whose variances can be
+/// as small as the data's own spread (about 1e-18 for log sigma after a stage 1 that learned no scale); one optimiser
+/// step then moves q by 10^4 prior standard deviations and the KL explodes. A prior that is broader than q's start
+/// keeps the KL bounded and lets the data, not the fit, set the scales.
+/// </summary>
+/// <param name="Weight">Least variance of a component's weight coordinate (and squared sigma of an outlier's prior).</param>
+/// <param name="LogSigma">Least variance of a component's log-sigma coordinate.</param>
+public sealed record PriorVarianceFloors(double Weight, double LogSigma)
+{
+    /// <summary><paramref name="g"/> with its variances raised to the floors (the covariance scaled to stay positive definite).</summary>
+    public Gaussian2 Apply(Gaussian2 g)
+    {
+        double sxx = Math.Max(g.Sxx, Weight), syy = Math.Max(g.Syy, LogSigma);
+        // Keep the correlation: raising a variance alone cannot break positive definiteness, scaling Sxy keeps the shape.
+        double sxy = g.Sxx > 0 && g.Syy > 0 ? g.Sxy * Math.Sqrt(sxx / g.Sxx * (syy / g.Syy)) : 0;
+        return g with { Sxx = sxx, Sxy = sxy, Syy = syy };
     }
 }

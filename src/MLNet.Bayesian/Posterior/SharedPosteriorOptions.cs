@@ -22,7 +22,7 @@ public sealed class SharedPosteriorOptions
     /// <summary>A point whose squared Mahalanobis distance to its component exceeds this is blended between its two most responsible components (chi-square 95%, 2 dof).</summary>
     public double EllipseThreshold = 5.991;
     /// <summary>Components closer than this squared 2-Wasserstein distance are merged (0 disables).</summary>
-    public double MergeThreshold = 1.5e-7;
+    public double MergeThreshold = 1e-5;
     /// <summary>EM settings.</summary>
     public MixtureFitOptions Mixture = new();
     /// <summary>Seed of the subsampling and the k-means++ start.</summary>
@@ -46,6 +46,8 @@ public sealed class SharedPosteriorOptions
         OptionCheck.NonNegative(P + "Mixture." + nameof(MixtureFitOptions.Tolerance), Mixture.Tolerance);
         OptionCheck.Positive(P + "Mixture." + nameof(MixtureFitOptions.CovarianceFloor), Mixture.CovarianceFloor);
         OptionCheck.AtLeast(P + "Mixture." + nameof(MixtureFitOptions.MaxPoints), Mixture.MaxPoints, 0);
+        OptionCheck.NonNegative(P + "Mixture." + nameof(MixtureFitOptions.AbsoluteWeightVarianceFloor), Mixture.AbsoluteWeightVarianceFloor);
+        OptionCheck.NonNegative(P + "Mixture." + nameof(MixtureFitOptions.AbsoluteLogSigmaVarianceFloor), Mixture.AbsoluteLogSigmaVarianceFloor);
         if (Mixture.MaxDegreeOfParallelism != -1)
             OptionCheck.AtLeast(P + "Mixture." + nameof(MixtureFitOptions.MaxDegreeOfParallelism), Mixture.MaxDegreeOfParallelism, 1, "or -1 for every core");
     }

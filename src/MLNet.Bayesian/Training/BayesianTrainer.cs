@@ -48,6 +48,12 @@ public sealed partial class BayesianTrainer
     public Action<BayesianImageClassifier, BayesianStage>? StageCompleted { get; set; }
 
     /// <summary>
+    /// For ablations and tests that compare later stages from one stage 0: when set, stage 0 is not trained and the
+    /// network takes these weights instead (the state dict of a stage-0 network from the same factory and data shape).
+    /// </summary>
+    internal IReadOnlyDictionary<string, Tensor>? DeterministicState { get; set; }
+
+    /// <summary>
     /// Called on the training thread after every batch with where the run stands and an estimate of the time left:
     /// for progress bars and logs. Keep it short; it runs between LibTorch calls.
     /// </summary>
@@ -105,30 +111,47 @@ public sealed partial class BayesianTrainer
             _options.NormalizeMean, _options.NormalizeStd, device, report);
         try
         {
-            RunStage(classifier, BayesianStage.Deterministic, _options.DeterministicEpochs, _options.LearningRate, train, validation, rng, report, null);
-            OnStageCompleted(classifier, BayesianStage.Deterministic);
+            if (DeterministicState is null)
+            {
+                RunStage(classifier, BayesianStage.Deterministic, _options.DeterministicEpochs, _options.LearningRate, train, validation, rng, report, null, null);
+                OnStageCompleted(classifier, BayesianStage.Deterministic);
+            }
+            else
+            {
+                network.load_state_dict(new Dictionary<string, Tensor>(DeterministicState));
+                _log("stage 0: skipped, the network took the given stage-0 weights");
+            }
             if (_options.MeanFieldEpochs <= 0) return classifier;
 
             network.ConvertToMeanField(_options.InitialSigma);
             report.BayesianWeights = network.BayesianWeightCount;
             report.MeanFieldParameters = network.TrainableParameterCount;
             var gradients = network.Layers.Select(l => zeros_like(l.Layer.WeightMu!)).ToList();
-            RunStage(classifier, BayesianStage.MeanField, _options.MeanFieldEpochs, _options.BayesianLearningRate, train, validation, rng, report, gradients);
+            var squaredGradients = network.Layers.Select(l => zeros_like(l.Layer.WeightMu!)).ToList();
+            RunStage(classifier, BayesianStage.MeanField, _options.MeanFieldEpochs, _options.BayesianLearningRate, train, validation, rng, report, gradients, squaredGradients);
+            var fisher = squaredGradients.Select(g => g.cpu().data<float>().ToArray()).ToList();
+            squaredGradients.ForEach(g => g.Dispose());
+            var rawPoints = network.PosteriorPoints(null);
+            report.MeanFieldSigma = MeanFieldSigmaDiagnostics.Measure(
+                rawPoints.SelectMany(p => p.Sigma).Select(v => Math.Log(v)).ToArray(), fisher.SelectMany(f => f).Select(v => (double)v).ToArray());
+            _log($"stage 1: {report.MeanFieldSigma}");
             OnStageCompleted(classifier, BayesianStage.MeanField);
             if (_options.StopAfterMeanField) { gradients.ForEach(g => g.Dispose()); return classifier; }
 
             var points = network.PosteriorPoints(gradients.Select(g => g.cpu().data<float>().ToArray()).ToList());
             gradients.ForEach(g => g.Dispose());
+            points = FlatSigmaCheck(points, fisher, report.MeanFieldSigma, train.Count, report);
             _log($"stage 2: building the shared posterior from {points.Sum(p => (long)p.Mu.Length):N0} weights ...");
             var plan = SharedPosteriorBuilder.Build(points, _options.SharedPosterior);
             report.Posterior = plan.Statistics;
-            var shared = new SharedPosterior(plan, _options.Variant, _options.Prior, _options.PriorSigma, device);
+            var shared = new SharedPosterior(plan, _options.Variant, _options.Prior, _options.PriorSigma, device,
+                new PriorVarianceFloors(_options.PriorWeightVarianceFloor, _options.PriorLogSigmaVarianceFloor));
             network.UseSharedPosterior(shared);
             report.SharedParameters = network.TrainableParameterCount;
             _log($"stage 2: {plan.Statistics.Components} components, {plan.Statistics.Outliers} outliers, {plan.Statistics.EllipseWeights} ellipse weights " +
                  $"of {plan.Statistics.Weights} weights in {plan.Statistics.BuildSeconds:F2} s; trainable {report.SharedParameters:N0} " +
                  $"({report.CompressionVsDeterministic:F1}x fewer than deterministic, {report.CompressionVsMeanField:F1}x fewer than mean-field)");
-            RunStage(classifier, BayesianStage.Shared, _options.SharedEpochs, _options.SharedLearningRate, train, validation, rng, report, null);
+            RunStage(classifier, BayesianStage.Shared, _options.SharedEpochs, _options.SharedLearningRate, train, validation, rng, report, null, null);
             OnStageCompleted(classifier, BayesianStage.Shared);
             return classifier;
         }
@@ -139,8 +162,61 @@ public sealed partial class BayesianTrainer
         }
     }
 
+    /// <summary>
+    /// After stage 1: when log sigma came out flat (its spread below <see cref="TrainerOptions.FlatLogSigmaThreshold"/>),
+    /// warns and applies <see cref="TrainerOptions.FlatSigmaFallback"/>. Returns the points stage 2 builds from.
+    /// </summary>
+    IReadOnlyList<PosteriorLayerPoints> FlatSigmaCheck(IReadOnlyList<PosteriorLayerPoints> points, IReadOnlyList<float[]> fisher,
+        MeanFieldSigmaDiagnostics sigma, int trainCount, TrainingReport report)
+    {
+        if (!(sigma.LogSigmaSd < _options.FlatLogSigmaThreshold)) return points;
+        string what = $"warning: stage 1 left log sigma flat (sd {sigma.LogSigmaSd:G3} nats < {nameof(TrainerOptions.FlatLogSigmaThreshold)} " +
+                      $"{_options.FlatLogSigmaThreshold}): the variance parameters did not learn (too few stage-1 epochs or too low a " +
+                      $"{nameof(TrainerOptions.MeanFieldSigmaLearningRate)}), so sigma holds its initial value and carries no epistemic information.";
+        if (_options.FlatSigmaFallback == FlatSigmaFallback.None)
+        {
+            _log(what + $" {nameof(TrainerOptions.FlatSigmaFallback)} is None: stage 2 uses it as it is.");
+            return points;
+        }
+        // Diagonal Laplace: the posterior precision of a weight is N times the per-image Fisher plus the prior's precision.
+        // The per-image Fisher is about the batch size times the mean squared mini-batch gradient (a batch mean's variance is
+        // 1/B of an image's). The prior is stage 1's own flat sigma, not PriorSigma: stage 1 showed that the likelihood
+        // tolerates noise of that scale, while where the Fisher is near 0 a prior of PriorSigma (1) would put noise of 1
+        // on weights of about 0.05; so the Laplace sigma stays at most the flat one and shrinks where the loss is curved.
+        var laplace = points.Select((p, l) => p with
+        {
+            Sigma = p.Sigma.Select((s, i) => (float)Math.Max(1 / Math.Sqrt((double)trainCount * _options.BatchSize * fisher[l][i] + 1 / ((double)s * s)),
+                StochasticLayer.SigmaFloor)).ToArray(),
+        }).ToList();
+        report.FlatSigmaFallbackUsed = true;
+        report.MeanFieldSigma = MeanFieldSigmaDiagnostics.Measure(laplace.SelectMany(p => p.Sigma).Select(v => Math.Log(v)).ToArray(),
+            fisher.SelectMany(f => f).Select(v => (double)v).ToArray());
+        _log(what + " Fallback (Laplace): stage 2 uses sigma = (N F + 1/sigma1^2)^-1/2, with F the empirical Fisher of the last stage-1 epoch and sigma1 the flat stage-1 sigma, " +
+             $"so that the posterior plane's second axis holds curvature: {report.MeanFieldSigma}.");
+        return laplace;
+    }
+
+    /// <summary>
+    /// The parameter groups of a stage, each with its learning rate: stage 1 and stage 3 train the scales at their own
+    /// rate (see <see cref="TrainerOptions.MeanFieldSigmaLearningRate"/>); empty groups are left out.
+    /// </summary>
+    List<ParameterGroup> ParameterGroups(BayesianNetwork network, BayesianStage stage, double learningRate)
+    {
+        var trainable = network.parameters().Where(p => p.requires_grad).ToList();
+        var (scales, scaleRate) = stage switch
+        {
+            BayesianStage.MeanField => (network.Layers.Select(l => l.Layer.WeightRho!).ToList(), _options.MeanFieldSigmaLearningRate),
+            BayesianStage.Shared => (network.SharedPosterior!.ScaleParameters.ToList(), _options.SharedScaleLearningRate),
+            _ => (new List<TorchSharp.Modules.Parameter>(), learningRate),
+        };
+        var scaleHandles = scales.Select(p => p.Handle).ToHashSet();
+        var groups = new List<ParameterGroup> { new(trainable.Where(p => !scaleHandles.Contains(p.Handle)).ToList(), learningRate) };
+        if (scales.Count > 0) groups.Add(new(trainable.Where(p => scaleHandles.Contains(p.Handle)).ToList(), scaleRate));
+        return groups.Where(g => g.Parameters.Count > 0).ToList();
+    }
+
     void RunStage(BayesianImageClassifier classifier, BayesianStage stage, int epochs, double learningRate, ImageSet train,
-        ImageSet? validation, Random rng, TrainingReport report, List<Tensor>? gradientSums)
+        ImageSet? validation, Random rng, TrainingReport report, List<Tensor>? gradientSums, List<Tensor>? squaredGradientSums)
     {
         var network = classifier.Network;
         // Whatever was validated before describes the network as it was before this stage changed it.
@@ -153,8 +229,7 @@ public sealed partial class BayesianTrainer
         void NewOptimizer(int epochsLeft)
         {
             optimizer?.Dispose();
-            var parameters = network.parameters().Where(p => p.requires_grad).ToList();
-            optimizer = TrainingOptimizer.Create(_options.Optimizer, parameters, learningRate, _options.FlatOptimizer);
+            optimizer = TrainingOptimizer.Create(_options.Optimizer, ParameterGroups(network, stage, learningRate), _options.FlatOptimizer);
             scheduler = _options.CosineSchedule ? optim.lr_scheduler.CosineAnnealingLR(optimizer, Math.Max(1, epochsLeft * stepsPerEpoch)) : null;
         }
         NewOptimizer(epochs);
@@ -208,7 +283,9 @@ public sealed partial class BayesianTrainer
                     for (int i = 0; i < gradientSums.Count; i++)
                     {
                         var g = network.Layers[i].Layer.WeightMu!.grad;
-                        if (g is not null) gradientSums[i].add_(g.abs(), ScalarSafeOps.OneScalar);
+                        if (g is null) continue;
+                        gradientSums[i].add_(g.abs(), ScalarSafeOps.OneScalar);
+                        squaredGradientSums?[i].addcmul_(g, g, ScalarSafeOps.OneScalar);
                     }
                     gradientSteps++;
                 }
@@ -221,7 +298,7 @@ public sealed partial class BayesianTrainer
                 stepTimes.Add(clock.Elapsed.TotalMilliseconds);
             }
             if (gradientSums is not null && lastEpoch && gradientSteps > 0)
-                foreach (var g in gradientSums) g.div_(ScalarSafeOps.Constant(gradientSteps, g));
+                foreach (var g in gradientSums.Concat(squaredGradientSums ?? new List<Tensor>())) g.div_(ScalarSafeOps.Constant(gradientSteps, g));
             ran++;
 
             double epochSeconds = epochClock.Elapsed.TotalSeconds;

@@ -16,6 +16,13 @@ public sealed class TrainingReport
     public long MeanFieldParameters { get; set; }
     /// <summary>Trainable scalars of the shared-posterior network.</summary>
     public long SharedParameters { get; set; }
+    /// <summary>
+    /// Stage 1's posterior scales: spread of log sigma and its rank correlation with the empirical Fisher (null before
+    /// stage 1). After the flat-sigma fallback, the figures of the sigma stage 2 used.
+    /// </summary>
+    public MeanFieldSigmaDiagnostics? MeanFieldSigma { get; set; }
+    /// <summary>Whether stage 1 left log sigma flat and stage 2 used the Laplace sigma instead (see <see cref="TrainerOptions.FlatSigmaFallback"/>).</summary>
+    public bool FlatSigmaFallbackUsed { get; set; }
     /// <summary>Stage-2 counts (null when stage 2 did not run).</summary>
     public SharedPosteriorStatistics? Posterior { get; set; }
     /// <summary>

@@ -86,10 +86,13 @@ public sealed class SharedPosteriorModuleTests
         random.manual_seed(42);
         using var eps = randn(plan.Components.Length, 2);
         using var epsOut = randn(plan.OutlierPositions.Length);
+        // The shared variant trains only the weight coordinate: m_k[0] and log l11, one column each.
+        Assert.AreEqual(1L, posterior.ComponentsMean.shape[1]);
+        Assert.AreEqual(1L, posterior.ComponentsCholesky.shape[1]);
         var m = posterior.ComponentsMean.detach().data<float>().ToArray();
         var l = posterior.ComponentsCholesky.detach().data<float>().ToArray();
         var e = eps.data<float>().ToArray();
-        var z0 = Enumerable.Range(0, plan.Components.Length).Select(k => m[2 * k] + Math.Exp(l[3 * k]) * e[2 * k]).ToArray();
+        var z0 = Enumerable.Range(0, plan.Components.Length).Select(k => m[k] + Math.Exp(l[k]) * e[2 * k]).ToArray();
         var outlierSigma = posterior.OutliersRho.detach().data<float>().ToArray().Select(r => Math.Log(1 + Math.Exp(r)) + StochasticLayer.SigmaFloor).ToArray();
         var eo = epsOut.data<float>().ToArray();
         var outlierPos = plan.OutlierPositions.Select((p, i) => (p, i)).ToDictionary(t => t.p, t => t.i);
@@ -110,17 +113,56 @@ public sealed class SharedPosteriorModuleTests
         Assert.IsTrue(sameComponent.All(p => flat[p] == flat[inlier]));
     }
 
+    /// <summary>
+    /// Hierarchical draws read all five numbers of a component; shared draws read two (m_k[0], l11), and the other
+    /// three are fixed buffers rather than parameters that only the KL would move: the count says what training changes.
+    /// </summary>
     [TestMethod]
-    public void TrainableCountIsFivePerComponentPlusTwoPerOutlierPlusDeterministic()
+    [DataRow(SamplingVariant.Hierarchical, 5)]
+    [DataRow(SamplingVariant.Shared, 2)]
+    public void TrainableCountIsWhatADrawReadsPerComponentPlusTwoPerOutlierPlusDeterministic(SamplingVariant variant, int perComponent)
     {
         using var net = MeanFieldNet(7);
         long deterministic = net.Layers.Sum(l => l.Layer.Bias?.numel() ?? 0)
             + net.parameters().Where(p => p.requires_grad).Sum(p => p.numel())
             - net.Layers.Sum(l => l.Layer.WeightMu!.numel() + l.Layer.WeightRho!.numel() + (l.Layer.Bias?.numel() ?? 0));
         var plan = Plan(net);
-        net.UseSharedPosterior(new SharedPosterior(plan, SamplingVariant.Hierarchical));
-        Assert.AreEqual(5L * plan.Components.Length + 2L * plan.OutlierPositions.Length + deterministic, net.TrainableParameterCount);
+        var posterior = new SharedPosterior(plan, variant);
+        net.UseSharedPosterior(posterior);
+        Assert.AreEqual((long)perComponent * plan.Components.Length + 2L * plan.OutlierPositions.Length + deterministic, net.TrainableParameterCount);
         Assert.IsFalse(net.named_parameters().Any(p => p.name.EndsWith("weight_mu")));
+        // Freezing keeps the fixed numbers: the components are still stage 2's fit, all five numbers of each.
+        var current = posterior.CurrentComponents();
+        for (int k = 0; k < plan.Components.Length; k++)
+        {
+            Assert.AreEqual(plan.Components[k].My, current[k].My, 1e-5 * Math.Abs(plan.Components[k].My), $"component {k}: log-sigma mean");
+            Assert.AreEqual(plan.Components[k].Syy, current[k].Syy, 1e-4 * plan.Components[k].Syy, $"component {k}: log-sigma variance");
+        }
+    }
+
+    /// <summary>
+    /// The prior's variance floors hold in original units: the KL at the start (q = stage 2's fit) is the KL from the fit
+    /// to the floored fit, and it stays bounded however narrow the fit is.
+    /// </summary>
+    [TestMethod]
+    public void PriorVarianceFloorsMakeThePriorBroaderThanTheFit()
+    {
+        using var net = MeanFieldNet(12);
+        var plan = Plan(net);
+        var floors = new PriorVarianceFloors(Weight: 1e-4, LogSigma: 1e-2);
+        using var posterior = new SharedPosterior(plan, SamplingVariant.Shared, SharedPrior.EmpiricalBayes, 1.0, null, floors);
+        double expected = plan.Components.Sum(g => Gaussian2.KL(g, floors.Apply(g)));
+        expected += plan.OutlierSigma.Sum(s =>
+        {
+            double s0 = Math.Max(s, Math.Sqrt(floors.Weight));
+            return Math.Log(s0 / s) + s * (double)s / (2 * s0 * s0) - 0.5;
+        });
+        Assert.IsTrue(expected > 1, $"the floors broaden the prior: {expected}");
+        Assert.AreEqual(expected, posterior.KL().item<float>(), 1e-3 * expected);
+        foreach (var g in plan.Components.Select(floors.Apply))
+        {
+            Assert.IsTrue(g.Sxx >= floors.Weight && g.Syy >= floors.LogSigma && g.Det > 0, g.ToString());
+        }
     }
 
     [TestMethod]
@@ -178,7 +220,9 @@ public sealed class SharedPosteriorModuleTests
         var sigma = mu.Select(_ => (float)Math.Exp(-5 + rng.NextDouble() * 1e-3)).ToArray();
         var plan = SharedPosteriorBuilder.Build(new[] { new PosteriorLayerPoints("w", new long[] { mu.Length }, mu, sigma, null) },
             new SharedPosteriorOptions { ComponentBudget = 300, MinMembers = 20, OutlierQuantile = 0, GradientFraction = 0, MergeThreshold = 0,
-                Mixture = new MixtureFitOptions { MaxIterations = 5 } });
+                // The points' log sigma is flat on purpose (only mu has structure); without the absolute log-sigma floor the
+                // mixture resolves the 300 mu clusters within 5 EM iterations, which is what this index test needs.
+                Mixture = new MixtureFitOptions { MaxIterations = 5, AbsoluteLogSigmaVarianceFloor = 0 } });
         Assert.IsTrue(plan.Components.Length > 256, $"{plan.Components.Length} components");
         Assert.IsInstanceOfType<ushort[]>(plan.CompactComponentIndex);
     }

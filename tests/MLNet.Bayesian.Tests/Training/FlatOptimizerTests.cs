@@ -64,7 +64,8 @@ public sealed class FlatOptimizerTests
                 scheduler.step();
             }
         }
-        Assert.AreEqual(optA.ParamGroups.Single().LearningRate, optB.ParamGroups.Single().LearningRate, "the schedule drives both alike");
+        CollectionAssert.AreEqual(optA.ParamGroups.Select(g => g.LearningRate).ToArray(), optB.ParamGroups.Select(g => g.LearningRate).ToArray(),
+            "the schedule drives both alike, group by group");
         using var noGrad = no_grad();
         Assert.IsTrue(pb.Zip(initial).All(t => Differs(t.First, t.Second)), "every parameter moved");
         initial.ForEach(t => t.Dispose());
@@ -92,6 +93,56 @@ public sealed class FlatOptimizerTests
         double worst = LargestRelativeDifference(p => optim.AdamW(p, 1e-2, weight_decay: 0.05), p => new FlatAdam(p, 1e-2, weightDecay: 0.05));
         Console.WriteLine($"largest relative difference after {Steps} AdamW steps: {worst:E2}");
         Assert.IsTrue(worst <= RelativeTolerance, $"{worst:E2}");
+    }
+
+    /// <summary>Every other parameter in a second group at 10x the rate (stage 1 trains the scales faster than the means).</summary>
+    static List<ParameterGroup> TwoGroups(IReadOnlyList<Parameter> p, double rate) => new()
+    {
+        new(p.Where((_, i) => i % 2 == 0).ToList(), rate),
+        new(p.Where((_, i) => i % 2 == 1).ToList(), 10 * rate),
+    };
+
+    [TestMethod]
+    public void AdamWithParameterGroupsMatchesTorchSharpsAdamWithParamGroups()
+    {
+        double worst = LargestRelativeDifference(
+            p => optim.Adam(TwoGroups(p, 1e-2).Select(g => new Adam.ParamGroup(g.Parameters, lr: g.LearningRate)), 1e-2),
+            p =>
+            {
+                var optimizer = new FlatAdam(TwoGroups(p, 1e-2));
+                Assert.AreEqual(2, optimizer.Groups.Count, "one set of buffers per group");
+                return optimizer;
+            });
+        Console.WriteLine($"largest relative difference after {Steps} grouped Adam steps: {worst:E2}");
+        Assert.IsTrue(worst <= RelativeTolerance, $"{worst:E2}");
+    }
+
+    [TestMethod]
+    public void SgdWithParameterGroupsMatchesTorchSharpsSgdWithParamGroups()
+    {
+        double worst = LargestRelativeDifference(
+            p => optim.SGD(TwoGroups(p, 1e-2).Select(g => new SGD.ParamGroup(g.Parameters, lr: g.LearningRate, momentum: 0.9)), 1e-2, momentum: 0.9),
+            p => new FlatSgd(TwoGroups(p, 1e-2), momentum: 0.9));
+        Console.WriteLine($"largest relative difference after {Steps} grouped SGD steps: {worst:E2}");
+        Assert.IsTrue(worst <= RelativeTolerance, $"{worst:E2}");
+    }
+
+    [TestMethod]
+    public void TheCosineScheduleScalesEveryGroupFromItsOwnRate()
+    {
+        var parameters = Enumerable.Range(0, 4).Select(_ => new Parameter(randn(3))).ToList();
+        using var optimizer = new FlatAdam(TwoGroups(parameters, 1e-3));
+        var schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, 10);
+        for (int i = 0; i < 5; i++)
+        {
+            optimizer.step();
+            schedule.step();
+        }
+        var rates = optimizer.ParamGroups.Select(g => g.LearningRate).ToArray();
+        Assert.AreEqual(0.5e-3, rates[0], 1e-9, "half way down the cosine");
+        Assert.AreEqual(10 * rates[0], rates[1], 1e-9, "the second group keeps its 10x");
+        Assert.ThrowsExactly<ArgumentException>(() => new FlatAdam(new List<ParameterGroup> { new(parameters, 1e-3), new(parameters.Take(1).ToList(), 1e-2) }),
+            "a parameter in two groups would be updated twice");
     }
 
     [TestMethod]
@@ -212,7 +263,8 @@ public sealed class FlatOptimizerTests
             var flat = Run(flat: true);
             var perTensor = Run(flat: false);
             Assert.IsTrue(flat.Log.Any(l => l.Contains("re-merged")), "the optimiser was rebuilt after a re-merge: " + string.Join("\n", flat.Log));
-            CollectionAssert.AreEqual(new[] { 1, 1, 1 }, flat.Buffers, $"{kind}: every stage trained its parameters as views of one buffer");
+            // Stage 0 has one parameter group; stages 1 and 3 two (the scales train at their own rate), each its own buffer.
+            CollectionAssert.AreEqual(new[] { 1, 2, 2 }, flat.Buffers, $"{kind}: every stage trained its parameters as views of one buffer per group");
             Assert.IsTrue(perTensor.Buffers.All(b => b > 1), "TorchSharp's optimiser leaves each parameter its own storage");
             Assert.AreEqual(flat.Probabilities.Length, perTensor.Probabilities.Length);
             float worst = flat.Probabilities.Zip(perTensor.Probabilities).Max(t => Math.Abs(t.First - t.Second));

@@ -40,7 +40,7 @@ public sealed partial class BayesianTrainer
         {
             _log($"MC dropout: {epochs} epochs with dropout rate {_options.DropoutRate} on the input of every Conv2d/Linear layer but the first");
             using (InputDropout.Install(network.Network, _options.DropoutRate))
-                RunStage(classifier, BayesianStage.Deterministic, epochs, _options.LearningRate, train, validation, rng, report, null);
+                RunStage(classifier, BayesianStage.Deterministic, epochs, _options.LearningRate, train, validation, rng, report, null, null);
             network.UseMcDropout(_options.DropoutRate);
             report.BayesianWeights = network.BayesianWeightCount;
             // The loop validated without dropout; the model scores with S masks, and its report says so.
@@ -83,7 +83,7 @@ public sealed partial class BayesianTrainer
                 if (m == 0) ensemble = member;
                 else others.Add(network);
                 _log($"deep ensemble: member {m + 1}/{members}, seed {seed + m}");
-                RunStage(member, BayesianStage.Deterministic, _options.DeterministicEpochs, _options.LearningRate, train, validation, memberRng, report, null);
+                RunStage(member, BayesianStage.Deterministic, _options.DeterministicEpochs, _options.LearningRate, train, validation, memberRng, report, null, null);
             }
             ensemble!.Network.UseEnsemble(others);
             assembled = true;

@@ -13,7 +13,8 @@ internal sealed class FlatAdam : FlatOptimizer
     readonly double _beta1, _beta2, _weightDecay;
     // Kept for the optimiser's lifetime: a Scalar made implicitly per call could be finalised mid-call (see ScalarSafeOps).
     readonly Scalar _beta1Scalar, _oneMinusBeta1, _beta2Scalar, _oneMinusBeta2, _eps;
-    readonly Tensor[] _expAvg, _expAvgSq, _denominator;
+    // Per parameter group, one tensor per flat buffer of that group.
+    readonly Tensor[][] _expAvg, _expAvgSq, _denominator;
     long _steps;
 
     /// <summary>
@@ -22,7 +23,13 @@ internal sealed class FlatAdam : FlatOptimizer
     /// </summary>
     public FlatAdam(IEnumerable<Parameter> parameters, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
         double weightDecay = 0)
-        : base(parameters, learningRate)
+        : this(new[] { new ParameterGroup(parameters.ToList(), learningRate) }, beta1, beta2, eps, weightDecay)
+    {
+    }
+
+    /// <summary>Adam over parameter groups, each at its own learning rate (TorchSharp's Adam with param groups).</summary>
+    public FlatAdam(IReadOnlyList<ParameterGroup> groups, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
+        : base(groups)
     {
         if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must lie in [0, 1).");
         if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must lie in [0, 1).");
@@ -34,30 +41,33 @@ internal sealed class FlatAdam : FlatOptimizer
         _beta2Scalar = beta2.ToScalar();
         _oneMinusBeta2 = (1 - beta2).ToScalar();
         _eps = eps.ToScalar();
-        _expAvg = Flat.Values.Select(v => zeros_like(v).DetachFromDisposeScope()).ToArray();
-        _expAvgSq = Flat.Values.Select(v => zeros_like(v).DetachFromDisposeScope()).ToArray();
-        _denominator = Flat.Values.Select(v => empty_like(v).DetachFromDisposeScope()).ToArray();
+        _expAvg = Groups.Select(g => g.Values.Select(v => zeros_like(v).DetachFromDisposeScope()).ToArray()).ToArray();
+        _expAvgSq = Groups.Select(g => g.Values.Select(v => zeros_like(v).DetachFromDisposeScope()).ToArray()).ToArray();
+        _denominator = Groups.Select(g => g.Values.Select(v => empty_like(v).DetachFromDisposeScope()).ToArray()).ToArray();
     }
 
     /// <inheritdoc/>
-    protected override void Update(double learningRate)
+    protected override void BeginStep() => _steps++;
+
+    /// <inheritdoc/>
+    protected override void Update(FlatParameters flat, int group, double learningRate)
     {
-        _steps++;
         double biasCorrection1 = 1 - Math.Pow(_beta1, _steps);
         double biasCorrection2 = 1 - Math.Pow(_beta2, _steps);
         using var decay = (1 - learningRate * _weightDecay).ToScalar();
         using var sqrtBiasCorrection2 = Math.Sqrt(biasCorrection2).ToScalar();
         using var stepSize = (-(learningRate / biasCorrection1)).ToScalar();
-        for (int i = 0; i < _expAvg.Length; i++)
+        var (expAvg, expAvgSq, denominator) = (_expAvg[group], _expAvgSq[group], _denominator[group]);
+        for (int i = 0; i < expAvg.Length; i++)
         {
-            var values = Flat.Values[i];
-            var grad = Flat.Gradients[i];
+            var values = flat.Values[i];
+            var grad = flat.Gradients[i];
             if (_weightDecay != 0) values.mul_(decay);
-            _expAvg[i].mul_(_beta1Scalar).add_(grad, _oneMinusBeta1);
-            _expAvgSq[i].mul_(_beta2Scalar).addcmul_(grad, grad, _oneMinusBeta2);
+            expAvg[i].mul_(_beta1Scalar).add_(grad, _oneMinusBeta1);
+            expAvgSq[i].mul_(_beta2Scalar).addcmul_(grad, grad, _oneMinusBeta2);
             // A kept buffer rather than sqrt(): a fresh tensor of the model's size every step would be allocated and freed each time.
-            _denominator[i].copy_(_expAvgSq[i]).sqrt_().div_(sqrtBiasCorrection2).add_(_eps);
-            values.addcdiv_(_expAvg[i], _denominator[i], stepSize);
+            denominator[i].copy_(expAvgSq[i]).sqrt_().div_(sqrtBiasCorrection2).add_(_eps);
+            values.addcdiv_(expAvg[i], denominator[i], stepSize);
         }
     }
 
@@ -66,7 +76,7 @@ internal sealed class FlatAdam : FlatOptimizer
     {
         base.Dispose(disposing);
         if (!disposing) return;
-        foreach (var t in _expAvg.Concat(_expAvgSq).Concat(_denominator)) t.Dispose();
+        foreach (var t in _expAvg.Concat(_expAvgSq).Concat(_denominator).SelectMany(g => g)) t.Dispose();
         foreach (var s in new[] { _beta1Scalar, _oneMinusBeta1, _beta2Scalar, _oneMinusBeta2, _eps }) s.Dispose();
     }
 }
