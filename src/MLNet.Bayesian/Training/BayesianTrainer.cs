@@ -104,11 +104,8 @@ public sealed partial class BayesianTrainer
         _batchesDone = 0;
         _batchesPlanned = (long)StepsPerEpoch(train) * (_options.DeterministicEpochs + Math.Max(0, _options.MeanFieldEpochs) +
             (_options.MeanFieldEpochs > 0 && !_options.StopAfterMeanField ? _options.SharedEpochs : 0));
-        var network = new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count));
-        network.to(device);
-        var report = new TrainingReport { DeterministicParameters = network.TrainableParameterCount };
-        var classifier = new BayesianImageClassifier(network, train.Channels, train.Height, train.Width, train.ClassNames,
-            _options.NormalizeMean, _options.NormalizeStd, device, report);
+        var classifier = NewClassifier(factory, train, device, new TrainingReport());
+        var (network, report) = (classifier.Network, classifier.Report);
         try
         {
             if (DeterministicState is null)
@@ -338,6 +335,19 @@ public sealed partial class BayesianTrainer
         optimizer.Dispose();
         var median = stepTimes.Count == 0 ? 0 : stepTimes.OrderBy(t => t).ElementAt(stepTimes.Count / 2);
         report.Stages.Add(new StageReport(stage, ran, network.TrainableParameterCount, metrics, median));
+    }
+
+    /// <summary>
+    /// A fresh network of the factory's architecture on <paramref name="device"/>, wrapped with what scoring needs, reporting
+    /// into <paramref name="report"/> (whose deterministic parameter count it sets when not yet set: an ensemble's members share one report).
+    /// </summary>
+    BayesianImageClassifier NewClassifier(NetworkFactory factory, ImageSet train, Device device, TrainingReport report)
+    {
+        var network = new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count));
+        network.to(device);
+        if (report.DeterministicParameters == 0) report.DeterministicParameters = network.TrainableParameterCount;
+        return new BayesianImageClassifier(network, train.Channels, train.Height, train.Width, train.ClassNames,
+            _options.NormalizeMean, _options.NormalizeStd, device, report);
     }
 
     int StepsPerEpoch(ImageSet train) => (train.Count + _options.BatchSize - 1) / _options.BatchSize;

@@ -31,11 +31,8 @@ public sealed partial class BayesianTrainer
     {
         int epochs = _options.DeterministicEpochs + _options.MeanFieldEpochs + _options.SharedEpochs;
         _batchesPlanned = (long)StepsPerEpoch(train) * epochs;
-        var network = new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count));
-        network.to(device);
-        var report = new TrainingReport { DeterministicParameters = network.TrainableParameterCount };
-        var classifier = new BayesianImageClassifier(network, train.Channels, train.Height, train.Width, train.ClassNames,
-            _options.NormalizeMean, _options.NormalizeStd, device, report);
+        var classifier = NewClassifier(factory, train, device, new TrainingReport());
+        var (network, report) = (classifier.Network, classifier.Report);
         try
         {
             _log($"MC dropout: {epochs} epochs with dropout rate {_options.DropoutRate} on the input of every Conv2d/Linear layer but the first");
@@ -75,11 +72,8 @@ public sealed partial class BayesianTrainer
             {
                 random.manual_seed(seed + m);
                 var memberRng = m == 0 ? rng : new Random(seed + m);
-                var network = new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count));
-                network.to(device);
-                if (m == 0) report.DeterministicParameters = network.TrainableParameterCount;
-                var member = new BayesianImageClassifier(network, train.Channels, train.Height, train.Width, train.ClassNames,
-                    _options.NormalizeMean, _options.NormalizeStd, device, report);
+                var member = NewClassifier(factory, train, device, report);
+                var network = member.Network;
                 if (m == 0) ensemble = member;
                 else others.Add(network);
                 _log($"deep ensemble: member {m + 1}/{members}, seed {seed + m}");
