@@ -78,7 +78,7 @@ internal static class AblationBenchmark
             new("0 baseline", "settings before the fixes (one learning rate per stage, relative covariance floor, the fit as prior, merge threshold 1.5e-7)", () => baseline),
             new("5 + flat-sigma check (all defaults)", "the flat-sigma check with the Laplace fallback: every default of this version",
                 () => With(merge, o => o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold)),
-            new("1 + stage-1 sigma learning rate", $"rho trained at {defaults.MeanFieldSigmaLearningRate} (100:1 to the means, as the authors)", () => sigmaLr),
+            new("1 + stage-1 sigma learning rate", $"rho trained at {defaults.MeanFieldSigmaLearningRate} (the default, 10:1 to the means)", () => sigmaLr),
             new("2 + absolute floors, broad prior", $"mixture floors {defaults.SharedPosterior.Mixture.AbsoluteWeightVarianceFloor:G2} / {defaults.SharedPosterior.Mixture.AbsoluteLogSigmaVarianceFloor:G2}, " +
                 $"prior floors {defaults.PriorWeightVarianceFloor:G2} / {defaults.PriorLogSigmaVarianceFloor:G2} (weight / log sigma variance)", () => floors),
             new("3 + stage-3 scale learning rate", $"Cholesky factors and outlier rho at {defaults.SharedScaleLearningRate} (means {defaults.SharedLearningRate})", () => sharedLr),

@@ -111,9 +111,12 @@ public class TrainerOptions
     /// Learning rate of the posterior scales (every rho) in stage 1; the means keep <see cref="BayesianLearningRate"/>.
     /// Why a rate of its own: the KL's gradient on every rho is about the same small constant, and Adam turns any
     /// consistent gradient into a step of the learning rate, so at the means' rate every log sigma drifts up by the
-    /// same amount and stage 1 learns no scale at all. The authors train the scales 100x faster than the means (the default).
+    /// same amount and stage 1 learns no scale at all. The authors train the scales 100x faster than the means; on full
+    /// Fashion-MNIST (main job, 5/2/2 epochs) 100x (0.1) spread log sigma over 5 nats and cost 5.6 points of accuracy
+    /// (84.3% against 89.9%), 10x (0.01, the default) kept the accuracy (89.95%) with a log-sigma spread of 0.63 nats, rank
+    /// correlation -0.97 with the empirical Fisher, and raised the OOD AUROC by mutual information from 0.773 to 0.867.
     /// </summary>
-    public double MeanFieldSigmaLearningRate = 1e-1;
+    public double MeanFieldSigmaLearningRate = 1e-2;
     /// <summary>
     /// Learning rate of the scales in stage 3 (components' Cholesky factors, outliers' rho); the means keep
     /// <see cref="SharedLearningRate"/>. 100x the means' rate, as in stage 1: at the means' rate the scales move a few
