@@ -174,8 +174,11 @@ internal sealed class Chart
             {
                 var (x, label) = _markers[m];
                 canvas.DrawLine(Px(x), Top, Px(x), Height - Bottom, marker);
-                // Below the legend, one line per marker, so that neither overlaps the other.
-                canvas.DrawText(label, Px(x) + 4, Top + 36 + 18 * _series.Count + 15 * m, markerText);
+                // Below the legend, one line per marker, so that neither overlaps the other; on the line's left when the
+                // right of it has no room (a threshold near the largest value would lose its label at the edge).
+                float textX = Px(x) + 4, width = markerText.MeasureText(label);
+                if (textX + width > Width - Right) textX = Math.Max(Left, Px(x) - 4 - width);
+                canvas.DrawText(label, textX, Top + 36 + 18 * _series.Count + 15 * m, markerText);
             }
         canvas.Restore();
 
