@@ -8,10 +8,11 @@ import sys
 
 TOP = {"dataset", "architecture", "epochs", "quick", "commit", "date", "threads", "device", "methods"}
 METHOD = ["method", "accuracy", "nll", "ece", "brier", "aurc", "ood_auroc_entropy", "ood_auroc_mutual_information",
-          "ood_auroc_confidence", "shift_rotate30_accuracy", "shift_rotate30_ece", "shift_noise_accuracy", "shift_noise_ece",
+          "ood_auroc_confidence", "ood_auroc_feature_distance", "ood_auroc_energy", "shift_rotate30_accuracy", "shift_rotate30_ece", "shift_noise_accuracy", "shift_noise_ece",
           "trainable_parameters", "model_bytes", "train_step_ms", "train_step_ratio_vs_deterministic",
           "predict_images_per_s", "predict_images_per_s_mlnet", "posterior_build_seconds", "samples"]
-UNIT = {"accuracy", "ece", "aurc", "ood_auroc_entropy", "ood_auroc_mutual_information", "ood_auroc_confidence",
+UNIT = {"accuracy", "ece", "aurc", "ood_auroc_entropy", "ood_auroc_mutual_information", "ood_auroc_confidence", "ood_auroc_feature_distance",
+        "ood_auroc_energy",
         "shift_rotate30_accuracy", "shift_rotate30_ece", "shift_noise_accuracy", "shift_noise_ece"}
 METHODS = {"deterministic", "mean_field", "2dgbnn_shared", "2dgbnn_hierarchical", "mc_dropout", "deep_ensemble"}
 

@@ -15,6 +15,10 @@ internal sealed record MethodResult
     /// <summary>Null for a deterministic network: one sample has no mutual information.</summary>
     [JsonPropertyName("ood_auroc_mutual_information")] public double? OodAurocMutualInformation { get; init; }
     [JsonPropertyName("ood_auroc_confidence")] public double OodAurocConfidence { get; init; }
+    /// <summary>By the distance of the features to the training images' class Gaussians (every method has it).</summary>
+    [JsonPropertyName("ood_auroc_feature_distance")] public double OodAurocFeatureDistance { get; init; }
+    /// <summary>By the free energy of the logits.</summary>
+    [JsonPropertyName("ood_auroc_energy")] public double OodAurocEnergy { get; init; }
     [JsonPropertyName("shift_rotate30_accuracy")] public double ShiftRotate30Accuracy { get; init; }
     [JsonPropertyName("shift_rotate30_ece")] public double ShiftRotate30Ece { get; init; }
     [JsonPropertyName("shift_noise_accuracy")] public double ShiftNoiseAccuracy { get; init; }

@@ -191,6 +191,8 @@ internal sealed partial class MethodsBenchmark
             OodAurocEntropy = report.OutOfDistribution![UncertaintyScore.PredictiveEntropy].Auroc,
             OodAurocMutualInformation = bayesian ? report.OutOfDistribution[UncertaintyScore.MutualInformation].Auroc : null,
             OodAurocConfidence = report.OutOfDistribution[UncertaintyScore.Confidence].Auroc,
+            OodAurocFeatureDistance = report.OutOfDistribution[UncertaintyScore.FeatureDistance].Auroc,
+            OodAurocEnergy = report.OutOfDistribution[UncertaintyScore.Energy].Auroc,
             ShiftRotate30Accuracy = rotatedMetrics.Accuracy, ShiftRotate30Ece = rotatedMetrics.Ece,
             ShiftNoiseAccuracy = noisyMetrics.Accuracy, ShiftNoiseEce = noisyMetrics.Ece,
             TrainableParameters = trainable, ModelBytes = SavedBytes(method, classifier, samples),

@@ -93,11 +93,11 @@ internal static class ResultsWriter
                      $"{posterior.ComponentBudget}, outliers outside the [{posterior.OutlierQuantile}, {1 - posterior.OutlierQuantile}] quantiles of either coordinate, " +
                      $"|mu| >= {posterior.MuThreshold}, and the top {posterior.GradientFraction} by gradient magnitude.");
         s.AppendLine();
-        s.AppendLine("| method | S | accuracy | NLL | ECE | Brier | AURC | OOD AUROC entropy | OOD AUROC MI | OOD AUROC confidence | rot30 acc | rot30 ECE | noise acc | noise ECE | trainable | model bytes | step ms | step ratio | images/s | images/s via ML.NET | stage 2 s |");
-        s.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        s.AppendLine("| method | S | accuracy | NLL | ECE | Brier | AURC | OOD AUROC entropy | OOD AUROC MI | OOD AUROC confidence | OOD AUROC feature distance | OOD AUROC energy | rot30 acc | rot30 ECE | noise acc | noise ECE | trainable | model bytes | step ms | step ratio | images/s | images/s via ML.NET | stage 2 s |");
+        s.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var m in h.Methods)
             s.AppendLine($"| {m.Method} | {m.Samples} | {100 * m.Accuracy:F2}% | {m.Nll:F4} | {m.Ece:F4} | {m.Brier:F4} | {m.Aurc:F4} | {m.OodAurocEntropy:F3} | " +
-                $"{(m.OodAurocMutualInformation is double mi ? mi.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} | {m.OodAurocConfidence:F3} | " +
+                $"{(m.OodAurocMutualInformation is double mi ? mi.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} | {m.OodAurocConfidence:F3} | {m.OodAurocFeatureDistance:F3} | {m.OodAurocEnergy:F3} | " +
                 $"{100 * m.ShiftRotate30Accuracy:F2}% | {m.ShiftRotate30Ece:F4} | {100 * m.ShiftNoiseAccuracy:F2}% | {m.ShiftNoiseEce:F4} | {m.TrainableParameters:N0} | " +
                 $"{m.ModelBytes:N0} | {m.TrainStepMs:F1} | {m.TrainStepRatioVsDeterministic:F2} | {m.PredictImagesPerS:F0} | {m.PredictImagesPerSMLNet:F0} | " +
                 $"{(m.PosteriorBuildSeconds is double b ? b.ToString("F2", CultureInfo.InvariantCulture) : "n/a")} |");

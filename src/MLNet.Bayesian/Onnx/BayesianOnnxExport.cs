@@ -18,7 +18,9 @@ namespace MLNet.Bayesian.Onnx;
 /// input scale, 1/255 for ExtractPixels vectors), normalised in the graph as in training.</para>
 /// <para>Outputs: <c>probabilities</c> [batch, K] (posterior mean), <c>predicted_class</c> int64 [batch],
 /// <c>predicted_label</c> string [batch], <c>confidence</c>, <c>predictive_entropy</c>, <c>expected_entropy</c>,
-/// <c>mutual_information</c> float [batch].</para>
+/// <c>mutual_information</c>, <c>feature_distance</c> float [batch] (<see cref="Ood.FeatureGaussians"/>: the features are
+/// the tapped layer's input in each draw, averaged over a member's draws; 0 without a feature fit), <c>energy</c> float [batch]
+/// (-log sum exp of each draw's logits, averaged over the draws).</para>
 /// <para>The S draws are <see cref="BayesianNetwork.Draw"/>(seed, s), the draws the in-memory scorer uses, so both
 /// give the same scores; a deep ensemble exports member s mod M for sample s, and S is its number of members. With the shared sampling variant the file holds the S value tables
 /// [components | outliers | blends] and one compact component index per weight (uint8 up to 256 components,
@@ -29,7 +31,7 @@ namespace MLNet.Bayesian.Onnx;
 public static class BayesianOnnxExport
 {
     /// <summary>The format this version writes and reads.</summary>
-    public const string FormatVersion = "mlnet-bayesian-onnx/2";
+    public const string FormatVersion = "mlnet-bayesian-onnx/3";
 
     /// <summary>Output names of the bare (batch) graph, by statistic.</summary>
     public static IReadOnlyDictionary<PredictionStatistic, string> BatchOutputNames { get; } = new Dictionary<PredictionStatistic, string>
@@ -40,6 +42,8 @@ public static class BayesianOnnxExport
         [PredictionStatistic.PredictiveEntropy] = "predictive_entropy",
         [PredictionStatistic.ExpectedEntropy] = "expected_entropy",
         [PredictionStatistic.MutualInformation] = "mutual_information",
+        [PredictionStatistic.FeatureDistance] = "feature_distance",
+        [PredictionStatistic.Energy] = "energy",
     };
 
     /// <summary>Exports with batch-shaped outputs, for any ONNX runtime.</summary>
@@ -93,15 +97,28 @@ public static class BayesianOnnxExport
 
         var perSampleWeights = WriteDraws(model, samples, seed, g);
         var probabilities = new List<string>();
+        var energies = new List<string>();
+        var taps = model.FeatureGaussians is null ? null : model.FeatureTaps;
+        var memberFeatures = network.Members.Select(_ => new List<string>()).ToArray();
         for (int s = 0; s < samples; s++)
         {
-            var exporter = new OnnxNetworkExporter(g, perSampleWeights[s]);
+            int member = s % network.Members.Count;
+            var exporter = new OnnxNetworkExporter(g, perSampleWeights[s]) { Tap = taps?.Layers[member] };
             string logits = exporter.Export(network.MemberFor(s), x);
             string p = g.Node("Softmax", new[] { logits }, ("axis", 1L));
             probabilities.Add(g.Node("Unsqueeze", new[] { p, g.Int64s("axes", 0) }));
+            energies.Add(g.Node("Neg", new[] { g.Node("ReduceLogSumExp", new[] { logits }, ("axes", new long[] { 1 }), ("keepdims", 0L)) }));   // [N]
+            if (taps is not null)
+                memberFeatures[member].Add(Features(g, exporter.TappedInput ?? throw new InvalidOperationException("The feature layer is not part of the exported graph."),
+                    taps.Convolutional[member], taps.InputRanks[member]));
         }
         string all = probabilities.Count == 1 ? probabilities[0] : g.Node("Concat", probabilities.ToArray(), ("axis", 0L));   // [S, N, K]
         var statistics = Statistics(g, all);
+        statistics[PredictionStatistic.FeatureDistance] = taps is null
+            ? g.Node("Sub", new[] { statistics[PredictionStatistic.Confidence], statistics[PredictionStatistic.Confidence] })   // 0: no feature fit
+            : FeatureDistance(g, memberFeatures, model.FeatureGaussians!);
+        statistics[PredictionStatistic.Energy] = energies.Count == 1 ? energies[0]
+            : g.Node("Div", new[] { g.Node("Sum", energies.ToArray()), g.Scalar("samples", energies.Count) });
 
         foreach (var (statistic, name) in outputs)
         {
@@ -152,6 +169,50 @@ public static class BayesianOnnxExport
             [PredictionStatistic.ExpectedEntropy] = expected,
             [PredictionStatistic.MutualInformation] = g.Node("Max", new[] { g.Node("Sub", new[] { entropy, expected }), g.Scalar("zero", 0f) }),
         };
+    }
+
+    /// <summary>The N x D features of a feature layer's input, as <see cref="Ood.FeatureTaps.Features"/> reads them.</summary>
+    static string Features(OnnxGraphBuilder g, string input, bool convolutional, int rank)
+    {
+        if (rank == 2) return input;
+        var axes = convolutional ? Enumerable.Range(2, rank - 2) : Enumerable.Range(1, rank - 2);
+        return g.Node("ReduceMean", new[] { input }, ("axes", axes.Select(a => (long)a).ToArray()), ("keepdims", 0L));
+    }
+
+    /// <summary>
+    /// The feature distance (<see cref="Ood.FeatureGaussians.Distances"/>): per member, its draws' features averaged, the
+    /// squared Mahalanobis distance to every class by expansion, clamped at 0, the minimum over classes and its square root;
+    /// then the mean over members. Returns [N].
+    /// </summary>
+    static string FeatureDistance(OnnxGraphBuilder g, IReadOnlyList<List<string>> memberFeatures, IReadOnlyList<Ood.FeatureGaussians> fits)
+    {
+        var distances = new List<string>();
+        for (int m = 0; m < fits.Count; m++)
+        {
+            var fit = fits[m];
+            var features = memberFeatures[m];
+            string f = features.Count == 1 ? features[0]
+                : g.Node("Div", new[] { g.Node("Sum", features.ToArray()), g.Scalar("draws", features.Count) });                      // [N, D]
+            int d = fit.Dimension, k = fit.FittedClasses.Length;
+            string z = g.Node("MatMul", new[] { f, g.Initializer("whitening_t", Transpose(fit.Whitening, d), d, d) });                  // [N, D]
+            string cross = g.Node("MatMul", new[] { z, g.Initializer("whitened_means_t", Transpose(fit.WhitenedMeans, k, d), d, k) });  // [N, K]
+            string norm = g.Node("ReduceSumSquare", new[] { z }, ("axes", new long[] { 1 }), ("keepdims", 1L));                      // [N, 1]
+            string squared = g.Node("Add", new[] { g.Node("Sub", new[] { norm, g.Node("Mul", new[] { cross, g.Scalar("two", 2f) }) }),
+                g.Initializer("whitened_mean_norms", fit.WhitenedMeanNorms, k) });
+            string nearest = g.Node("ReduceMin", new[] { g.Node("Max", new[] { squared, g.Scalar("zero", 0f) }) }, ("axes", new long[] { 1 }), ("keepdims", 0L));
+            distances.Add(g.Node("Sqrt", new[] { nearest }));
+        }
+        return distances.Count == 1 ? distances[0] : g.Node("Div", new[] { g.Node("Sum", distances.ToArray()), g.Scalar("members", distances.Count) });
+    }
+
+    static float[] Transpose(float[] values, int rows, int? columns = null)
+    {
+        int c = columns ?? rows;
+        var result = new float[values.Length];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < c; j++)
+                result[j * rows + i] = values[i * c + j];
+        return result;
     }
 
     /// <summary>

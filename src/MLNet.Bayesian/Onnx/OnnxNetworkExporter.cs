@@ -23,8 +23,14 @@ internal sealed class OnnxNetworkExporter
 
     public OnnxGraphBuilder Graph { get; }
 
+    /// <summary>A layer whose input to record (the feature layer, see <see cref="Ood.FeatureTaps"/>).</summary>
+    public nn.Module? Tap { get; init; }
+    /// <summary>The value that went into <see cref="Tap"/> (null until it is exported).</summary>
+    public string? TappedInput { get; private set; }
+
     public string Export(nn.Module module, string x)
     {
+        if (Tap is not null && ReferenceEquals(module, Tap)) TappedInput = x;
         switch (module)
         {
             case SmallCnn smallCnn:

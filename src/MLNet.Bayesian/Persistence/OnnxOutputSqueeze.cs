@@ -16,7 +16,7 @@ namespace MLNet.Bayesian.Persistence;
 public sealed class OnnxOutputSqueeze : CustomMappingFactory<OnnxOutputSqueeze.Input, OnnxOutputSqueeze.Output>
 {
     /// <summary>Name under which the mapping is saved in the model zip.</summary>
-    public const string ContractName = "MLNet.Bayesian.OnnxOutputSqueeze.v2";
+    public const string ContractName = "MLNet.Bayesian.OnnxOutputSqueeze.v3";
     /// <summary>Intermediate columns: the graph's packed statistics and the squeezed class index.</summary>
     public const string StatisticsColumn = "__mlnb_statistics", PredictedClassScalarColumn = "__mlnb_predicted_class_scalar";
 
@@ -24,6 +24,7 @@ public sealed class OnnxOutputSqueeze : CustomMappingFactory<OnnxOutputSqueeze.I
     public static IReadOnlyList<PredictionStatistic> Statistics { get; } = new[]
     {
         PredictionStatistic.Confidence, PredictionStatistic.PredictiveEntropy, PredictionStatistic.ExpectedEntropy, PredictionStatistic.MutualInformation,
+        PredictionStatistic.FeatureDistance, PredictionStatistic.Energy,
     };
 
     /// <inheritdoc />
@@ -39,14 +40,16 @@ public sealed class OnnxOutputSqueeze : CustomMappingFactory<OnnxOutputSqueeze.I
         output.PredictiveEntropy = input.Statistics[1];
         output.ExpectedEntropy = input.Statistics[2];
         output.MutualInformation = input.Statistics[3];
+        output.FeatureDistance = input.Statistics[4];
+        output.Energy = input.Statistics[5];
         output.PredictedClass = input.PredictedClass[0];
     }
 
     /// <summary>The ONNX outputs as ML.NET reads them.</summary>
     public sealed class Input
     {
-        /// <summary>Confidence, predictive entropy, expected entropy, mutual information.</summary>
-        [ColumnName(StatisticsColumn), VectorType(4)] public float[] Statistics { get; set; } = new float[4];
+        /// <summary>Confidence, predictive entropy, expected entropy, mutual information, feature distance, energy.</summary>
+        [ColumnName(StatisticsColumn), VectorType(6)] public float[] Statistics { get; set; } = new float[6];
         /// <summary>Predicted class index.</summary>
         [ColumnName(SavedModelLayout.PredictedClassColumn), VectorType(1)] public long[] PredictedClass { get; set; } = new long[1];
     }
@@ -62,6 +65,10 @@ public sealed class OnnxOutputSqueeze : CustomMappingFactory<OnnxOutputSqueeze.I
         [ColumnName(BayesianColumnNames.ExpectedEntropy)] public float ExpectedEntropy { get; set; }
         /// <summary>Mutual information.</summary>
         [ColumnName(BayesianColumnNames.MutualInformation)] public float MutualInformation { get; set; }
+        /// <summary>Feature distance.</summary>
+        [ColumnName(BayesianColumnNames.FeatureDistance)] public float FeatureDistance { get; set; }
+        /// <summary>Energy.</summary>
+        [ColumnName(BayesianColumnNames.Energy)] public float Energy { get; set; }
         /// <summary>Predicted class index (0-based).</summary>
         [ColumnName(PredictedClassScalarColumn)] public long PredictedClass { get; set; }
     }

@@ -20,9 +20,9 @@ internal sealed record SavedModelContents(BayesianImageClassifier Model, ImageIn
 ///      into "__mlnb_pixels"; a pixel-vector input goes into the graph under its own column name
 ///   2. OnnxTransformer: the graph of BayesianOnnxExport.ExportRows, S posterior draws (seed, s); its bytes
 ///      are an entry ".../OnnxModel" of the zip, with a content_sha256 digest in the graph's metadata;
-///      outputs: the Score column [K] and "__mlnb_statistics" [4] (the scalar statistics of
+///      outputs: the Score column [K] and "__mlnb_statistics" [6] (the scalar statistics of
 ///      OnnxOutputSqueeze.Statistics, in that order), "__mlnb_predicted_class" [1] int64
-///   3. CustomMapping "MLNet.Bayesian.OnnxOutputSqueeze.v2": the scalar output columns and
+///   3. CustomMapping "MLNet.Bayesian.OnnxOutputSqueeze.v3": the scalar output columns and
 ///      "__mlnb_predicted_class_scalar"
 ///   4. MapValue: the class index to the PredictedLabel key with the training label's key values
 ///   5. with a conformal calibration only: MapValue of the class index to the calibration's parameters

@@ -19,6 +19,10 @@ public static class BayesianColumnNames
     public const string ExpectedEntropy = "ExpectedEntropy";
     /// <summary>Output: predictive minus expected entropy (epistemic part, nats).</summary>
     public const string MutualInformation = "MutualInformation";
+    /// <summary>Output: Mahalanobis distance of the image's features to the nearest class of the training images (unfamiliar input).</summary>
+    public const string FeatureDistance = "FeatureDistance";
+    /// <summary>Output: -log sum_k exp(logit_k), averaged over the samples (the free energy; unfamiliar input scores high).</summary>
+    public const string Energy = "Energy";
     /// <summary>Output of a conformally calibrated model: one boolean per class (key order), whether the class is in the prediction set.</summary>
     public const string PredictionSet = "PredictionSet";
     /// <summary>Output of a conformally calibrated model: the number of classes in the prediction set (a float).</summary>

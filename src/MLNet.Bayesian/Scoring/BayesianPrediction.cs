@@ -20,6 +20,10 @@ public class BayesianPrediction
     public float ExpectedEntropy { get; set; }
     /// <summary>Epistemic uncertainty, nats.</summary>
     public float MutualInformation { get; set; }
+    /// <summary>Distance of the image's features to the nearest class of the training images: high for unfamiliar images.</summary>
+    public float FeatureDistance { get; set; }
+    /// <summary>Free energy of the logits, -log sum exp, mean over samples: high for unfamiliar images.</summary>
+    public float Energy { get; set; }
 
     /// <summary>The value of one uncertainty score.</summary>
     public float Value(UncertaintyScore score) => score switch
@@ -27,6 +31,8 @@ public class BayesianPrediction
         UncertaintyScore.Confidence => Confidence,
         UncertaintyScore.PredictiveEntropy => PredictiveEntropy,
         UncertaintyScore.ExpectedEntropy => ExpectedEntropy,
-        _ => MutualInformation,
+        UncertaintyScore.MutualInformation => MutualInformation,
+        UncertaintyScore.FeatureDistance => FeatureDistance,
+        _ => Energy,
     };
 }

@@ -30,6 +30,10 @@ public static class OutputColumns
             "mean over samples of H[p_s]: aleatoric uncertainty (the image is ambiguous)"),
         new OutputColumn(BayesianColumnNames.MutualInformation, PredictionStatistic.MutualInformation, "mutual_information",
             "PredictiveEntropy - ExpectedEntropy: epistemic uncertainty (the model has not seen such images)"),
+        new OutputColumn(BayesianColumnNames.FeatureDistance, PredictionStatistic.FeatureDistance, "feature_distance",
+            "Mahalanobis distance of the image's features to the nearest class of the training images: about sqrt(D) for familiar images, more for unfamiliar ones"),
+        new OutputColumn(BayesianColumnNames.Energy, PredictionStatistic.Energy, "energy",
+            "-log sum_k exp(logit_k), mean over samples: the network's free energy; high when no class has a large logit (unfamiliar input)"),
     };
 
     /// <summary>Every output column, in output order, with the configured names of the label and score columns.</summary>

@@ -1,4 +1,5 @@
 using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Ood;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Uncertainty;
@@ -40,6 +41,44 @@ public sealed class BayesianImageClassifier : IDisposable
     public int ImageSize => Channels * Height * Width;
 
     /// <summary>
+    /// The Gaussians of the training images' features, one fit per member (one for every method but a deep ensemble),
+    /// from which <see cref="PredictiveDistribution.FeatureDistance"/> is computed; null until fitted (the trainer fits
+    /// them after the last stage, <see cref="FitFeatureGaussians"/>).
+    /// </summary>
+    public IReadOnlyList<FeatureGaussians>? FeatureGaussians { get; private set; }
+
+    /// <summary>The hooks that read the features (installed by the first fit).</summary>
+    internal FeatureTaps? FeatureTaps { get; private set; }
+
+    /// <summary>
+    /// Fits <see cref="FeatureGaussians"/> on <paramref name="images"/> (the training images, or a subset of them): their
+    /// features are read while they are scored with the draws (seed, s) the model scores with, averaged over each
+    /// member's draws, as scoring averages them.
+    /// </summary>
+    internal void FitFeatureGaussians(ImageSet images, int samples, int seed, double shrinkage = Ood.FeatureGaussians.DefaultShrinkage)
+    {
+        if (images.Count < 2) throw new ArgumentException("At least two images are needed to fit the feature Gaussians.");
+        using (var scope = NewDisposeScope())
+            FeatureTaps ??= FeatureTaps.Install(Network, ToInput(images.Image(0), 1));
+        FeatureGaussians = null;
+        var features = Network.Members.Select(_ => new List<Tensor>()).ToArray();
+        try
+        {
+            using var draws = new SeededDraws(Network, seed, Samples(samples));
+            PredictBatches(images.Pixels, 256, keepSamples: false, draws.Count, draws, features);
+            FeatureGaussians = features.Select(f =>
+            {
+                using var all = cat(f);
+                return Ood.FeatureGaussians.Fit(all, images.Labels, ClassNames.Count, shrinkage);
+            }).ToArray();
+        }
+        finally
+        {
+            foreach (var list in features) list.ForEach(t => t.Dispose());
+        }
+    }
+
+    /// <summary>
     /// Scores images (pixels in [0, 1], N x C x H x W flattened) with <paramref name="samples"/> posterior
     /// draws per batch; a deterministic network uses one, a deep ensemble its members (whatever the seed). Normalisation layers run in evaluation mode. With a
     /// <paramref name="seed"/>, draw s is the seeded draw (seed, s) (<see cref="BayesianNetwork.Draw"/>): the same
@@ -66,7 +105,13 @@ public sealed class BayesianImageClassifier : IDisposable
         return Network.SampleCount(samples);
     }
 
-    PredictiveDistribution PredictBatches(ReadOnlySpan<float> pixels, int batchSize, bool keepSamples, int samples, SeededDraws? draws)
+    /// <summary>
+    /// Scores in batches. With feature taps installed, each batch's features are read on the way (averaged over each
+    /// member's draws): turned into <see cref="PredictiveDistribution.FeatureDistance"/> once fitted, and also handed out
+    /// per member into <paramref name="featuresOut"/> (CPU tensors the caller disposes) when given.
+    /// </summary>
+    PredictiveDistribution PredictBatches(ReadOnlySpan<float> pixels, int batchSize, bool keepSamples, int samples, SeededDraws? draws,
+        List<Tensor>[]? featuresOut = null)
     {
         if (pixels.Length % ImageSize != 0)
             throw new ArgumentException($"{pixels.Length} values are not a whole number of {Channels}x{Height}x{Width} images.");
@@ -82,25 +127,42 @@ public sealed class BayesianImageClassifier : IDisposable
             using var scope = NewDisposeScope();
             int n = Math.Min(batchSize, count - start);
             var x = ToInput(pixels.Slice(start * ImageSize, n * ImageSize), n);
-            Tensor probabilities;
+            using var capture = FeatureTaps?.Begin();
+            Tensor logits;   // [S, n, K]
             if (draws?.Stacked is { } stacked && samples * n <= MaxStackedRows(Device))
             {
-                probabilities = nn.functional.softmax(Network.ForwardStacked(x, stacked, samples), 2);
+                logits = Network.ForwardStacked(x, stacked, samples);
             }
             else
             {
-                var probs = new Tensor[samples];
+                var perDraw = new Tensor[samples];
                 for (int s = 0; s < samples; s++)
                 {
-                    if (draws is null) probs[s] = nn.functional.softmax(Network.call(x), 1);
-                    else using (var draw = draws.Get(s)) probs[s] = nn.functional.softmax(Network.Forward(x, draw.Draw), 1);
+                    if (draws is null) perDraw[s] = Network.call(x);
+                    else using (var draw = draws.Get(s)) perDraw[s] = Network.Forward(x, draw.Draw);
                 }
-                probabilities = stack(probs);
+                logits = stack(perDraw);
             }
-            parts.Add(PredictiveDistribution.FromSamples(probabilities, keepSamples));
+            var probabilities = nn.functional.softmax(logits, 2);
+            var energy = logits.logsumexp(2).neg().mean(new long[] { 0 });
+            var features = capture is null ? null : MemberFeatures(capture, n);
+            if (featuresOut is not null)
+                for (int m = 0; m < featuresOut.Length; m++) featuresOut[m].Add(features![m].detach().cpu().DetachFromDisposeScope());
+            Tensor? distance = features is null || FeatureGaussians is null ? null
+                : stack(FeatureGaussians.Select((fit, m) => fit.Distances(features[m])).ToArray()).mean(new long[] { 0 });
+            parts.Add(PredictiveDistribution.FromSamples(probabilities, keepSamples, distance, energy));
         }
         return PredictiveDistribution.Concat(parts);
     }
+
+    /// <summary>Each member's features of the batch's n images, averaged over the draws that member ran ([n, D] each).</summary>
+    Tensor[] MemberFeatures(FeatureTaps.Capture capture, int n)
+        => capture.Inputs.Select((inputs, m) =>
+        {
+            if (inputs.Count == 0) throw new InvalidOperationException($"Member {m}'s feature layer did not run while scoring.");
+            var all = cat(inputs.ToArray());   // [draws x n, D]: stacked or one by one
+            return all.view(-1, n, all.shape[1]).mean(new long[] { 0 });
+        }).ToArray();
 
     /// <summary>
     /// Up to this many rows (S x images) a batch runs its S kept draws at once, as one grouped pass; above it, one draw
@@ -145,5 +207,9 @@ public sealed class BayesianImageClassifier : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => Network.Dispose();
+    public void Dispose()
+    {
+        FeatureTaps?.Dispose();
+        Network.Dispose();
+    }
 }

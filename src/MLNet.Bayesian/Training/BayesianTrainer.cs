@@ -82,8 +82,56 @@ public sealed partial class BayesianTrainer
         if (_stopRequested?.Invoke() == true) throw new OperationCanceledException("Training was stopped on request.");
     }
 
-    /// <summary>Trains through the configured stages and returns the classifier.</summary>
+    /// <summary>
+    /// Trains through the configured stages, then fits the Gaussians of the network's features on the training images
+    /// (<see cref="TrainerOptions.FeatureFitImages"/>), and returns the classifier.
+    /// </summary>
     public BayesianImageClassifier Fit(NetworkFactory factory, ImageSet train, ImageSet? validation = null, Device? device = null)
+    {
+        var classifier = FitStages(factory, train, validation, device);
+        try
+        {
+            FitFeatureGaussians(classifier, train, validation);
+            return classifier;
+        }
+        catch
+        {
+            classifier.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Fits the feature Gaussians of a trained classifier on up to <see cref="TrainerOptions.FeatureFitImages"/> training
+    /// images, with the draws the model scores with; the validation rows of the report are scored again, so that the
+    /// review rule fitted on them sees the FeatureDistance too.
+    /// </summary>
+    void FitFeatureGaussians(BayesianImageClassifier classifier, ImageSet train, ImageSet? validation)
+    {
+        if (_options.FeatureFitImages == 0 || train.Count < 2) return;
+        ThrowIfStopped();
+        var clock = Stopwatch.StartNew();
+        int seed = _options.Seed ?? 0;
+        var images = train;
+        if (train.Count > _options.FeatureFitImages)
+        {
+            var order = Enumerable.Range(0, train.Count).ToArray();
+            new Random(seed).Shuffle(order);
+            images = train.Select(order.Take(_options.FeatureFitImages).Order().ToArray());
+        }
+        classifier.FitFeatureGaussians(images, SamplesFor(classifier.Network.Stage), seed);
+        var fit = classifier.FeatureGaussians![0];
+        _log($"feature distance: class Gaussians of the {fit.Dimension} features of the last layer's input fitted on {images.Count:N0} training images " +
+             $"({clock.Elapsed.TotalSeconds:F1} s)");
+        if (validation is not null && classifier.Report.FinalValidation is not null)
+        {
+            var prediction = classifier.Predict(validation.Pixels, SamplesFor(classifier.Network.Stage), seed: seed);
+            classifier.Report.FinalValidation = ScoredRows.From(prediction, validation.Labels);
+        }
+    }
+
+    /// <summary>Trains through the configured stages.</summary>
+    BayesianImageClassifier FitStages(NetworkFactory factory, ImageSet train, ImageSet? validation, Device? device)
     {
         ArgumentNullException.ThrowIfNull(factory);
         ArgumentNullException.ThrowIfNull(train);

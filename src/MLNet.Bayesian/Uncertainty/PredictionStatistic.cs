@@ -1,7 +1,7 @@
 namespace MLNet.Bayesian.Uncertainty;
 
 /// <summary>
-/// The per-row values a Bayesian classifier computes from its S probability vectors. Both scoring backends
+/// The per-row values a Bayesian classifier computes from its S probability vectors (and from its logits and features). Both scoring backends
 /// compute every one: <see cref="PredictiveDistribution"/> in memory and the exported ONNX graph.
 /// </summary>
 public enum PredictionStatistic
@@ -18,4 +18,8 @@ public enum PredictionStatistic
     ExpectedEntropy,
     /// <summary>Predictive minus expected entropy: epistemic part, nats.</summary>
     MutualInformation,
+    /// <summary>Mahalanobis distance of the image's features to the nearest class of the training images.</summary>
+    FeatureDistance,
+    /// <summary>-log sum_k exp(logit_k), averaged over the samples: the network's free energy of the image.</summary>
+    Energy,
 }

@@ -11,6 +11,10 @@ public enum UncertaintyScore
     ExpectedEntropy,
     /// <summary>Predictive minus expected entropy (epistemic): high means uncertain.</summary>
     MutualInformation,
+    /// <summary>Distance of the image's features to the training images' (unfamiliar input): high means uncertain.</summary>
+    FeatureDistance,
+    /// <summary>Free energy of the logits, -log sum exp (unfamiliar input: small logits for every class): high means uncertain.</summary>
+    Energy,
 }
 
 /// <summary>Direction and naming of <see cref="UncertaintyScore"/>: the one place that knows confidence runs the other way.</summary>
@@ -31,7 +35,9 @@ public static class UncertaintyScores
         UncertaintyScore.Confidence => PredictionStatistic.Confidence,
         UncertaintyScore.PredictiveEntropy => PredictionStatistic.PredictiveEntropy,
         UncertaintyScore.ExpectedEntropy => PredictionStatistic.ExpectedEntropy,
-        _ => PredictionStatistic.MutualInformation,
+        UncertaintyScore.MutualInformation => PredictionStatistic.MutualInformation,
+        UncertaintyScore.FeatureDistance => PredictionStatistic.FeatureDistance,
+        _ => PredictionStatistic.Energy,
     };
 
     /// <summary>The score of a column name (the output column names: Confidence, PredictiveEntropy, ...), ignoring case.</summary>

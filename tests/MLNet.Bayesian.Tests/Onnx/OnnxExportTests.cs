@@ -20,14 +20,15 @@ public sealed class OnnxExportTests
         return new BayesianTrainer(options).Fit(ArchitectureFactory.Create(architecture), TestData.Train.StratifiedHead(40));
     }
 
-    static (float[] Probabilities, long[] Classes, float[] MutualInformation) RunOnnx(byte[] onnx, float[] pixels, int n, int c, int h, int w)
+    static (float[] Probabilities, long[] Classes, float[] MutualInformation, float[] FeatureDistance, float[] Energy) RunOnnx(byte[] onnx, float[] pixels, int n, int c, int h, int w)
     {
         using var session = new InferenceSession(onnx);
         var input = new DenseTensor<float>(pixels, new[] { n, c, h, w });
         using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor("pixels", input) });
         var byName = results.ToDictionary(r => r.Name);
         return (byName["probabilities"].AsTensor<float>().ToArray(), byName["predicted_class"].AsTensor<long>().ToArray(),
-            byName["mutual_information"].AsTensor<float>().ToArray());
+            byName["mutual_information"].AsTensor<float>().ToArray(), byName["feature_distance"].AsTensor<float>().ToArray(),
+            byName["energy"].AsTensor<float>().ToArray());
     }
 
     [TestMethod]
@@ -46,12 +47,18 @@ public sealed class OnnxExportTests
         var broken = global::Onnx.ModelProto.Parser.ParseFrom(onnx);
         broken.Graph.Node[^1].Input[0] = "no_such_tensor";
         Assert.IsFalse(OnnxChecker.Check(Google.Protobuf.MessageExtensions.ToByteArray(broken)).Valid, "the checker refuses a dangling input");
-        var (probabilities, classes, mutual) = RunOnnx(onnx, probe.Pixels, probe.Count, 1, 28, 28);
+        var (probabilities, classes, mutual, distance, energy) = RunOnnx(onnx, probe.Pixels, probe.Count, 1, 28, 28);
         double maxDiff = probabilities.Zip(torch.Probabilities, (a, b) => Math.Abs(a - b)).Max();
         Console.WriteLine($"{architecture}/{variant}: max |ONNX - TorchSharp| = {maxDiff:E2}, ONNX bytes {onnx.Length:N0}");
         Assert.IsTrue(maxDiff <= 1e-4, $"max difference {maxDiff}");
         CollectionAssert.AreEqual(torch.PredictedClass.Select(v => (long)v).ToArray(), classes);
         for (int i = 0; i < probe.Count; i++) Assert.AreEqual(torch.MutualInformation[i], mutual[i], 1e-4);
+        // The feature distance: the same features (the last layer's input, averaged over the draws) and the same fit.
+        Assert.IsNotNull(model.FeatureGaussians, "the trainer fits the feature Gaussians");
+        Assert.IsTrue(torch.FeatureDistance.All(d => d > 0), "familiar images are still some way from their class mean");
+        for (int i = 0; i < probe.Count; i++)
+            Assert.AreEqual(torch.FeatureDistance[i], distance[i], 1e-3 * Math.Max(1, torch.FeatureDistance[i]), $"row {i}");
+        for (int i = 0; i < probe.Count; i++) Assert.AreEqual(torch.Energy[i], energy[i], 1e-4 * Math.Max(1, Math.Abs(torch.Energy[i])), $"energy, row {i}");
     }
 
     [TestMethod]

@@ -214,6 +214,13 @@ public sealed class BaselineMethodsTests
         Console.WriteLine($"{method}: max |ONNX - TorchSharp| = {worst:E2}");
         Assert.IsTrue(worst <= 1e-4, $"max difference {worst}");
         for (int i = 0; i < probe.Count; i++) Assert.AreEqual(torch.MutualInformation[i], mutual[i], 1e-4, $"row {i}");
+        // One feature fit per member (3 for the ensemble), averaged over the members in both.
+        Assert.AreEqual(method == BayesianMethod.DeepEnsemble ? 3 : 1, model.FeatureGaussians!.Count);
+        var distance = byName["feature_distance"].AsTensor<float>().ToArray();
+        for (int i = 0; i < probe.Count; i++)
+            Assert.AreEqual(torch.FeatureDistance[i], distance[i], 1e-3 * Math.Max(1, torch.FeatureDistance[i]), $"feature distance, row {i}");
+        var energy = byName["energy"].AsTensor<float>().ToArray();
+        for (int i = 0; i < probe.Count; i++) Assert.AreEqual(torch.Energy[i], energy[i], 1e-4 * Math.Max(1, Math.Abs(torch.Energy[i])), $"energy, row {i}");
     }
 
     public sealed class Input
