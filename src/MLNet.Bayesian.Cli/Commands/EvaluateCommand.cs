@@ -130,7 +130,13 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             }
             if (stored?.Cuts.FirstOrDefault(c => c.Score == score) is { } cut) thresholds[$"stored review rule: {cut.Threshold:G3}"] = cut.Threshold;
             UncertaintyPlots.Histogram($"{score}: {versus}", histograms, Path.Combine(settings.Report, $"histogram_{Snake(score)}.png"),
-                unit: score == UncertaintyScore.Confidence ? "probability of the predicted class" : "nats", thresholds: thresholds);
+                unit: score switch
+                {
+                    UncertaintyScore.Confidence => "probability of the predicted class",
+                    UncertaintyScore.FeatureDistance => "Mahalanobis distance to the nearest class",
+                    UncertaintyScore.Energy => "-log sum exp of the logits",
+                    _ => "nats",
+                }, thresholds: thresholds);
         }
         if (conformal is { } c)
         {
@@ -144,8 +150,8 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             // Non-finite scores rank +inf (always reviewed); the histogram shows the finite ranks.
             var histograms = new Dictionary<string, float[]> { [$"in distribution: {dataName} ({rows.Count:N0})"] = stored.CombinedUncertainty(rows).Where(float.IsFinite).ToArray() };
             if (ood is not null) histograms[$"out of distribution: {oodName} ({ood.Count:N0})"] = stored.CombinedUncertainty(ood).Where(float.IsFinite).ToArray();
-            UncertaintyPlots.Histogram($"review rule ({string.Join(" or ", stored.Scores)}): {versus}", histograms, Path.Combine(settings.Report, "histogram_review_rule.png"),
-                unit: "highest validation rank of the rule's scores", thresholds: new Dictionary<string, double> { [$"stored review rule: {stored.CombinedThreshold:G3}"] = stored.CombinedThreshold });
+            UncertaintyPlots.Histogram($"review rule ({string.Join(stored.Combination == ScoreCombination.Fisher ? " + " : " or ", stored.Scores)}): {versus}", histograms, Path.Combine(settings.Report, "histogram_review_rule.png"),
+                unit: stored.Combination == ScoreCombination.Fisher ? "sum of the scores' -ln tail shares on validation" : "highest validation rank of the rule's scores", thresholds: new Dictionary<string, double> { [$"stored review rule: {stored.CombinedThreshold:G3}"] = stored.CombinedThreshold });
         }
         File.WriteAllText(Path.Combine(settings.Report, "metrics.json"), JsonSerializer.Serialize(json, Json));
         if (conformal is { } figures)

@@ -40,7 +40,7 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         [CommandOption("--threshold <T>"), Description("Flag needs_review when the one --review-score is on the unsure side of T. Default: the rule stored at training time (over all its scores).")]
         public double? Threshold { get; set; }
 
-        [CommandOption("--review-score <NAMES>"), Description("Score that --threshold applies to: MutualInformation, PredictiveEntropy, ExpectedEntropy or Confidence (one). Without --threshold it must name the stored rule's score(s), comma-separated. Default: the stored rule's scores, else MutualInformation.")]
+        [CommandOption("--review-score <NAMES>"), Description("Score that --threshold applies to: MutualInformation, PredictiveEntropy, ExpectedEntropy, Confidence, FeatureDistance or Energy (one). Without --threshold it must name the stored rule's score(s), comma-separated. Default: the stored rule's scores, else MutualInformation.")]
         public string? ReviewScore { get; set; }
 
         [CommandOption("--batch <N>"), Description("Images scored together and written to the CSV in one write."), DefaultValue(256)]

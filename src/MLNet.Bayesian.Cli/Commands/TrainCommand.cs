@@ -54,9 +54,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--target-accuracy <F>"), Description("Instead of a coverage: the accuracy the automatically decided images must reach on validation data. Default: none.")]
         public double? TargetAccuracy { get; set; }
 
-        [CommandOption("--review-score <NAMES>"), Description("Score(s) the review rule uses, comma-separated: MutualInformation, PredictiveEntropy, ExpectedEntropy, Confidence. With several, an image goes to review when any of them exceeds its own threshold, the thresholds fitted together on the validation images to keep the coverage. A score that never changes (MutualInformation of a deterministic model) is left out of a list."),
-         DefaultValue("PredictiveEntropy,MutualInformation")]
-        public string ReviewScore { get; set; } = "PredictiveEntropy,MutualInformation";
+        [CommandOption("--review-score <NAMES>"), Description("Score(s) the review rule uses, comma-separated: PredictiveEntropy, Energy, FeatureDistance, MutualInformation, ExpectedEntropy, Confidence. Several are combined as --review-combination says, fitted together on the validation images to keep the coverage. A score that never changes (MutualInformation of a deterministic model) is left out of a list."),
+         DefaultValue("PredictiveEntropy,Energy,FeatureDistance")]
+        public string ReviewScore { get; set; } = "PredictiveEntropy,Energy,FeatureDistance";
+
+        [CommandOption("--review-combination <HOW>"), Description("How the review rule combines several scores: 'fisher' (the sum of each score's -ln tail share on validation passes one threshold: moderate evidence adds up, one extreme score is enough) or 'any' (any score past its own threshold)."),
+         DefaultValue("fisher")]
+        public string ReviewCombination { get; set; } = "fisher";
 
         [CommandOption("--conformal-coverage <F>"), Description("Coverage of the conformal prediction sets fitted on the validation images (the saved model then has PredictionSet and PredictionSetSize; score writes prediction_set); 0 turns them off."),
          DefaultValue(0.9)]
@@ -78,9 +82,19 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--list-settings"), Description("Print every training setting with its default and meaning, then exit.")]
         public bool ListSettings { get; set; }
 
+        /// <summary>The parsed --review-combination.</summary>
+        internal ScoreCombination Combination => ReviewCombination.Trim().ToLowerInvariant() switch
+        {
+            "fisher" => ScoreCombination.Fisher,
+            "any" or "anyscore" => ScoreCombination.AnyScore,
+            _ => throw new InvalidOperationException($"--review-combination: '{ReviewCombination}' is neither 'fisher' nor 'any'."),
+        };
+
         public override ValidationResult Validate()
         {
             if (ListSettings) return ValidationResult.Success();
+            if (ReviewCombination.Trim().ToLowerInvariant() is not ("fisher" or "any" or "anyscore"))
+                return ValidationResult.Error($"--review-combination: '{ReviewCombination}' is neither 'fisher' nor 'any'.");
             if (string.IsNullOrWhiteSpace(Data)) return ValidationResult.Error("--data is required: an image folder or 'fashion-mnist'.");
             var parts = Epochs.Split(',');
             if (parts.Length != 3 || parts.Any(p => !int.TryParse(p, out int e) || e < 0))
@@ -151,8 +165,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var report = UncertaintyEvaluator.Evaluate(rows, settings.ReviewCoverage);
         var reviewScores = UncertaintyScores.ParseList(settings.ReviewScore);
         var rule = settings.TargetAccuracy is double target
-            ? UncertaintyEvaluator.FitReviewRule(rows, reviewScores, targetAccuracy: target)
-            : UncertaintyEvaluator.FitReviewRule(rows, reviewScores, coverage: settings.ReviewCoverage);
+            ? UncertaintyEvaluator.FitReviewRule(rows, reviewScores, targetAccuracy: target, combination: settings.Combination)
+            : UncertaintyEvaluator.FitReviewRule(rows, reviewScores, coverage: settings.ReviewCoverage, combination: settings.Combination);
         foreach (var left in reviewScores.Except(rule.Scores))
             AnsiConsole.MarkupLine($"[yellow]{left} is the same on every validation image (a deterministic model has no epistemic uncertainty): the review rule uses {string.Join(" and ", rule.Scores)} without it[/]");
         if (settings.ConformalCoverage > 0)

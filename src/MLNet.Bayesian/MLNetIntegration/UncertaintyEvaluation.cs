@@ -56,22 +56,23 @@ public static class UncertaintyEvaluation
     }
 
     /// <summary>
-    /// A review rule tuned on scored validation data: send a row to a person when any of <paramref name="scores"/>
-    /// (default <see cref="ReviewRule.DefaultScores"/>: PredictiveEntropy and MutualInformation; or the single
-    /// <paramref name="uncertaintyColumnName"/>) is on the unsure side of its own threshold, the thresholds fitted
-    /// together to keep the coverage. Give either the accuracy the automatically decided rows must reach (the largest
-    /// coverage that reaches it is chosen) or the coverage. Route rows with <c>rule.NeedsReview(row)</c>.
+    /// A review rule tuned on scored validation data over <paramref name="scores"/> (default
+    /// <see cref="ReviewRule.DefaultScores"/>: PredictiveEntropy, Energy and FeatureDistance; or the single
+    /// <paramref name="uncertaintyColumnName"/>), combined by <paramref name="combination"/> (default
+    /// <see cref="ReviewRule.DefaultCombination"/>, Fisher's method), fitted to keep the coverage. Give either the accuracy
+    /// the automatically decided rows must reach (the largest coverage that reaches it is chosen) or the coverage. Route
+    /// rows with <c>rule.NeedsReview(row)</c>.
     /// </summary>
     public static ReviewRule FitReviewRule(this MulticlassClassificationCatalog catalog, IDataView scoredValidation,
         double? targetAccuracy = null, double? coverage = null, string? uncertaintyColumnName = null,
         string labelColumnName = BayesianColumnNames.Label, string scoreColumnName = BayesianColumnNames.Score,
-        IReadOnlyList<UncertaintyScore>? scores = null)
+        IReadOnlyList<UncertaintyScore>? scores = null, ScoreCombination combination = ReviewRule.DefaultCombination)
     {
         if (uncertaintyColumnName is not null && scores is not null)
             throw new ArgumentException("Give either uncertaintyColumnName (one score) or scores (one or more), not both.");
         var chosen = scores ?? (uncertaintyColumnName is null ? ReviewRule.DefaultScores : new[] { UncertaintyScores.Parse(uncertaintyColumnName) });
         var rows = ReadScoredRows(scoredValidation, labelColumnName, scoreColumnName);
-        return UncertaintyEvaluator.FitReviewRule(rows, chosen, coverage, targetAccuracy);
+        return UncertaintyEvaluator.FitReviewRule(rows, chosen, coverage, targetAccuracy, combination: combination);
     }
 
     /// <summary>

@@ -37,33 +37,52 @@ public sealed record ReviewCut(UncertaintyScore Score, double Threshold, float[]
 }
 
 /// <summary>
-/// Send a row to a person when any of its scores is on the unsure side of that score's threshold (<see cref="Cuts"/>),
-/// or is not a finite number. The thresholds sit at one validation rank (<see cref="CombinedThreshold"/>), so the rule is
-/// the same as "the highest validation rank of the row's scores exceeds <see cref="CombinedThreshold"/>"; that rank
-/// (<see cref="CombinedUncertainty(Func{UncertaintyScore, float})"/>) is the rule's own score for rankings, AUROC and
-/// histograms. Different unfamiliar inputs raise different scores (one set the epistemic mutual information, another the
-/// total entropy), so a rule over several scores catches both. On the tuning data the rule kept
-/// <see cref="Coverage"/> of the rows for automatic decisions, at <see cref="Accuracy"/>.
+/// Sends a row to a person when its scores say it is uncertain or unfamiliar, or one of them is not a finite number.
+/// Each score is read as its validation rank (the share of validation rows at most as uncertain, from the stored
+/// quantiles), and the ranks are combined (<see cref="Combination"/>) into the rule's own score
+/// (<see cref="CombinedUncertainty(Func{UncertaintyScore, float})"/>, for rankings, AUROC and histograms): with
+/// <see cref="ScoreCombination.AnyScore"/> the highest rank, with <see cref="ScoreCombination.Fisher"/> the sum of
+/// -ln(1 - rank). The row goes to review when it exceeds <see cref="CombinedThreshold"/>. Each of <see cref="Cuts"/> is
+/// the value at which that score alone sends a row to review. Different unfamiliar inputs raise different scores (blurred
+/// digits the energy, noise the feature distance, ambiguous clothing the entropy), so a rule over several scores
+/// catches them all. On the tuning data the rule kept <see cref="Coverage"/> of the rows for automatic decisions, at
+/// <see cref="Accuracy"/>.
 /// </summary>
 [JsonConverter(typeof(ReviewRuleJsonConverter))]
 public sealed class ReviewRule
 {
-    /// <summary>The scores a rule uses unless told otherwise: total uncertainty and its epistemic part.</summary>
-    public static IReadOnlyList<UncertaintyScore> DefaultScores { get; } = new[] { UncertaintyScore.PredictiveEntropy, UncertaintyScore.MutualInformation };
+    /// <summary>
+    /// The scores a rule uses unless told otherwise: total uncertainty (ambiguous images), the logits' energy and the
+    /// features' distance (unfamiliar images), combined by <see cref="DefaultCombination"/>.
+    /// </summary>
+    public static IReadOnlyList<UncertaintyScore> DefaultScores { get; } = new[] { UncertaintyScore.PredictiveEntropy, UncertaintyScore.Energy, UncertaintyScore.FeatureDistance };
+
+    /// <summary>How a rule combines its scores unless told otherwise.</summary>
+    public const ScoreCombination DefaultCombination = ScoreCombination.Fisher;
 
     /// <summary>A rule on one score with a threshold of your own (the rule of earlier versions).</summary>
     public ReviewRule(UncertaintyScore score, double threshold, double coverage, double accuracy)
         : this(new[] { new ReviewCut(score, threshold, Array.Empty<float>()) }, double.NaN, coverage, accuracy) { }
 
-    /// <summary>A rule over several scores; <paramref name="combinedThreshold"/> is the validation rank the cuts sit at.</summary>
-    public ReviewRule(IReadOnlyList<ReviewCut> cuts, double combinedThreshold, double coverage, double accuracy)
+    /// <summary>
+    /// A rule over several scores; <paramref name="combinedThreshold"/> is the cut on the combined score (for
+    /// <see cref="ScoreCombination.AnyScore"/> the validation rank the cuts sit at).
+    /// </summary>
+    public ReviewRule(IReadOnlyList<ReviewCut> cuts, double combinedThreshold, double coverage, double accuracy,
+        ScoreCombination combination = ScoreCombination.AnyScore)
     {
+        if (!Enum.IsDefined(combination)) throw new ArgumentOutOfRangeException(nameof(combination), combination, "unknown score combination");
         ArgumentNullException.ThrowIfNull(cuts);
         if (cuts.Count == 0) throw new ArgumentException("A review rule needs at least one score.", nameof(cuts));
         var repeated = cuts.GroupBy(c => c.Score).FirstOrDefault(g => g.Count() > 1);
         if (repeated is not null) throw new ArgumentException($"{repeated.Key} appears more than once in the review rule.", nameof(cuts));
-        Cuts = cuts.ToArray(); CombinedThreshold = combinedThreshold; Coverage = coverage; Accuracy = accuracy;
+        if (combination == ScoreCombination.Fisher && !cuts.All(c => c.Quantiles.Length >= 2))
+            throw new ArgumentException("A Fisher rule reads every score's validation quantiles; fit it with FitReviewRule.", nameof(cuts));
+        Cuts = cuts.ToArray(); CombinedThreshold = combinedThreshold; Coverage = coverage; Accuracy = accuracy; Combination = combination;
     }
+
+    /// <summary>How the scores are combined.</summary>
+    public ScoreCombination Combination { get; }
 
     /// <summary>One threshold per score.</summary>
     public IReadOnlyList<ReviewCut> Cuts { get; }
@@ -91,6 +110,7 @@ public sealed class ReviewRule
     /// <summary>Whether a row goes to a person, given each score's value; NaN or infinity in any score always does.</summary>
     public bool NeedsReview(Func<UncertaintyScore, float> value)
     {
+        if (Combination == ScoreCombination.Fisher) return CombinedUncertainty(value) > CombinedThreshold;
         foreach (var cut in Cuts) if (cut.Exceeded(value(cut.Score))) return true;
         return false;
     }
@@ -102,15 +122,32 @@ public sealed class ReviewRule
     public bool NeedsReview(ScoredRows rows, int i) => NeedsReview(s => rows.Values(s)[i]);
 
     /// <summary>
-    /// The rule's score of a row: the highest validation rank of its scores (0..1; +inf when one is not finite). The
-    /// row goes to review when it exceeds <see cref="CombinedThreshold"/> (up to the resolution of the stored quantiles).
+    /// The rule's score of a row (+inf when one of its scores is not finite): the highest validation rank of its scores
+    /// (0..1) for <see cref="ScoreCombination.AnyScore"/>, the sum of -ln(1 - rank) for <see cref="ScoreCombination.Fisher"/>.
+    /// The row goes to review when it exceeds <see cref="CombinedThreshold"/> (for AnyScore up to the resolution of the
+    /// stored quantiles).
     /// </summary>
     public double CombinedUncertainty(Func<UncertaintyScore, float> value)
     {
+        if (Combination == ScoreCombination.Fisher)
+        {
+            double sum = 0;
+            foreach (var cut in Cuts) sum += FisherTerm(cut, cut.Rank(value(cut.Score)));
+            return sum;
+        }
         double max = double.NegativeInfinity;
         foreach (var cut in Cuts) max = Math.Max(max, cut.Rank(value(cut.Score)));
         return max;
     }
+
+    /// <summary>
+    /// -ln of the tail share 1 - rank; the share is floored at half a quantile step, the resolution of the stored
+    /// quantiles, so that a value beyond every validation value counts as very strong but finite evidence.
+    /// </summary>
+    internal static double FisherTerm(ReviewCut cut, double rank)
+        => double.IsPositiveInfinity(rank) ? double.PositiveInfinity : -Math.Log(Math.Max(1 - rank, FisherFloor(cut)));
+
+    internal static double FisherFloor(ReviewCut cut) => 0.5 / (cut.Quantiles.Length - 1);
 
     /// <summary><see cref="CombinedUncertainty(Func{UncertaintyScore, float})"/> of every row.</summary>
     public float[] CombinedUncertainty(ScoredRows rows)
@@ -119,9 +156,21 @@ public sealed class ReviewRule
         return Enumerable.Range(0, rows.Count).Select(i => (float)CombinedUncertainty(s => columns[s][i])).ToArray();
     }
 
-    /// <summary>The cuts as a condition: "MutualInformation > 0.03 or PredictiveEntropy > 0.9".</summary>
-    public string Condition => string.Join(" or ", Cuts.Select(c =>
-        $"{c.Score} {(c.Score.HighMeansUncertain() ? ">" : "<")} {c.Threshold.ToString("G4", CultureInfo.InvariantCulture)}"));
+    /// <summary>
+    /// The rule as a condition: "MutualInformation > 0.03 or PredictiveEntropy > 0.9" (AnyScore), or the sum of the
+    /// scores' -ln tail shares and its threshold, with the value at which each score alone suffices (Fisher).
+    /// </summary>
+    public string Condition
+    {
+        get
+        {
+            string each = string.Join(" or ", Cuts.Select(c =>
+                $"{c.Score} {(c.Score.HighMeansUncertain() ? ">" : "<")} {c.Threshold.ToString("G4", CultureInfo.InvariantCulture)}"));
+            return Combination == ScoreCombination.Fisher && Cuts.Count > 1
+                ? $"-ln tail share summed over {string.Join(", ", Scores)} > {CombinedThreshold.ToString("G4", CultureInfo.InvariantCulture)} (alone enough: {each})"
+                : each;
+        }
+    }
 
     /// <inheritdoc />
     public override string ToString()
@@ -130,7 +179,7 @@ public sealed class ReviewRule
 
     /// <inheritdoc />
     public override bool Equals(object? obj)
-        => obj is ReviewRule other && Coverage.Equals(other.Coverage) && Accuracy.Equals(other.Accuracy) && CombinedThreshold.Equals(other.CombinedThreshold)
+        => obj is ReviewRule other && Combination == other.Combination && Coverage.Equals(other.Coverage) && Accuracy.Equals(other.Accuracy) && CombinedThreshold.Equals(other.CombinedThreshold)
            && Cuts.Count == other.Cuts.Count && Cuts.Zip(other.Cuts).All(p => p.First.Score == p.Second.Score
                && p.First.Threshold.Equals(p.Second.Threshold) && p.First.Quantiles.AsSpan().SequenceEqual(p.Second.Quantiles));
 
@@ -139,8 +188,8 @@ public sealed class ReviewRule
 }
 
 /// <summary>
-/// The review rule in a saved model's manifest: { Cuts, CombinedThreshold, Coverage, Accuracy }. Manifests of earlier
-/// versions hold { Score, Threshold, Coverage, Accuracy }; they read as a one-score rule.
+/// The review rule in a saved model's manifest: { Cuts, CombinedThreshold, Combination, Coverage, Accuracy }. Manifests of
+/// earlier versions hold no Combination (they read as AnyScore) or { Score, Threshold, Coverage, Accuracy } (a one-score rule).
 /// </summary>
 sealed class ReviewRuleJsonConverter : JsonConverter<ReviewRule>
 {
@@ -148,6 +197,7 @@ sealed class ReviewRuleJsonConverter : JsonConverter<ReviewRule>
     sealed record Stored(
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ReviewCut[]? Cuts,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? CombinedThreshold,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ScoreCombination? Combination,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] UncertaintyScore? Score,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Threshold,
         double Coverage, double Accuracy);
@@ -155,11 +205,12 @@ sealed class ReviewRuleJsonConverter : JsonConverter<ReviewRule>
     public override ReviewRule Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         var stored = JsonSerializer.Deserialize<Stored>(ref reader, options) ?? throw new JsonException("The review rule is empty.");
-        if (stored.Cuts is { Length: > 0 } cuts) return new ReviewRule(cuts, stored.CombinedThreshold ?? double.NaN, stored.Coverage, stored.Accuracy);
+        if (stored.Cuts is { Length: > 0 } cuts)
+            return new ReviewRule(cuts, stored.CombinedThreshold ?? double.NaN, stored.Coverage, stored.Accuracy, stored.Combination ?? ScoreCombination.AnyScore);
         if (stored.Score is { } score && stored.Threshold is { } threshold) return new ReviewRule(score, threshold, stored.Coverage, stored.Accuracy);
         throw new JsonException("The review rule has neither Cuts nor Score and Threshold.");
     }
 
     public override void Write(Utf8JsonWriter writer, ReviewRule value, JsonSerializerOptions options)
-        => JsonSerializer.Serialize(writer, new Stored(value.Cuts.ToArray(), value.CombinedThreshold, null, null, value.Coverage, value.Accuracy), options);
+        => JsonSerializer.Serialize(writer, new Stored(value.Cuts.ToArray(), value.CombinedThreshold, value.Combination, null, null, value.Coverage, value.Accuracy), options);
 }

@@ -101,15 +101,17 @@ public static class UncertaintyEvaluator
 
     /// <summary>
     /// A review rule over several scores tuned on scored validation rows: each score becomes its validation rank (the
-    /// share of validation rows at most as uncertain), a row's rule score is the highest of its ranks, and one cut on
-    /// that keeps <paramref name="coverage"/> of the rows (or reaches <paramref name="targetAccuracy"/>). The cut is
-    /// stored as one threshold per score at that rank, so a row goes to review when any score exceeds its own
-    /// threshold. A score that never changes cannot rank rows: alone it is refused; among others it is left out (the
-    /// rule's <see cref="ReviewRule.Scores"/> then lack it).
+    /// share of validation rows at most as uncertain), the ranks are combined into the rule's score
+    /// (<paramref name="combination"/>: the highest rank, or Fisher's sum of -ln(1 - rank)), and one cut on that keeps
+    /// <paramref name="coverage"/> of the rows (or reaches <paramref name="targetAccuracy"/>). With AnyScore the cut is
+    /// one threshold per score at that rank, so a row goes to review when any score exceeds its own threshold; with
+    /// Fisher each score's threshold is where it alone reaches the cut. A score that never changes cannot rank rows:
+    /// alone it is refused; among others it is left out (the rule's <see cref="ReviewRule.Scores"/> then lack it).
     /// </summary>
     public static ReviewRule FitReviewRule(ScoredRows validation, IReadOnlyList<UncertaintyScore> scores, double? coverage = null, double? targetAccuracy = null,
-        int quantiles = 1001)
+        int quantiles = 1001, ScoreCombination combination = ReviewRule.DefaultCombination)
     {
+        if (!Enum.IsDefined(combination)) throw new ArgumentOutOfRangeException(nameof(combination), combination, "unknown score combination");
         ArgumentNullException.ThrowIfNull(scores);
         if ((targetAccuracy is null) == (coverage is null)) throw new ArgumentException("Give exactly one of targetAccuracy and coverage.");
         if (coverage is double given && (given <= 0 || given > 1)) throw new ArgumentOutOfRangeException(nameof(coverage), "must be in (0, 1]");
@@ -134,6 +136,7 @@ public static class UncertaintyEvaluator
 
         int n = labelled.Length;
         var oriented = usable.ToDictionary(s => s, s => { var u = validation.Uncertainty(s); return labelled.Select(i => u[i]).ToArray(); });
+        if (combination == ScoreCombination.Fisher) return FitFisherRule(validation, labelled, usable, oriented, coverage, targetAccuracy, quantiles);
         var combined = new float[n];
         Array.Fill(combined, float.NegativeInfinity);
         foreach (var score in usable)
@@ -159,6 +162,39 @@ public static class UncertaintyEvaluator
             return new ReviewCut(score, score.Uncertainty(threshold), QuantileTable(u, Math.Min(quantiles, n)));
         }).ToArray();
         return new ReviewRule(cuts, cut, kept, accuracy);
+    }
+
+    /// <summary>
+    /// The Fisher rule: each score's -ln tail share is read from its stored quantile table (as the saved rule will read it),
+    /// so that the cut fitted here is the cut applied later.
+    /// </summary>
+    static ReviewRule FitFisherRule(ScoredRows validation, int[] labelled, List<UncertaintyScore> usable, Dictionary<UncertaintyScore, float[]> oriented,
+        double? coverage, double? targetAccuracy, int quantiles)
+    {
+        int n = labelled.Length;
+        var tables = usable.ToDictionary(s => s, s => QuantileTable(oriented[s], Math.Min(quantiles, n)));
+        var probe = new ReviewRule(usable.Select(s => new ReviewCut(s, 0, tables[s])).ToArray(), 0, 1, 1, ScoreCombination.Fisher);
+        var combined = labelled.Select(i => (float)probe.CombinedUncertainty(s => validation.Values(s)[i])).ToArray();
+        var curve = RiskCoverage.Compute(labelled.Select(i => validation.Predicted(i) == validation.Labels[i]).ToArray(), combined);
+        double cut, kept, accuracy;
+        if (coverage is double c) { cut = curve.ThresholdAtCoverage(c); kept = c; accuracy = curve.AccuracyAtCoverage(c); }
+        else
+        {
+            (kept, cut) = curve.CoverageForAccuracy(targetAccuracy!.Value);
+            accuracy = kept == 0 ? double.NaN : curve.AccuracyAtCoverage(kept);
+        }
+        // One score alone reaches the cut at rank 1 - e^-cut; past the table's top it cannot (its threshold is then the top value).
+        double alone = Math.Clamp(1 - Math.Exp(-cut), 0, 1);
+        var cuts = usable.Select(s => new ReviewCut(s, s.Uncertainty(ValueAtRank(tables[s], alone)), tables[s])).ToArray();
+        return new ReviewRule(cuts, cut, kept, accuracy, ScoreCombination.Fisher);
+    }
+
+    /// <summary>The value at <paramref name="rank"/> (0..1) of a quantile table, interpolated as <see cref="ReviewCut.Rank"/> reads it.</summary>
+    static double ValueAtRank(float[] table, double rank)
+    {
+        double position = rank * (table.Length - 1);
+        int lo = Math.Min((int)Math.Floor(position), table.Length - 1), hi = Math.Min(lo + 1, table.Length - 1);
+        return table[lo] + (position - lo) * (table[hi] - table[lo]);
     }
 
     /// <summary>Each value's share of the values at or below it (ties share the highest rank; NaN and infinities rank above every finite value).</summary>

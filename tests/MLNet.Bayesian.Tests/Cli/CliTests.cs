@@ -47,12 +47,12 @@ public sealed class CliTests
 
         // Every score's AUROC and the stored rule's, its flagged share of the OOD set and what it keeps of the test set.
         var auroc = json.RootElement.GetProperty("ood_auroc");
-        foreach (string key in new[] { "Confidence", "PredictiveEntropy", "ExpectedEntropy", "MutualInformation", "ReviewRule" })
+        foreach (string key in new[] { "Confidence", "PredictiveEntropy", "ExpectedEntropy", "MutualInformation", "FeatureDistance", "Energy", "ReviewRule" })
             Assert.IsTrue(auroc.GetProperty(key).GetDouble() is >= 0 and <= 1, key);
         Assert.AreEqual(auroc.GetProperty("ReviewRule").GetDouble(), json.RootElement.GetProperty("ood_review_rule").GetProperty("Auroc").GetDouble());
         Assert.IsTrue(json.RootElement.GetProperty("ood_flagged_by_review_rule").GetDouble() is >= 0 and <= 1);
         Assert.IsTrue(json.RootElement.GetProperty("review_rule_kept").GetDouble() is > 0 and <= 1);
-        CollectionAssert.AreEqual(new[] { "PredictiveEntropy", "MutualInformation" },
+        CollectionAssert.AreEqual(new[] { "PredictiveEntropy", "Energy", "FeatureDistance" },
             json.RootElement.GetProperty("review_rule_scores").EnumerateArray().Select(e => e.GetString()).ToArray());
         var rulePlot = new FileInfo(Path.Combine(report, "histogram_review_rule.png"));
         Assert.IsTrue(rulePlot.Exists && rulePlot.Length > 1000, "the rule's combined score has its histogram");
@@ -61,7 +61,7 @@ public sealed class CliTests
         int from = flat.IndexOf("summary: ", StringComparison.Ordinal);
         Assert.IsTrue(from >= 0, output);
         string summary = flat[from..flat.IndexOf("report written to", from, StringComparison.Ordinal)];
-        foreach (string part in new[] { "PredictiveEntropy", "Confidence", "MutualInformation", "review rule", "of ood", "keeps" })
+        foreach (string part in new[] { "PredictiveEntropy", "Confidence", "MutualInformation", "FeatureDistance", "Energy", "review rule", "of ood", "keeps" })
             StringAssert.Contains(summary, part);
     }
 
@@ -69,23 +69,28 @@ public sealed class CliTests
     public void ScoreFlagsRowsWithTheStoredMultiScoreRule()
     {
         var rule = SavedModel.Inspect(Zip).ReviewRule!;
-        CollectionAssert.AreEqual(new[] { UncertaintyScore.PredictiveEntropy, UncertaintyScore.MutualInformation }, rule.Scores.ToArray(),
-            "train's default rule uses both scores");
+        CollectionAssert.AreEqual(new[] { UncertaintyScore.PredictiveEntropy, UncertaintyScore.Energy, UncertaintyScore.FeatureDistance }, rule.Scores.ToArray(),
+            "train's default rule uses the three scores");
+        Assert.AreEqual(ScoreCombination.Fisher, rule.Combination);
         string csv = Path.Combine(Root, "multi-rule.csv");
         var (code, output) = Run("score", "--model", Zip, "--images", Path.Combine(Root, "ood"), "--out", csv);
         Assert.AreEqual(0, code, output);
-        StringAssert.Contains(output, "PredictiveEntropy > ");
-        StringAssert.Contains(output, " or MutualInformation > ");
+        StringAssert.Contains(output, "-ln tail share summed over PredictiveEntropy, Energy, FeatureDistance > ");
+        StringAssert.Contains(output, " or FeatureDistance > ");
         var lines = File.ReadAllLines(csv);
         var header = Fields(lines[0]);
-        int entropy = header.IndexOf("predictive_entropy"), mi = header.IndexOf("mutual_information"), review = header.IndexOf("needs_review");
+        int entropy = header.IndexOf("predictive_entropy"), energy = header.IndexOf("energy"), distance = header.IndexOf("feature_distance"), review = header.IndexOf("needs_review");
         int checkedRows = 0;
         foreach (var fields in lines.Skip(1).Select(Fields))
         {
-            float e = float.Parse(fields[entropy], System.Globalization.CultureInfo.InvariantCulture);
-            float m = float.Parse(fields[mi], System.Globalization.CultureInfo.InvariantCulture);
+            var values = new Dictionary<UncertaintyScore, float>
+            {
+                [UncertaintyScore.PredictiveEntropy] = float.Parse(fields[entropy], System.Globalization.CultureInfo.InvariantCulture),
+                [UncertaintyScore.Energy] = float.Parse(fields[energy], System.Globalization.CultureInfo.InvariantCulture),
+                [UncertaintyScore.FeatureDistance] = float.Parse(fields[distance], System.Globalization.CultureInfo.InvariantCulture),
+            };
             // The CSV writes floats round-trip, so the rule applied to its columns must give the same answer.
-            bool expected = rule.NeedsReview(s => s == UncertaintyScore.MutualInformation ? m : e);
+            bool expected = rule.NeedsReview(s => values[s]);
             Assert.AreEqual(expected ? "true" : "false", fields[review], string.Join(",", fields));
             checkedRows++;
         }
@@ -108,15 +113,16 @@ public sealed class CliTests
         Assert.AreEqual(1, code, $"a failed row makes the exit code 1: {output}");
         var lines = File.ReadAllLines(csv);
         Assert.AreEqual(imageCount + 1, lines.Length, "header + one row per image");
-        StringAssert.StartsWith(lines[0], "path,predicted_label,confidence,predictive_entropy,expected_entropy,mutual_information,needs_review,p_");
+        StringAssert.StartsWith(lines[0], "path,predicted_label,confidence,predictive_entropy,expected_entropy,mutual_information,feature_distance,energy,needs_review,p_");
         var error = lines.Single(l => l.StartsWith("not-an-image.png"));
         StringAssert.Contains(error, "is not an image this library reads");
         Assert.AreEqual(Fields(lines[0]).Count, Fields(error).Count, "error rows have every column");
         foreach (string line in lines.Skip(1).Where(l => !l.StartsWith("not-an-image")))
         {
             var fields = line.Split(',');
-            Assert.IsTrue(fields[6] is "true" or "false", "needs_review from the stored rule");
-            Assert.AreEqual(1.0, fields.Skip(7).Take(10).Sum(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)), 1e-3);
+            Assert.IsTrue(fields[8] is "true" or "false", "needs_review from the stored rule");
+            Assert.IsTrue(double.Parse(fields[6], System.Globalization.CultureInfo.InvariantCulture) > 0, "feature_distance of a trained model");
+            Assert.AreEqual(1.0, fields.Skip(9).Take(10).Sum(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)), 1e-3);
         }
 
         File.Copy(Path.Combine(images, "Bag", Directory.GetFiles(Path.Combine(images, "Bag"))[0]), Path.Combine(images, "Bag", "late-arrival.png"));

@@ -32,7 +32,7 @@ public sealed class ReviewRuleTests
     public void ARuleFittedOnValidationRowsKeepsTheCoverageOnNewRows()
     {
         var validation = Rows(4000, seed: 1);
-        var rule = UncertaintyEvaluator.FitReviewRule(validation, ReviewRule.DefaultScores, coverage: 0.9);
+        var rule = UncertaintyEvaluator.FitReviewRule(validation, new[] { Entropy, Mi }, coverage: 0.9, combination: ScoreCombination.AnyScore);
         CollectionAssert.AreEqual(new[] { Entropy, Mi }, rule.Scores.ToArray());
         Assert.AreEqual(0.9, 1 - Share(validation, i => rule.NeedsReview(validation, i)), 1.0 / 4000 + 1e-9, "exact on the validation rows");
         // 4,000 fresh rows of the same kind: the kept share has a standard error of sqrt(0.9 * 0.1 / 4000) = 0.005.
@@ -58,7 +58,7 @@ public sealed class ReviewRuleTests
         var highEntropy = Rows(500, seed: 5, entropy: (1.1f, 2f), mi: (0f, 0.08f), labelled: false);
         var byEntropy = UncertaintyEvaluator.FitReviewRule(validation, Entropy, coverage: 0.9);
         var byMi = UncertaintyEvaluator.FitReviewRule(validation, Mi, coverage: 0.9);
-        var both = UncertaintyEvaluator.FitReviewRule(validation, new[] { Entropy, Mi }, coverage: 0.9);
+        var both = UncertaintyEvaluator.FitReviewRule(validation, new[] { Entropy, Mi }, coverage: 0.9, combination: ScoreCombination.AnyScore);
         Assert.IsTrue(Share(highMi, i => byEntropy.NeedsReview(highMi, i)) < 0.05, "entropy alone misses the high-MI rows");
         Assert.IsTrue(Share(highEntropy, i => byMi.NeedsReview(highEntropy, i)) < 0.05, "MI alone misses the high-entropy rows");
         Assert.AreEqual(1.0, Share(highEntropy, i => byEntropy.NeedsReview(highEntropy, i)));
@@ -84,7 +84,12 @@ public sealed class ReviewRuleTests
     [TestMethod]
     public void NaNOrInfinityInAnyScoreGoesToReview()
     {
-        var rule = UncertaintyEvaluator.FitReviewRule(Rows(500, seed: 7), ReviewRule.DefaultScores, coverage: 0.9);
+        foreach (var combination in Enum.GetValues<ScoreCombination>())
+            NaNOrInfinityGoesToReview(UncertaintyEvaluator.FitReviewRule(Rows(500, seed: 7), new[] { Entropy, Mi }, coverage: 0.9, combination: combination));
+    }
+
+    static void NaNOrInfinityGoesToReview(ReviewRule rule)
+    {
         foreach (float bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
         {
             Assert.IsTrue(rule.NeedsReview(s => s == Mi ? bad : 0.01f), $"MI {bad}");
@@ -102,11 +107,51 @@ public sealed class ReviewRuleTests
         var rows = Rows(200, seed: 8);
         var zeros = new ScoredRows(2, rows.Probabilities, rows.Labels,
             new Dictionary<UncertaintyScore, float[]> { [Entropy] = rows.Values(Entropy), [Mi] = new float[rows.Count] });
-        var rule = UncertaintyEvaluator.FitReviewRule(zeros, ReviewRule.DefaultScores, coverage: 0.9);
+        var rule = UncertaintyEvaluator.FitReviewRule(zeros, new[] { Entropy, Mi }, coverage: 0.9);
         CollectionAssert.AreEqual(new[] { Entropy }, rule.Scores.ToArray());
         Assert.AreEqual(UncertaintyEvaluator.FitReviewRule(zeros, Entropy, coverage: 0.9).Threshold, rule.Threshold, "the same as a rule on entropy alone");
         var e = Assert.ThrowsExactly<ArgumentException>(() => UncertaintyEvaluator.FitReviewRule(zeros, new[] { Mi }, coverage: 0.9));
         StringAssert.Contains(e.Message, "deterministic model");
+    }
+
+    const string PreviousVersionRule = """
+        {"Cuts":[{"Score":"PredictiveEntropy","Threshold":0.9,"Quantiles":[0,1]},{"Score":"MutualInformation","Threshold":0.03,"Quantiles":[0,0.05]}],
+         "CombinedThreshold":0.95,"Coverage":0.9,"Accuracy":0.94}
+        """;
+
+    /// <summary>
+    /// Fisher's combination: rows moderately uncertain by both scores (each below its AnyScore cut at rank 0.949) add up
+    /// to review, while the coverage holds; one score past its "alone" threshold is enough by itself.
+    /// </summary>
+    [TestMethod]
+    public void FisherAddsUpModerateEvidenceAndKeepsTheCoverage()
+    {
+        var validation = Rows(4000, seed: 11);
+        var fisher = UncertaintyEvaluator.FitReviewRule(validation, new[] { Entropy, Mi }, coverage: 0.9);
+        Assert.AreEqual(ScoreCombination.Fisher, fisher.Combination, "Fisher is the default");
+        var any = UncertaintyEvaluator.FitReviewRule(validation, new[] { Entropy, Mi }, coverage: 0.9, combination: ScoreCombination.AnyScore);
+        Assert.AreEqual(0.9, 1 - Share(validation, i => fisher.NeedsReview(validation, i)), 2.0 / 4000, "exact on the validation rows");
+        var fresh = Rows(4000, seed: 12);
+        Assert.AreEqual(0.9, 1 - Share(fresh, i => fisher.NeedsReview(fresh, i)), 0.02, "and about right on new rows");
+        // Two independent uniform tail shares: -ln p1 - ln p2 is Gamma(2, 1), whose 90% quantile is 3.890.
+        Assert.AreEqual(3.890, fisher.CombinedThreshold, 0.15, fisher.ToString());
+
+        // Both scores at ranks 0.88..0.94: below every AnyScore cut, but -ln(0.12) x 2 = 4.24 > 3.89.
+        var moderate = Rows(500, seed: 13, entropy: (0.88f, 0.94f), mi: (0.088f, 0.094f), labelled: false);
+        Assert.AreEqual(0.0, Share(moderate, i => any.NeedsReview(moderate, i)), "AnyScore sees nothing");
+        Assert.AreEqual(1.0, Share(moderate, i => fisher.NeedsReview(moderate, i)), "Fisher adds the two up");
+
+        // Each cut is where that score alone suffices: with the other score at its least uncertain (rank 0).
+        foreach (var cut in fisher.Cuts)
+        {
+            float above = (float)(cut.Threshold * 1.01), below = (float)(cut.Threshold * 0.99);
+            Assert.IsTrue(fisher.NeedsReview(s => s == cut.Score ? above : 0f), $"{cut.Score} just above its cut {cut.Threshold}");
+            Assert.IsFalse(fisher.NeedsReview(s => s == cut.Score ? below : 0f), $"{cut.Score} just below its cut {cut.Threshold}");
+        }
+        StringAssert.Contains(fisher.Condition, "-ln tail share summed over PredictiveEntropy, MutualInformation > ");
+        // A value beyond every validation value is strong, finite evidence (the tail share is floored at half a quantile step).
+        Assert.IsTrue(double.IsFinite(fisher.CombinedUncertainty(s => 100f)));
+        Assert.ThrowsExactly<ArgumentException>(() => new ReviewRule(new[] { new ReviewCut(Entropy, 0.5, Array.Empty<float>()) }, 1, 0.9, 0.9, ScoreCombination.Fisher));
     }
 
     [TestMethod]
@@ -123,11 +168,20 @@ public sealed class ReviewRuleTests
     [TestMethod]
     public void RulesSurviveJsonAndTheSingleScoreShapeOfEarlierVersionsStillReads()
     {
-        var rule = UncertaintyEvaluator.FitReviewRule(Rows(300, seed: 9), ReviewRule.DefaultScores, coverage: 0.8);
-        var back = JsonSerializer.Deserialize<ReviewRule>(JsonSerializer.Serialize(rule, Json), Json)!;
-        Assert.AreEqual(rule, back);
-        var probe = Rows(100, seed: 10);
-        CollectionAssert.AreEqual(rule.CombinedUncertainty(probe), back.CombinedUncertainty(probe), "the combined score is reproduced after reading");
+        foreach (var combination in Enum.GetValues<ScoreCombination>())
+        {
+            var rule = UncertaintyEvaluator.FitReviewRule(Rows(300, seed: 9), new[] { Entropy, Mi }, coverage: 0.8, combination: combination);
+            var back = JsonSerializer.Deserialize<ReviewRule>(JsonSerializer.Serialize(rule, Json), Json)!;
+            Assert.AreEqual(rule, back);
+            Assert.AreEqual(combination, back.Combination);
+            var probe = Rows(100, seed: 10);
+            CollectionAssert.AreEqual(rule.CombinedUncertainty(probe), back.CombinedUncertainty(probe), "the combined score is reproduced after reading");
+        }
+        // A multi-score rule of the previous version (no Combination) reads as AnyScore.
+        var previous = JsonSerializer.Deserialize<ReviewRule>(PreviousVersionRule, Json)!;
+        Assert.AreEqual(ScoreCombination.AnyScore, previous.Combination);
+        Assert.IsTrue(previous.NeedsReview(s => s == Mi ? 0.04f : 0.1f));
+        Assert.IsFalse(previous.NeedsReview(s => s == Mi ? 0.01f : 0.1f));
 
         var old = JsonSerializer.Deserialize<ReviewRule>("""{"Score":"MutualInformation","Threshold":0.029,"Coverage":0.9,"Accuracy":0.95}""", Json)!;
         Assert.AreEqual(new ReviewRule(Mi, 0.029, 0.9, 0.95), old);
