@@ -144,14 +144,7 @@ public static class UncertaintyEvaluator
             var ranks = ValidationRanks(oriented[score]);
             for (int i = 0; i < n; i++) combined[i] = Math.Max(combined[i], ranks[i]);
         }
-        var curve = RiskCoverage.Compute(labelled.Select(i => validation.Predicted(i) == validation.Labels[i]).ToArray(), combined);
-        double cut, kept, accuracy;
-        if (coverage is double c) { cut = curve.ThresholdAtCoverage(c); kept = c; accuracy = curve.AccuracyAtCoverage(c); }
-        else
-        {
-            (kept, cut) = curve.CoverageForAccuracy(targetAccuracy!.Value);
-            accuracy = kept == 0 ? double.NaN : curve.AccuracyAtCoverage(kept);
-        }
+        var (cut, kept, accuracy) = CutCombined(validation, labelled, combined, coverage, targetAccuracy);
         var cuts = usable.Select(score =>
         {
             var u = oriented[score];
@@ -175,18 +168,20 @@ public static class UncertaintyEvaluator
         var tables = usable.ToDictionary(s => s, s => QuantileTable(oriented[s], Math.Min(quantiles, n)));
         var probe = new ReviewRule(usable.Select(s => new ReviewCut(s, 0, tables[s])).ToArray(), 0, 1, 1, ScoreCombination.Fisher);
         var combined = labelled.Select(i => (float)probe.CombinedUncertainty(s => validation.Values(s)[i])).ToArray();
-        var curve = RiskCoverage.Compute(labelled.Select(i => validation.Predicted(i) == validation.Labels[i]).ToArray(), combined);
-        double cut, kept, accuracy;
-        if (coverage is double c) { cut = curve.ThresholdAtCoverage(c); kept = c; accuracy = curve.AccuracyAtCoverage(c); }
-        else
-        {
-            (kept, cut) = curve.CoverageForAccuracy(targetAccuracy!.Value);
-            accuracy = kept == 0 ? double.NaN : curve.AccuracyAtCoverage(kept);
-        }
+        var (cut, kept, accuracy) = CutCombined(validation, labelled, combined, coverage, targetAccuracy);
         // One score alone reaches the cut at rank 1 - e^-cut; past the table's top it cannot (its threshold is then the top value).
         double alone = Math.Clamp(1 - Math.Exp(-cut), 0, 1);
         var cuts = usable.Select(s => new ReviewCut(s, s.Uncertainty(ValueAtRank(tables[s], alone)), tables[s])).ToArray();
         return new ReviewRule(cuts, cut, kept, accuracy, ScoreCombination.Fisher);
+    }
+
+    /// <summary>The cut on the combined score that keeps <paramref name="coverage"/> of the rows, or reaches <paramref name="targetAccuracy"/>.</summary>
+    static (double Cut, double Kept, double Accuracy) CutCombined(ScoredRows validation, int[] labelled, float[] combined, double? coverage, double? targetAccuracy)
+    {
+        var curve = RiskCoverage.Compute(labelled.Select(i => validation.Predicted(i) == validation.Labels[i]).ToArray(), combined);
+        if (coverage is double c) return (curve.ThresholdAtCoverage(c), c, curve.AccuracyAtCoverage(c));
+        var (kept, cut) = curve.CoverageForAccuracy(targetAccuracy!.Value);
+        return (cut, kept, kept == 0 ? double.NaN : curve.AccuracyAtCoverage(kept));
     }
 
     /// <summary>The value at <paramref name="rank"/> (0..1) of a quantile table, interpolated as <see cref="ReviewCut.Rank"/> reads it.</summary>
