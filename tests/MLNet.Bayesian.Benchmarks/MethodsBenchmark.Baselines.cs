@@ -43,6 +43,7 @@ internal sealed partial class MethodsBenchmark
             var options = BaselineOptions(BayesianMethod.McDropout, rate);
             options.MeanFieldEpochs = 0;
             options.SharedEpochs = 0;
+            options.FeatureFitImages = 0;   // the search compares NLL only
             using var model = new BayesianTrainer(options, line => Console.WriteLine($"  [mc_dropout p = {rate}, search] {line}")).Fit(factory, fit, null, _settings.Device);
             var prediction = model.Predict(validation.Pixels, _settings.Samples, batchSize: 256, seed: _settings.Seed);
             var metrics = ClassificationMetrics.Compute(prediction.Probabilities, validation.Labels, validation.ClassNames.Count);

@@ -113,13 +113,40 @@ public sealed class FeatureGaussians
     /// </summary>
     public Tensor Distances(Tensor features)
     {
-        var device = features.device;
-        var w = tensor(Whitening, new long[] { Dimension, Dimension }).to(device);
-        var m = tensor(WhitenedMeans, new long[] { FittedClasses.Length, Dimension }).to(device);
-        var norms = tensor(WhitenedMeanNorms).to(device);
-        var z = features.to(float32).matmul(w.T);
-        var squared = z.square().sum(1, keepdim: true) - 2 * z.matmul(m.T) + norms;
-        return squared.clamp_min(0).min(1).values.sqrt();
+        using var onDevice = OnDevice(features.device);
+        return onDevice.Distances(features);
+    }
+
+    /// <summary>The fit's numbers as tensors on <paramref name="device"/>, for a scorer that computes many batches (dispose it after).</summary>
+    internal DeviceCopy OnDevice(Device device) => new(this, device);
+
+    /// <summary>The whitening, the whitened means and their norms on one device; read-only, so any number of threads may use it.</summary>
+    internal sealed class DeviceCopy : IDisposable
+    {
+        readonly Tensor _whiteningT, _meansT, _norms;
+
+        internal DeviceCopy(FeatureGaussians fit, Device device)
+        {
+            using var scope = NewDisposeScope();
+            _whiteningT = tensor(fit.Whitening, new long[] { fit.Dimension, fit.Dimension }).to(device).T.contiguous().DetachFromDisposeScope();
+            _meansT = tensor(fit.WhitenedMeans, new long[] { fit.FittedClasses.Length, fit.Dimension }).to(device).T.contiguous().DetachFromDisposeScope();
+            _norms = tensor(fit.WhitenedMeanNorms).to(device).DetachFromDisposeScope();
+        }
+
+        /// <summary>See <see cref="FeatureGaussians.Distances"/>.</summary>
+        public Tensor Distances(Tensor features)
+        {
+            var z = features.to(float32).matmul(_whiteningT);
+            var squared = z.square().sum(1, keepdim: true) - 2 * z.matmul(_meansT) + _norms;
+            return squared.clamp_min(0).min(1).values.sqrt();
+        }
+
+        public void Dispose()
+        {
+            _whiteningT.Dispose();
+            _meansT.Dispose();
+            _norms.Dispose();
+        }
     }
 
     static float[] ToFloats(Tensor t) => t.to(float32).contiguous().data<float>().ToArray();

@@ -50,6 +50,9 @@ public sealed class BayesianImageClassifier : IDisposable
     /// <summary>The hooks that read the features (installed by the first fit).</summary>
     internal FeatureTaps? FeatureTaps { get; private set; }
 
+    /// <summary><see cref="FeatureGaussians"/> on the model's device, made once per fit rather than per batch.</summary>
+    Ood.FeatureGaussians.DeviceCopy[]? _featureFitsOnDevice;
+
     /// <summary>
     /// Fits <see cref="FeatureGaussians"/> on <paramref name="images"/> (the training images, or a subset of them): their
     /// features are read while they are scored with the draws (seed, s) the model scores with, averaged over each
@@ -61,16 +64,19 @@ public sealed class BayesianImageClassifier : IDisposable
         using (var scope = NewDisposeScope())
             FeatureTaps ??= FeatureTaps.Install(Network, ToInput(images.Image(0), 1));
         FeatureGaussians = null;
+        DisposeFeatureFitsOnDevice();
         var features = Network.Members.Select(_ => new List<Tensor>()).ToArray();
         try
         {
             using var draws = new SeededDraws(Network, seed, Samples(samples));
             PredictBatches(images.Pixels, 256, keepSamples: false, draws.Count, draws, features);
-            FeatureGaussians = features.Select(f =>
+            var fits = features.Select(f =>
             {
                 using var all = cat(f);
                 return Ood.FeatureGaussians.Fit(all, images.Labels, ClassNames.Count, shrinkage);
             }).ToArray();
+            _featureFitsOnDevice = fits.Select(f => f.OnDevice(Device)).ToArray();
+            FeatureGaussians = fits;
         }
         finally
         {
@@ -148,8 +154,8 @@ public sealed class BayesianImageClassifier : IDisposable
             var features = capture is null ? null : MemberFeatures(capture, n);
             if (featuresOut is not null)
                 for (int m = 0; m < featuresOut.Length; m++) featuresOut[m].Add(features![m].detach().cpu().DetachFromDisposeScope());
-            Tensor? distance = features is null || FeatureGaussians is null ? null
-                : stack(FeatureGaussians.Select((fit, m) => fit.Distances(features[m])).ToArray()).mean(new long[] { 0 });
+            Tensor? distance = features is null || _featureFitsOnDevice is not { } fitted ? null
+                : stack(fitted.Select((fit, m) => fit.Distances(features[m])).ToArray()).mean(new long[] { 0 });
             parts.Add(PredictiveDistribution.FromSamples(probabilities, keepSamples, distance, energy));
         }
         return PredictiveDistribution.Concat(parts);
@@ -210,6 +216,13 @@ public sealed class BayesianImageClassifier : IDisposable
     public void Dispose()
     {
         FeatureTaps?.Dispose();
+        DisposeFeatureFitsOnDevice();
         Network.Dispose();
+    }
+
+    void DisposeFeatureFitsOnDevice()
+    {
+        foreach (var copy in _featureFitsOnDevice ?? Array.Empty<Ood.FeatureGaussians.DeviceCopy>()) copy.Dispose();
+        _featureFitsOnDevice = null;
     }
 }
