@@ -153,6 +153,9 @@ internal sealed partial class MethodsBenchmark
 
     Evaluation Evaluate(string method, BayesianImageClassifier classifier, int samples, long trainable, double stepMs, double deterministicStepMs)
     {
+        // Stages 0 and 1 are scored in the middle of the 2DGBNN run, before the trainer fits the feature Gaussians at its end.
+        if (classifier.FeatureGaussians is null)
+            classifier.FitFeatureGaussians(BayesianTrainer.FeatureFitSubset(_data.Train, new TrainerOptions().FeatureFitImages, _settings.Seed), samples, _settings.Seed);
         Console.WriteLine($"evaluating {method} at S = {samples}");
         int classes = classifier.ClassNames.Count;
         var clock = Stopwatch.StartNew();

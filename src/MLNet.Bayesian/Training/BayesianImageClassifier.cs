@@ -43,9 +43,13 @@ public sealed class BayesianImageClassifier : IDisposable
     /// <summary>
     /// The Gaussians of the training images' features, one fit per member (one for every method but a deep ensemble),
     /// from which <see cref="PredictiveDistribution.FeatureDistance"/> is computed; null until fitted (the trainer fits
-    /// them after the last stage, <see cref="FitFeatureGaussians"/>).
+    /// them after the last stage, <see cref="FitFeatureGaussians"/>), and null again once the network has moved to
+    /// another stage (its layers, and so its features, are new then).
     /// </summary>
-    public IReadOnlyList<FeatureGaussians>? FeatureGaussians { get; private set; }
+    public IReadOnlyList<FeatureGaussians>? FeatureGaussians => Network.Stage == _fittedStage ? _featureGaussians : null;
+
+    IReadOnlyList<FeatureGaussians>? _featureGaussians;
+    BayesianStage _fittedStage;
 
     /// <summary>The hooks that read the features (installed by the first fit).</summary>
     internal FeatureTaps? FeatureTaps { get; private set; }
@@ -61,10 +65,12 @@ public sealed class BayesianImageClassifier : IDisposable
     internal void FitFeatureGaussians(ImageSet images, int samples, int seed, double shrinkage = Ood.FeatureGaussians.DefaultShrinkage)
     {
         if (images.Count < 2) throw new ArgumentException("At least two images are needed to fit the feature Gaussians.");
-        using (var scope = NewDisposeScope())
-            FeatureTaps ??= FeatureTaps.Install(Network, ToInput(images.Image(0), 1));
-        FeatureGaussians = null;
+        _featureGaussians = null;
         DisposeFeatureFitsOnDevice();
+        // Installed afresh: a fit of an earlier stage tapped layers that the conversion has since replaced.
+        FeatureTaps?.Dispose();
+        using (var scope = NewDisposeScope())
+            FeatureTaps = FeatureTaps.Install(Network, ToInput(images.Image(0), 1));
         var features = Network.Members.Select(_ => new List<Tensor>()).ToArray();
         try
         {
@@ -76,7 +82,8 @@ public sealed class BayesianImageClassifier : IDisposable
                 return Ood.FeatureGaussians.Fit(all, images.Labels, ClassNames.Count, shrinkage);
             }).ToArray();
             _featureFitsOnDevice = fits.Select(f => f.OnDevice(Device)).ToArray();
-            FeatureGaussians = fits;
+            _featureGaussians = fits;
+            _fittedStage = Network.Stage;
         }
         finally
         {
@@ -133,7 +140,7 @@ public sealed class BayesianImageClassifier : IDisposable
             using var scope = NewDisposeScope();
             int n = Math.Min(batchSize, count - start);
             var x = ToInput(pixels.Slice(start * ImageSize, n * ImageSize), n);
-            using var capture = FeatureTaps?.Begin();
+            using var capture = featuresOut is not null || FeatureGaussians is not null ? FeatureTaps?.Begin() : null;
             Tensor logits;   // [S, n, K]
             if (draws?.Stacked is { } stacked && samples * n <= MaxStackedRows(Device))
             {
@@ -154,7 +161,7 @@ public sealed class BayesianImageClassifier : IDisposable
             var features = capture is null ? null : MemberFeatures(capture, n);
             if (featuresOut is not null)
                 for (int m = 0; m < featuresOut.Length; m++) featuresOut[m].Add(features![m].detach().cpu().DetachFromDisposeScope());
-            Tensor? distance = features is null || _featureFitsOnDevice is not { } fitted ? null
+            Tensor? distance = features is null || FeatureGaussians is null || _featureFitsOnDevice is not { } fitted ? null
                 : stack(fitted.Select((fit, m) => fit.Distances(features[m])).ToArray()).mean(new long[] { 0 });
             parts.Add(PredictiveDistribution.FromSamples(probabilities, keepSamples, distance, energy));
         }

@@ -112,13 +112,7 @@ public sealed partial class BayesianTrainer
         ThrowIfStopped();
         var clock = Stopwatch.StartNew();
         int seed = _options.Seed ?? 0;
-        var images = train;
-        if (train.Count > _options.FeatureFitImages)
-        {
-            var order = Enumerable.Range(0, train.Count).ToArray();
-            new Random(seed).Shuffle(order);
-            images = train.Select(order.Take(_options.FeatureFitImages).Order().ToArray());
-        }
+        var images = FeatureFitSubset(train, _options.FeatureFitImages, seed);
         classifier.FitFeatureGaussians(images, SamplesFor(classifier.Network.Stage), seed);
         var fit = classifier.FeatureGaussians![0];
         _log($"feature distance: class Gaussians of the {fit.Dimension} features of the last layer's input fitted on {images.Count:N0} training images " +
@@ -128,6 +122,15 @@ public sealed partial class BayesianTrainer
             var prediction = classifier.Predict(validation.Pixels, SamplesFor(classifier.Network.Stage), seed: seed);
             classifier.Report.FinalValidation = ScoredRows.From(prediction, validation.Labels);
         }
+    }
+
+    /// <summary>The training images the feature Gaussians are fitted on: all of them, or a seeded random subset of <paramref name="count"/>.</summary>
+    internal static ImageSet FeatureFitSubset(ImageSet train, int count, int seed)
+    {
+        if (train.Count <= count) return train;
+        var order = Enumerable.Range(0, train.Count).ToArray();
+        new Random(seed).Shuffle(order);
+        return train.Select(order.Take(count).Order().ToArray());
     }
 
     /// <summary>Trains through the configured stages.</summary>

@@ -111,7 +111,8 @@ public sealed class ImagePipelineTests
         score.GetSlotNames(ref slots);
         CollectionAssert.AreEqual(keys.DenseValues().Select(k => k.ToString()).ToArray(), slots.DenseValues().Select(k => k.ToString()).ToArray());
 
-        foreach (string name in new[] { BayesianColumnNames.Confidence, BayesianColumnNames.PredictiveEntropy, BayesianColumnNames.ExpectedEntropy, BayesianColumnNames.MutualInformation })
+        foreach (string name in new[] { BayesianColumnNames.Confidence, BayesianColumnNames.PredictiveEntropy, BayesianColumnNames.ExpectedEntropy, BayesianColumnNames.MutualInformation,
+                     BayesianColumnNames.FeatureDistance, BayesianColumnNames.Energy })
             Assert.AreEqual(NumberDataViewType.Single, schema[name].Type, name);
 
         var rows = _ml.Data.CreateEnumerable<ScoredRow>(_test, reuseRowObject: false).ToList();

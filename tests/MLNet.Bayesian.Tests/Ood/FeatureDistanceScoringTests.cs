@@ -69,6 +69,27 @@ public sealed class FeatureDistanceScoringTests
         for (int i = 0; i < a.Count; i++) Assert.AreEqual(aloneA[i], oneByOne[i], 1e-4 * Math.Max(1, aloneA[i]), $"row {i}");
     }
 
+    /// <summary>A fit made on stage 0 (as the benchmark does for its deterministic row) goes stale when the layers are converted, and the final fit taps the new ones.</summary>
+    [TestMethod]
+    public void AFitOfAnEarlierStageGoesStaleAndTheFinalFitTapsTheNewLayers()
+    {
+        var train = TestData.Train.StratifiedHead(10);
+        int? stage0Dimension = null;
+        var trainer = new BayesianTrainer(new TrainerOptions { DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 0, StopAfterMeanField = true, BatchSize = 50, PredictionSamples = 2 });
+        trainer.StageCompleted = (classifier, stage) =>
+        {
+            if (stage != BayesianStage.Deterministic) return;
+            classifier.FitFeatureGaussians(train, 1, seed: 0);
+            stage0Dimension = classifier.FeatureGaussians!.Single().Dimension;
+        };
+        using var model = trainer.Fit(ArchitectureFactory.Create(Architecture.SmallCnn), train, TestData.Test.StratifiedHead(2));
+        Assert.AreEqual(64, stage0Dimension);
+        Assert.AreEqual(BayesianStage.MeanField, model.Network.Stage);
+        Assert.IsInstanceOfType<MLNet.Bayesian.Layers.BayesianLinear>(model.FeatureTaps!.Layers.Single(), "the final fit taps the converted layer");
+        var distances = model.Predict(TestData.Test.StratifiedHead(3).Pixels, 2, seed: 1).FeatureDistance;
+        Assert.IsTrue(distances.All(d => d > 0 && float.IsFinite(d)));
+    }
+
     [TestMethod]
     public void FeatureFitImagesZeroLeavesTheColumnAtZero()
     {

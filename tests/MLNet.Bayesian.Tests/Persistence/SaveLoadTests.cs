@@ -71,6 +71,9 @@ public sealed class SaveLoadTests
             maxDiff = Math.Max(maxDiff, expected[i].Score.Zip(actual[i].Score, (a, b) => (double)Math.Abs(a - b)).Max());
             Assert.AreEqual(expected[i].MutualInformation, actual[i].MutualInformation, 1e-4f);
             Assert.AreEqual(expected[i].Confidence, actual[i].Confidence, 1e-4f);
+            Assert.AreEqual(expected[i].FeatureDistance, actual[i].FeatureDistance, 1e-3f * Math.Max(1, expected[i].FeatureDistance), $"feature distance, row {i}");
+            Assert.IsTrue(expected[i].FeatureDistance > 0, "the trained model has a feature fit");
+            Assert.AreEqual(expected[i].Energy, actual[i].Energy, 1e-4f * Math.Max(1, Math.Abs(expected[i].Energy)), $"energy, row {i}");
         }
         Console.WriteLine($"max score difference after save/load: {maxDiff:E2}");
         Assert.IsTrue(maxDiff <= 1e-4);
@@ -82,7 +85,7 @@ public sealed class SaveLoadTests
         _model.Transform(test).Schema["PredictedLabel"].GetKeyValues(ref originalKeys);
         CollectionAssert.AreEqual(originalKeys.DenseValues().Select(k => k.ToString()).ToArray(), keys.DenseValues().Select(k => k.ToString()).ToArray());
         Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 10), schema["Score"].Type);
-        foreach (string name in new[] { "Confidence", "PredictiveEntropy", "ExpectedEntropy", "MutualInformation" })
+        foreach (string name in new[] { "Confidence", "PredictiveEntropy", "ExpectedEntropy", "MutualInformation", "FeatureDistance", "Energy" })
             Assert.AreEqual(NumberDataViewType.Single, schema[name].Type, name);
         Assert.IsFalse(schema.Any(c => c.Name.StartsWith("__mlnb")), "intermediate columns are dropped");
         var metrics = ml2.MulticlassClassification.Evaluate(scored);
