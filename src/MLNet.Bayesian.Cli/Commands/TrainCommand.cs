@@ -168,7 +168,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             ? UncertaintyEvaluator.FitReviewRule(rows, reviewScores, targetAccuracy: target, combination: settings.Combination)
             : UncertaintyEvaluator.FitReviewRule(rows, reviewScores, coverage: settings.ReviewCoverage, combination: settings.Combination);
         foreach (var left in reviewScores.Except(rule.Scores))
-            AnsiConsole.MarkupLine($"[yellow]{left} is the same on every validation image (a deterministic model has no epistemic uncertainty): the review rule uses {string.Join(" and ", rule.Scores)} without it[/]");
+            AnsiConsole.MarkupLine($"[yellow]{left} is the same on every validation image ({(left == UncertaintyScore.FeatureDistance ? "the model has no feature fit: FeatureFitImages is 0" : "a deterministic model has no epistemic uncertainty")}): " +
+                                   $"the review rule uses {string.Join(" and ", rule.Scores)} without it[/]");
         if (settings.ConformalCoverage > 0)
         {
             // Fitted on the validation pass's in-memory scores; the saved model computes the sets from its own (ONNX) scores.

@@ -73,7 +73,7 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
             $"{keyCount} classes, {(validation is null ? "no" : validation.Count.ToString())} validation images, device {device}, seed {seed}.");
         if (_options.Method == BayesianMethod.TwoDGbnn && _options.MeanFieldEpochs == 0)
             channel.Warning(MessageSensitivity.None, $"{Name}: MeanFieldEpochs is 0, so the model stays deterministic: its MutualInformation is 0 on every row " +
-                "and cannot send anything to review; use PredictiveEntropy or Confidence for review rules.");
+                "and cannot send anything to review; the default review rule (PredictiveEntropy, Energy, FeatureDistance) does not need it.");
 
         var trainer = new BayesianTrainer(_options.WithSeed(seed), line => channel.Info(MessageSensitivity.None, line), _options.CancellationToken,
             () => MLNetInternals.IsCanceled(_env)) { Progress = _options.Progress };
