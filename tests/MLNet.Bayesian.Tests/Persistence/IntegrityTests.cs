@@ -74,7 +74,8 @@ public sealed class IntegrityTests
             new Dictionary<UncertaintyScore, float[]>
             {
                 [UncertaintyScore.PredictiveEntropy] = Enumerable.Range(0, 40).Select(_ => random.NextSingle()).ToArray(),
-                [UncertaintyScore.MutualInformation] = Enumerable.Range(0, 40).Select(_ => 0.1f * random.NextSingle()).ToArray(),
+                [UncertaintyScore.Energy] = Enumerable.Range(0, 40).Select(_ => -5 + random.NextSingle()).ToArray(),
+                [UncertaintyScore.FeatureDistance] = Enumerable.Range(0, 40).Select(_ => 8 + 4 * random.NextSingle()).ToArray(),
             });
         var rule = UncertaintyEvaluator.FitReviewRule(validation, ReviewRule.DefaultScores, coverage: 0.8);
         string zip = Path.Combine(TestData.TempFolder(), "multi-rule.zip");
@@ -83,7 +84,10 @@ public sealed class IntegrityTests
         BayesianModel.Save(ml, SaveLoadTests.Model, inputSchema, zip, rule);
         var read = BayesianModel.Inspect(zip).ReviewRule!;
         Assert.AreEqual(rule, read);
-        CollectionAssert.AreEqual(new[] { UncertaintyScore.PredictiveEntropy, UncertaintyScore.MutualInformation }, read.Scores.ToArray());
+        CollectionAssert.AreEqual(new[] { UncertaintyScore.PredictiveEntropy, UncertaintyScore.Energy, UncertaintyScore.FeatureDistance }, read.Scores.ToArray());
+        Assert.AreEqual(ScoreCombination.Fisher, read.Combination);
+        var row = new BayesianPrediction { PredictiveEntropy = 0.5f, Energy = -4.5f, FeatureDistance = 10 };
+        Assert.AreEqual(rule.CombinedUncertainty(row.Value), read.CombinedUncertainty(row.Value), "the saved rule scores a row as the fitted one");
 
         // The manifest as the previous version wrote it: one score and threshold. The manifest is not among its own digests.
         using (var archive = ZipFile.Open(zip, ZipArchiveMode.Update))
