@@ -110,15 +110,14 @@ public static class BayesianOnnxExport
             energies.Add(g.Node("Neg", new[] { g.Node("ReduceLogSumExp", new[] { logits }, ("axes", new long[] { 1 }), ("keepdims", 0L)) }));   // [N]
             if (taps is not null)
                 memberFeatures[member].Add(Features(g, exporter.TappedInput ?? throw new InvalidOperationException("The feature layer is not part of the exported graph."),
-                    taps.Convolutional[member], taps.InputRanks[member]));
+                    taps.PooledDimensions(member)));
         }
         string all = probabilities.Count == 1 ? probabilities[0] : g.Node("Concat", probabilities.ToArray(), ("axis", 0L));   // [S, N, K]
         var statistics = Statistics(g, all);
         statistics[PredictionStatistic.FeatureDistance] = taps is null
             ? g.Node("Sub", new[] { statistics[PredictionStatistic.Confidence], statistics[PredictionStatistic.Confidence] })   // 0: no feature fit
             : FeatureDistance(g, memberFeatures, model.FeatureGaussians!);
-        statistics[PredictionStatistic.Energy] = energies.Count == 1 ? energies[0]
-            : g.Node("Div", new[] { g.Node("Sum", energies.ToArray()), g.Scalar("samples", energies.Count) });
+        statistics[PredictionStatistic.Energy] = Mean(g, energies);
 
         foreach (var (statistic, name) in outputs)
         {
@@ -172,12 +171,12 @@ public static class BayesianOnnxExport
     }
 
     /// <summary>The N x D features of a feature layer's input, as <see cref="Ood.FeatureTaps.Features"/> reads them.</summary>
-    static string Features(OnnxGraphBuilder g, string input, bool convolutional, int rank)
-    {
-        if (rank == 2) return input;
-        var axes = convolutional ? Enumerable.Range(2, rank - 2) : Enumerable.Range(1, rank - 2);
-        return g.Node("ReduceMean", new[] { input }, ("axes", axes.Select(a => (long)a).ToArray()), ("keepdims", 0L));
-    }
+    static string Features(OnnxGraphBuilder g, string input, IReadOnlyList<long> pooled)
+        => pooled.Count == 0 ? input : g.Node("ReduceMean", new[] { input }, ("axes", pooled.ToArray()), ("keepdims", 0L));
+
+    /// <summary>The element-wise mean of same-shaped values (the value itself when there is one).</summary>
+    static string Mean(OnnxGraphBuilder g, IReadOnlyList<string> values)
+        => values.Count == 1 ? values[0] : g.Node("Div", new[] { g.Node("Sum", values.ToArray()), g.Scalar("count", values.Count) });
 
     /// <summary>
     /// The feature distance (<see cref="Ood.FeatureGaussians.Distances"/>): per member, its draws' features averaged, the
@@ -190,29 +189,19 @@ public static class BayesianOnnxExport
         for (int m = 0; m < fits.Count; m++)
         {
             var fit = fits[m];
-            var features = memberFeatures[m];
-            string f = features.Count == 1 ? features[0]
-                : g.Node("Div", new[] { g.Node("Sum", features.ToArray()), g.Scalar("draws", features.Count) });                      // [N, D]
+            string f = Mean(g, memberFeatures[m]);                                                                                      // [N, D]
             int d = fit.Dimension, k = fit.FittedClasses.Length;
-            string z = g.Node("MatMul", new[] { f, g.Initializer("whitening_t", Transpose(fit.Whitening, d), d, d) });                  // [N, D]
-            string cross = g.Node("MatMul", new[] { z, g.Initializer("whitened_means_t", Transpose(fit.WhitenedMeans, k, d), d, k) });  // [N, K]
+            // Gemm with transB multiplies by the stored (row-major) matrices' transposes, as the in-memory scorer does.
+            string zero = g.Scalar("zero", 0f);
+            string z = g.Node("Gemm", new[] { f, g.Initializer("whitening", fit.Whitening, d, d), zero }, ("transB", 1L));               // [N, D]
+            string cross = g.Node("Gemm", new[] { z, g.Initializer("whitened_means", fit.WhitenedMeans, k, d), zero }, ("transB", 1L));  // [N, K]
             string norm = g.Node("ReduceSumSquare", new[] { z }, ("axes", new long[] { 1 }), ("keepdims", 1L));                      // [N, 1]
             string squared = g.Node("Add", new[] { g.Node("Sub", new[] { norm, g.Node("Mul", new[] { cross, g.Scalar("two", 2f) }) }),
                 g.Initializer("whitened_mean_norms", fit.WhitenedMeanNorms, k) });
-            string nearest = g.Node("ReduceMin", new[] { g.Node("Max", new[] { squared, g.Scalar("zero", 0f) }) }, ("axes", new long[] { 1 }), ("keepdims", 0L));
+            string nearest = g.Node("ReduceMin", new[] { g.Node("Max", new[] { squared, zero }) }, ("axes", new long[] { 1 }), ("keepdims", 0L));
             distances.Add(g.Node("Sqrt", new[] { nearest }));
         }
-        return distances.Count == 1 ? distances[0] : g.Node("Div", new[] { g.Node("Sum", distances.ToArray()), g.Scalar("members", distances.Count) });
-    }
-
-    static float[] Transpose(float[] values, int rows, int? columns = null)
-    {
-        int c = columns ?? rows;
-        var result = new float[values.Length];
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < c; j++)
-                result[j * rows + i] = values[i * c + j];
-        return result;
+        return Mean(g, distances);
     }
 
     /// <summary>

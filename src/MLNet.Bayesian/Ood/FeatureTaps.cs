@@ -19,19 +19,22 @@ internal sealed class FeatureTaps : IDisposable
 
     readonly List<Action> _removers = new();
 
-    FeatureTaps(IReadOnlyList<nn.Module> layers, IReadOnlyList<bool> convolutional, IReadOnlyList<int> inputRanks)
+    readonly long[][] _pooled;
+
+    FeatureTaps(IReadOnlyList<nn.Module> layers, long[][] pooled)
     {
         Layers = layers;
-        Convolutional = convolutional;
-        InputRanks = inputRanks;
+        _pooled = pooled;
     }
 
     /// <summary>The tapped layer of each member (one for every network but a deep ensemble).</summary>
     public IReadOnlyList<nn.Module> Layers { get; }
-    /// <summary>Whether member m's tapped layer is a convolution (its input is averaged over the spatial dimensions).</summary>
-    public IReadOnlyList<bool> Convolutional { get; }
-    /// <summary>The rank of member m's tapped layer input (2 for a Linear on flat features; the ONNX export needs it).</summary>
-    public IReadOnlyList<int> InputRanks { get; }
+
+    /// <summary>
+    /// The dimensions of member m's tapped input that are averaged away: a convolution's spatial ones, a Linear layer's
+    /// middle ones; none for an N x D input. The in-memory features and the ONNX graph both pool over these.
+    /// </summary>
+    public IReadOnlyList<long> PooledDimensions(int member) => _pooled[member];
 
     /// <summary>Finds and hooks the last layer of every member of <paramref name="network"/>, running <paramref name="probe"/> (one normalised image) through it.</summary>
     public static FeatureTaps Install(BayesianNetwork network, Tensor probe)
@@ -57,7 +60,9 @@ internal sealed class FeatureTaps : IDisposable
                 network.train(training);
             }
         }
-        var taps = new FeatureTaps(layers, layers.Select(IsConvolution).ToArray(), ranks);
+        // Of an input of rank r, a convolution pools dimensions 2..r-1 and a Linear layer 1..r-2.
+        var pooled = layers.Select((layer, m) => Enumerable.Range(IsConvolution(layer) ? 2 : 1, ranks[m] - 2).Select(d => (long)d).ToArray()).ToArray();
+        var taps = new FeatureTaps(layers, pooled);
         for (int m = 0; m < layers.Count; m++)
         {
             int member = m;
@@ -76,14 +81,7 @@ internal sealed class FeatureTaps : IDisposable
     public Capture Begin() => new(this);
 
     /// <summary>The N x D features of a layer input (the input itself when it is N x D).</summary>
-    public Tensor Features(int member, Tensor input)
-    {
-        if (input.dim() == 2) return input;
-        var dims = Convolutional[member]
-            ? Enumerable.Range(2, (int)input.dim() - 2).Select(d => (long)d).ToArray()
-            : Enumerable.Range(1, (int)input.dim() - 2).Select(d => (long)d).ToArray();
-        return input.mean(dims);
-    }
+    public Tensor Features(int member, Tensor input) => _pooled[member].Length == 0 ? input : input.mean(_pooled[member]);
 
     /// <summary>The Conv2d or Linear layer of member <paramref name="member"/> that runs last, and the rank of its input.</summary>
     static (nn.Module Layer, int InputRank) LastLayer(BayesianNetwork network, int member, Tensor probe)

@@ -108,7 +108,7 @@ public sealed partial class BayesianTrainer
     /// </summary>
     void FitFeatureGaussians(BayesianImageClassifier classifier, ImageSet train, ImageSet? validation)
     {
-        if (_options.FeatureFitImages == 0 || train.Count < 2) return;
+        if (_options.FeatureFitImages == 0) return;
         ThrowIfStopped();
         var clock = Stopwatch.StartNew();
         int seed = _options.Seed ?? 0;
