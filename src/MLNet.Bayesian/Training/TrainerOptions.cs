@@ -181,6 +181,10 @@ public class TrainerOptions
         OptionCheck.AtLeast(nameof(CropPadding), CropPadding, 0);
         OptionCheck.AtLeast(nameof(EarlyStoppingPatience), EarlyStoppingPatience, 0);
         OptionCheck.AtLeast(nameof(FeatureFitImages), FeatureFitImages, 0);
+        // Checked here, not after training: one image has no spread to fit, and the fit runs only once every stage is done.
+        if (FeatureFitImages == 1)
+            throw new ArgumentOutOfRangeException(nameof(FeatureFitImages), FeatureFitImages,
+                $"{nameof(FeatureFitImages)} is 1; the feature Gaussians need at least 2 images (0 leaves the model without the FeatureDistance column).");
         OptionCheck.Defined(nameof(Method), Method);
         if (!(DropoutRate > 0 && DropoutRate < 1))
             throw new ArgumentOutOfRangeException(nameof(DropoutRate), DropoutRate,

@@ -99,6 +99,10 @@ public sealed class FeatureDistanceScoringTests
         Assert.IsTrue(model.Predict(TestData.Test.StratifiedHead(2).Pixels, 1).FeatureDistance.All(d => d == 0));
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new TrainerOptions { FeatureFitImages = -1 }.Validate());
         StringAssert.Contains(e.Message, nameof(TrainerOptions.FeatureFitImages));
+        // One image is refused before any training, not after every stage has run.
+        e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new BayesianTrainer(new TrainerOptions { FeatureFitImages = 1 })
+            .Fit(ArchitectureFactory.Create(Architecture.SmallCnn), TestData.Train.StratifiedHead(10)));
+        StringAssert.Contains(e.Message, "FeatureFitImages is 1");
     }
 
     /// <summary>Energy is -log sum exp of each seeded draw's logits, averaged over the draws.</summary>
