@@ -321,7 +321,7 @@ public sealed partial class BayesianTrainer
                     throw new InvalidOperationException(
                         $"Training diverged: stage {StageNumber(stage)} ({stage}), epoch {epoch + 1}, batch {start / _options.BatchSize + 1}: the loss is {lossValue} " +
                         $"(NLL {nll.item<float>()}{(kl is null ? "" : $", KL {kl.item<float>()}")}). Lower the learning rate of this stage " +
-                        $"({LearningRateName(stage)} = {learningRate}) or the KL weight.");
+                        $"({LearningRateName(stage)} = {learningRate}{ScaleLearningRateText(stage)}) or the KL weight.");
                 loss.backward();
                 optimizer.step();
                 scheduler?.step();
@@ -408,6 +408,14 @@ public sealed partial class BayesianTrainer
         BayesianStage.Deterministic => nameof(TrainerOptions.LearningRate),
         BayesianStage.MeanField => nameof(TrainerOptions.BayesianLearningRate),
         _ => nameof(TrainerOptions.SharedLearningRate),
+    };
+
+    /// <summary>The variational stages train their scales at a rate of their own, which can be the one that diverged.</summary>
+    string ScaleLearningRateText(BayesianStage stage) => stage switch
+    {
+        BayesianStage.MeanField => $", or of its scales: {nameof(TrainerOptions.MeanFieldSigmaLearningRate)} = {_options.MeanFieldSigmaLearningRate}",
+        BayesianStage.Shared => $", or of its scales: {nameof(TrainerOptions.SharedScaleLearningRate)} = {_options.SharedScaleLearningRate}",
+        _ => "",
     };
 
     /// <summary>Pixels must be finite numbers: one NaN would otherwise surface stages later as a cryptic failure.</summary>

@@ -170,6 +170,19 @@ public sealed class TrainingTests
         StringAssert.Contains(e.Message, "Dress");
     }
 
+    /// <summary>A scale learning rate far too high makes stage 3's scales overflow; the error names that rate, not only the means'.</summary>
+    [TestMethod]
+    public void DivergenceNamesTheScaleLearningRateToo()
+    {
+        var options = OneEpochPerStage(seed: 1);
+        options.Variant = MLNet.Bayesian.Posterior.SamplingVariant.Hierarchical;
+        options.SharedScaleLearningRate = 1e4;
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => Fit(options, TestData.Train.StratifiedHead(10)));
+        StringAssert.Contains(e.Message, "Training diverged: stage 3 (Shared)");
+        StringAssert.Contains(e.Message, "SharedLearningRate = 0.0001");
+        StringAssert.Contains(e.Message, "SharedScaleLearningRate = 10000");
+    }
+
     [TestMethod]
     public void KeptSampleProbabilitiesAverageToTheScoreAcrossBatches()
     {
