@@ -71,8 +71,9 @@ internal static class AblationBenchmark
             o.PriorWeightVarianceFloor = defaults.PriorWeightVarianceFloor;
             o.PriorLogSigmaVarianceFloor = defaults.PriorLogSigmaVarianceFloor;
         });
-        var sharedLr = With(floors, o => o.SharedScaleLearningRate = defaults.SharedScaleLearningRate);
+        var sharedLr = With(floors, o => o.SharedScaleLearningRate = defaults.EffectiveSharedScaleLearningRate);
         var merge = With(sharedLr, o => o.SharedPosterior.MergeThreshold = defaults.SharedPosterior.MergeThreshold);
+        var defaults6 = new TrainerOptions { DeterministicEpochs = epochs[0], MeanFieldEpochs = epochs[1], SharedEpochs = epochs[2], PredictionSamples = samples, BatchSize = batchSize, Seed = 1 };
         var rows = new List<Row>
         {
             new("0 baseline", "settings before the fixes (one learning rate per stage, relative covariance floor, the fit as prior, merge threshold 1.5e-7)", () => baseline),
@@ -81,11 +82,28 @@ internal static class AblationBenchmark
             new("1 + stage-1 sigma learning rate", $"rho trained at {defaults.MeanFieldSigmaLearningRate} (the default, 10:1 to the means)", () => sigmaLr),
             new("2 + absolute floors, broad prior", $"mixture floors {defaults.SharedPosterior.Mixture.AbsoluteWeightVarianceFloor:G2} / {defaults.SharedPosterior.Mixture.AbsoluteLogSigmaVarianceFloor:G2}, " +
                 $"prior floors {defaults.PriorWeightVarianceFloor:G2} / {defaults.PriorLogSigmaVarianceFloor:G2} (weight / log sigma variance)", () => floors),
-            new("3 + stage-3 scale learning rate", $"Cholesky factors and outlier rho at {defaults.SharedScaleLearningRate} (means {defaults.SharedLearningRate})", () => sharedLr),
+            new("3 + stage-3 scale learning rate", $"Cholesky factors and outlier rho at {defaults.EffectiveSharedScaleLearningRate} (means {defaults.SharedLearningRate})", () => sharedLr),
             new("4 + merge threshold", $"merge components closer than {defaults.SharedPosterior.MergeThreshold:G2} (squared W2)", () => merge),
             new("0b baseline + flat-sigma fallback (alone)", $"the flat-sigma check (sd < {defaults.FlatLogSigmaThreshold} nats) with the Laplace fallback",
                 () => With(baseline, o => o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold)),
             new("1b stage-1 sigma learning rate 3e-2 (alone)", "rho trained at 3e-2 (the issue's measurement)", () => With(baseline, o => o.MeanFieldSigmaLearningRate = 3e-2)),
+            new("6a defaults (reference)", "every default of this version", () => With(defaults6, _ => { })),
+            new("6b hierarchical", "the hierarchical variant", () => With(defaults6, o => o.Variant = SamplingVariant.Hierarchical)),
+            new("6c hierarchical, stage-3 scale lr 0.1", "hierarchical; Cholesky factors and outlier rho at 0.1", () => With(defaults6, o => { o.Variant = SamplingVariant.Hierarchical; o.SharedScaleLearningRate = 0.1; })),
+            new("6d shared, stage-3 scale lr 0.1", "Cholesky factors and outlier rho at 0.1", () => With(defaults6, o => o.SharedScaleLearningRate = 0.1)),
+            new("6e shared, per-layer pools", "one mixture per layer", () => With(defaults6, o => o.SharedPosterior.PerLayer = true)),
+            new("7a shared, stage-3 scale lr 0.3", "", () => With(defaults6, o => o.SharedScaleLearningRate = 0.3)),
+            new("7b shared, stage-3 scale lr 1", "", () => With(defaults6, o => o.SharedScaleLearningRate = 1)),
+            new("7d shared, stage-3 scale lr 0.1, stage-1 sigma lr 0.02", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 0.1; o.MeanFieldSigmaLearningRate = 0.02; })),
+            new("7e shared, stage-3 scale lr 0.3, means 3e-4", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 0.3; o.SharedLearningRate = 3e-4; })),
+            new("7f shared, stage-3 scale lr 0.3, prior floor 4e-4", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 0.3; o.PriorWeightVarianceFloor = 4e-4; })),
+            new("7g shared, stage-3 scale lr 0.3, prior floor 1e-3", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 0.3; o.PriorWeightVarianceFloor = 1e-3; })),
+            new("8a shared, s1 sigma 0.02, s3 scale 1, means 3e-4", "", () => With(defaults6, o => { o.MeanFieldSigmaLearningRate = 0.02; o.SharedScaleLearningRate = 1; o.SharedLearningRate = 3e-4; })),
+            new("8b shared, s1 sigma 0.015, s3 scale 1, means 3e-4", "", () => With(defaults6, o => { o.MeanFieldSigmaLearningRate = 0.015; o.SharedScaleLearningRate = 1; o.SharedLearningRate = 3e-4; })),
+            new("8c shared, s3 scale 1, means 1e-3", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 1; o.SharedLearningRate = 1e-3; })),
+            new("8d shared, s1 sigma 0.02, s3 scale 1, means 1e-3", "", () => With(defaults6, o => { o.MeanFieldSigmaLearningRate = 0.02; o.SharedScaleLearningRate = 1; o.SharedLearningRate = 1e-3; })),
+            new("8e shared, s3 scale 1, means 3e-4, prior floor 1e-3", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 1; o.SharedLearningRate = 3e-4; o.PriorWeightVarianceFloor = 1e-3; })),
+            new("6f hierarchical, stage-1 sigma lr 0.03", "hierarchical; rho at 0.03 in stage 1", () => With(defaults6, o => { o.Variant = SamplingVariant.Hierarchical; o.MeanFieldSigmaLearningRate = 0.03; })),
         };
         if (only is not null) rows = rows.Where(r => r.Name.StartsWith(only, StringComparison.Ordinal)).ToList();
         Directory.CreateDirectory(outDir);
@@ -99,12 +117,19 @@ internal static class AblationBenchmark
         var clock = Stopwatch.StartNew();
         // Stage 0 once; every row starts from its weights.
         Dictionary<string, Tensor> state;
+        string stageZero;
         {
             var o = With(baseline, o => o.MeanFieldEpochs = 0);
             using var deterministic = new BayesianTrainer(o, Console.WriteLine).Fit(Factory, data.Train);
             state = deterministic.Network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+            // The network every row starts from, as the reference the rows' accuracy and NLL are read against.
+            var test = deterministic.Predict(data.Test.Pixels, 1, batchSize: 256, seed: 1);
+            var ood = deterministic.Predict(data.Ood.Pixels, 1, batchSize: 256, seed: 1);
+            var m = ClassificationMetrics.Compute(test.Probabilities, data.Test.Labels, deterministic.ClassNames.Count);
+            stageZero = $"stage 0 (deterministic, the rows' start): accuracy {m.Accuracy:P2}, ECE {m.Ece:F4}, NLL {m.Nll:F4}, " +
+                        $"OOD AUROC entropy {OutOfDistributionMetrics.Compute(test.PredictiveEntropy, ood.PredictiveEntropy).Auroc:F3}";
         }
-        Console.WriteLine($"stage 0 done in {clock.Elapsed.TotalMinutes:F1} min");
+        Console.WriteLine($"stage 0 done in {clock.Elapsed.TotalMinutes:F1} min; {stageZero}");
         foreach (var row in rows)
         {
             var rowClock = Stopwatch.StartNew();
@@ -123,7 +148,7 @@ internal static class AblationBenchmark
                 model.Report.SharedParameters, model.Report.Posterior!.Components, model.Report.Posterior.Outliers, maxLoss, rowClock.Elapsed.TotalSeconds);
             Console.WriteLine($"[{row.Name}] {r}");
             results.Add(r);
-            Write(results, data, epochs, samples, outDir, clock.Elapsed.TotalMinutes);
+            Write(results, data, epochs, samples, outDir, clock.Elapsed.TotalMinutes, stageZero);
         }
         foreach (var t in state.Values) t.Dispose();
         Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "ablation.md")));
@@ -158,7 +183,7 @@ internal static class AblationBenchmark
         return double.TryParse(end < 0 ? rest : rest[..end], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : null;
     }
 
-    static void Write(List<Result> results, BenchmarkData data, int[] epochs, int samples, string outDir, double minutes)
+    static void Write(List<Result> results, BenchmarkData data, int[] epochs, int samples, string outDir, double minutes, string stageZero)
     {
         var lines = new List<string>
         {
@@ -169,6 +194,8 @@ internal static class AblationBenchmark
             "Rows numbered 1-5 are cumulative (each adds its change to the row above it); 0b and 1b are single changes to the baseline. " +
             "log sigma: stage 1's posterior scales over all Bayesian weights (after the flat-sigma fallback where it ran: the Laplace sigma stage 2 used); " +
             "Spearman: rank correlation of log sigma with the empirical Fisher (mean squared gradient over the last stage-1 epoch); max loss: the largest epoch loss any stage logged.",
+            "",
+            stageZero + ".",
             "",
             "| row | accuracy | ECE | NLL | OOD AUROC MI | OOD AUROC entropy | log sigma sd | log sigma 1-99% | Spearman(log sigma, Fisher) | fallback | trainable | components | outliers | max loss | change |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",

@@ -254,7 +254,7 @@ public sealed partial class BayesianTrainer
         var (scales, scaleRate) = stage switch
         {
             BayesianStage.MeanField => (network.Layers.Select(l => l.Layer.WeightRho!).ToList(), _options.MeanFieldSigmaLearningRate),
-            BayesianStage.Shared => (network.SharedPosterior!.ScaleParameters.ToList(), _options.SharedScaleLearningRate),
+            BayesianStage.Shared => (network.SharedPosterior!.ScaleParameters.ToList(), _options.EffectiveSharedScaleLearningRate),
             _ => (new List<TorchSharp.Modules.Parameter>(), learningRate),
         };
         var scaleHandles = scales.Select(p => p.Handle).ToHashSet();
@@ -414,7 +414,7 @@ public sealed partial class BayesianTrainer
     string ScaleLearningRateText(BayesianStage stage) => stage switch
     {
         BayesianStage.MeanField => $", or of its scales: {nameof(TrainerOptions.MeanFieldSigmaLearningRate)} = {_options.MeanFieldSigmaLearningRate}",
-        BayesianStage.Shared => $", or of its scales: {nameof(TrainerOptions.SharedScaleLearningRate)} = {_options.SharedScaleLearningRate}",
+        BayesianStage.Shared => $", or of its scales: {nameof(TrainerOptions.SharedScaleLearningRate)} = {_options.EffectiveSharedScaleLearningRate}",
         _ => "",
     };
 
