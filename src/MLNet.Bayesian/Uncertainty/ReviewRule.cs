@@ -110,7 +110,9 @@ public sealed class ReviewRule
     /// <summary>Whether a row goes to a person, given each score's value; NaN or infinity in any score always does.</summary>
     public bool NeedsReview(Func<UncertaintyScore, float> value)
     {
-        if (Combination == ScoreCombination.Fisher) return CombinedUncertainty(value) > CombinedThreshold;
+        // The cut was fitted on the statistic rounded to float (the risk-coverage curve is computed in float); rounding it
+        // the same way here keeps the boundary row on the side the fit counted it, so the fitted coverage is the applied one.
+        if (Combination == ScoreCombination.Fisher) return (float)CombinedUncertainty(value) > CombinedThreshold;
         foreach (var cut in Cuts) if (cut.Exceeded(value(cut.Score))) return true;
         return false;
     }
