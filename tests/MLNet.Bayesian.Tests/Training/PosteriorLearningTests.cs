@@ -40,7 +40,7 @@ public sealed class PosteriorLearningTests
     public void StageOneSigmaSpreadsWithCurvatureAndTheMergeThresholdMergesOnItsPlane()
     {
         var before = StageOne(sigmaLearningRate: 1e-3).Sigma;
-        // The authors' 100:1 rate: the widest the option is meant to go; the default (10:1) lies between the two.
+        // The authors' 100:1 rate: the widest the option is meant to go; the default (15:1) lies between the two.
         var (after, points) = StageOne(sigmaLearningRate: 1e-1);
         Console.WriteLine($"rho at the means' rate: {before}");
         Console.WriteLine($"rho at its own rate:    {after}");

@@ -179,7 +179,7 @@ public sealed class TrainingTests
         options.SharedScaleLearningRate = 1e4;
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => Fit(options, TestData.Train.StratifiedHead(10)));
         StringAssert.Contains(e.Message, "Training diverged: stage 3 (Shared)");
-        StringAssert.Contains(e.Message, "SharedLearningRate = 0.0001");
+        StringAssert.Contains(e.Message, $"SharedLearningRate = {options.SharedLearningRate}");
         StringAssert.Contains(e.Message, "SharedScaleLearningRate = 10000");
     }
 
