@@ -58,9 +58,24 @@ internal static class TrainingSettings
             return File.Exists(file) ? XDocument.Load(file) : null;
         });
         string id = $"F:{field.DeclaringType.FullName!.Replace('+', '.')}.{field.Name}";
-        var text = docs?.Descendants("member").FirstOrDefault(m => (string?)m.Attribute("name") == id)?.Element("summary")?.Value;
-        return text is null ? "" : string.Join(" ", text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        var summary = docs?.Descendants("member").FirstOrDefault(m => (string?)m.Attribute("name") == id)?.Element("summary");
+        if (summary is null) return "";
+        string text = string.Concat(summary.Nodes().Select(Text));
+        return string.Join(" ", text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
     }
+
+    /// <summary>
+    /// A node's text, where a cross-reference (empty in the XML, "F:Namespace.Type.Name" in its cref) reads as its last
+    /// name: "the means keep BayesianLearningRate", not "the means keep ".
+    /// </summary>
+    static string Text(XNode node) => node switch
+    {
+        XText t => t.Value,
+        XElement { Name.LocalName: "see" or "seealso" } e when (string?)e.Attribute("cref") is string cref => e.Value.Length > 0 ? e.Value : cref[(cref.LastIndexOf('.') + 1)..],
+        XElement { Name.LocalName: "paramref" or "typeparamref" } e => (string?)e.Attribute("name") ?? "",
+        XElement e => string.Concat(e.Nodes().Select(Text)),
+        _ => "",
+    };
 
     static readonly System.Collections.Concurrent.ConcurrentDictionary<Assembly, XDocument?> Docs = new();
 

@@ -184,6 +184,12 @@ public sealed class CliTests
                 Assert.IsTrue(!takesValue || saysDefault, $"{verb} {option} shows its default or says it is required: '{line.Trim()}'");
             }
         }
+        // Every training setting with its meaning; a cross-reference in the documentation reads as its name, not as a gap.
+        var (listCode, list) = CliTool.Run(new[] { "train", "--list-settings" }, new Dictionary<string, string?> { ["COLUMNS"] = "400" });
+        Assert.AreEqual(0, listCode, list);
+        string flat = string.Join(" ", list.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        StringAssert.Contains(flat, "the means keep SharedLearningRate");
+        Assert.IsFalse(flat.Contains("keep .") || flat.Contains(" for , "), "no cross-reference is left out");
     }
 
     [TestMethod]
