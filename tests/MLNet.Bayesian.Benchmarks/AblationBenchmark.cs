@@ -10,8 +10,10 @@ namespace MLNet.Bayesian.Benchmarks;
 
 /// <summary>
 /// The posterior fixes of issue 13, one row per change, on the benchmark's data and defaults (small CNN, shared
-/// variant). Rows are cumulative from the baseline (the settings before the fixes) unless a row says "alone". Every
-/// row starts stage 1 from the same stage-0 network (trained once), so the rows differ only in what they change.
+/// variant). Rows 1-6 are cumulative from the baseline (the settings before the fixes), 0b and 1b change it alone;
+/// rows 6a-8e are the search that chose the current defaults (each a change to the previous version's defaults), rows
+/// 9a-9e the same settings with other seeds. Every row starts stage 1 from the same stage-0 network (trained once), so
+/// the rows differ only in what they change (and, for 9a-9e, in the luck of stages 1-3).
 /// Writes ablation.md and ablation.json.
 /// </summary>
 internal static class AblationBenchmark
@@ -30,7 +32,7 @@ internal static class AblationBenchmark
         var o = new TrainerOptions
         {
             DeterministicEpochs = epochs[0], MeanFieldEpochs = epochs[1], SharedEpochs = epochs[2], PredictionSamples = samples, BatchSize = batchSize, Seed = 1,
-            MeanFieldSigmaLearningRate = 1e-3, SharedScaleLearningRate = 1e-4, FlatLogSigmaThreshold = 0,
+            MeanFieldSigmaLearningRate = 1e-3, SharedScaleLearningRate = 1e-4, SharedLearningRate = 1e-4, FlatLogSigmaThreshold = 0,
             PriorWeightVarianceFloor = 0, PriorLogSigmaVarianceFloor = 0,
         };
         o.SharedPosterior.Mixture.AbsoluteWeightVarianceFloor = 0;
@@ -45,7 +47,8 @@ internal static class AblationBenchmark
         // A deep copy of the nested options: rows must not change each other.
         copy.SharedPosterior = new SharedPosteriorOptions
         {
-            PerLayer = o.SharedPosterior.PerLayer, OutlierQuantile = o.SharedPosterior.OutlierQuantile, MuThreshold = o.SharedPosterior.MuThreshold,
+            PerLayer = o.SharedPosterior.PerLayer, BicCandidates = o.SharedPosterior.BicCandidates, DroppedMembersBecomeOutliers = o.SharedPosterior.DroppedMembersBecomeOutliers,
+            OutlierQuantile = o.SharedPosterior.OutlierQuantile, MuThreshold = o.SharedPosterior.MuThreshold,
             GradientFraction = o.SharedPosterior.GradientFraction, ComponentBudget = o.SharedPosterior.ComponentBudget, MinMembers = o.SharedPosterior.MinMembers,
             EllipseThreshold = o.SharedPosterior.EllipseThreshold, MergeThreshold = o.SharedPosterior.MergeThreshold, Seed = o.SharedPosterior.Seed,
             Mixture = new MixtureFitOptions
@@ -71,39 +74,59 @@ internal static class AblationBenchmark
             o.PriorWeightVarianceFloor = defaults.PriorWeightVarianceFloor;
             o.PriorLogSigmaVarianceFloor = defaults.PriorLogSigmaVarianceFloor;
         });
-        var sharedLr = With(floors, o => o.SharedScaleLearningRate = defaults.EffectiveSharedScaleLearningRate);
-        var merge = With(sharedLr, o => o.SharedPosterior.MergeThreshold = defaults.SharedPosterior.MergeThreshold);
-        var defaults6 = new TrainerOptions { DeterministicEpochs = epochs[0], MeanFieldEpochs = epochs[1], SharedEpochs = epochs[2], PredictionSamples = samples, BatchSize = batchSize, Seed = 1 };
+        var scaleLr = With(floors, o => o.SharedScaleLearningRate = null);
+        var meansLr = With(scaleLr, o => o.SharedLearningRate = defaults.SharedLearningRate);
+        var merge = With(meansLr, o => o.SharedPosterior.MergeThreshold = defaults.SharedPosterior.MergeThreshold);
+        // The defaults of the previous version (first round of issue 13), from which the search rows 6-8 start, each
+        // row a single setting of its own on top of them.
+        var previous = With(merge, o =>
+        {
+            o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold;
+            o.MeanFieldSigmaLearningRate = 1e-2; o.SharedScaleLearningRate = 1e-2; o.SharedLearningRate = 1e-4;
+        });
+        Row Search(string name, string change, Action<TrainerOptions> set) => new(name, change, () => With(previous, set));
         var rows = new List<Row>
         {
             new("0 baseline", "settings before the fixes (one learning rate per stage, relative covariance floor, the fit as prior, merge threshold 1.5e-7)", () => baseline),
-            new("5 + flat-sigma check (all defaults)", "the flat-sigma check with the Laplace fallback: every default of this version",
+            new("6 + flat-sigma check (all defaults)", "the flat-sigma check with the Laplace fallback: every default of this version",
                 () => With(merge, o => o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold)),
-            new("1 + stage-1 sigma learning rate", $"rho trained at {defaults.MeanFieldSigmaLearningRate} (the default, 10:1 to the means)", () => sigmaLr),
+            new("1 + stage-1 sigma learning rate", $"rho trained at {defaults.MeanFieldSigmaLearningRate} (the default, 15:1 to the means)", () => sigmaLr),
             new("2 + absolute floors, broad prior", $"mixture floors {defaults.SharedPosterior.Mixture.AbsoluteWeightVarianceFloor:G2} / {defaults.SharedPosterior.Mixture.AbsoluteLogSigmaVarianceFloor:G2}, " +
                 $"prior floors {defaults.PriorWeightVarianceFloor:G2} / {defaults.PriorLogSigmaVarianceFloor:G2} (weight / log sigma variance)", () => floors),
-            new("3 + stage-3 scale learning rate", $"Cholesky factors and outlier rho at {defaults.EffectiveSharedScaleLearningRate} (means {defaults.SharedLearningRate})", () => sharedLr),
-            new("4 + merge threshold", $"merge components closer than {defaults.SharedPosterior.MergeThreshold:G2} (squared W2)", () => merge),
+            new("3 + stage-3 scale learning rate", $"Cholesky factors and outlier rho at {defaults.EffectiveSharedScaleLearningRate} (means still {baseline.SharedLearningRate})", () => scaleLr),
+            new("4 + stage-3 means learning rate", $"component and outlier means at {defaults.SharedLearningRate}", () => meansLr),
+            new("5 + merge threshold", $"merge components closer than {defaults.SharedPosterior.MergeThreshold:G2} (squared W2)", () => merge),
             new("0b baseline + flat-sigma fallback (alone)", $"the flat-sigma check (sd < {defaults.FlatLogSigmaThreshold} nats) with the Laplace fallback",
                 () => With(baseline, o => o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold)),
             new("1b stage-1 sigma learning rate 3e-2 (alone)", "rho trained at 3e-2 (the issue's measurement)", () => With(baseline, o => o.MeanFieldSigmaLearningRate = 3e-2)),
-            new("6a defaults (reference)", "every default of this version", () => With(defaults6, _ => { })),
-            new("6b hierarchical", "the hierarchical variant", () => With(defaults6, o => o.Variant = SamplingVariant.Hierarchical)),
-            new("6c hierarchical, stage-3 scale lr 0.1", "hierarchical; Cholesky factors and outlier rho at 0.1", () => With(defaults6, o => { o.Variant = SamplingVariant.Hierarchical; o.SharedScaleLearningRate = 0.1; })),
-            new("6d shared, stage-3 scale lr 0.1", "Cholesky factors and outlier rho at 0.1", () => With(defaults6, o => o.SharedScaleLearningRate = 0.1)),
-            new("6e shared, per-layer pools", "one mixture per layer", () => With(defaults6, o => o.SharedPosterior.PerLayer = true)),
-            new("7a shared, stage-3 scale lr 0.3", "", () => With(defaults6, o => o.SharedScaleLearningRate = 0.3)),
-            new("7b shared, stage-3 scale lr 1", "", () => With(defaults6, o => o.SharedScaleLearningRate = 1)),
-            new("7d shared, stage-3 scale lr 0.1, stage-1 sigma lr 0.02", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 0.1; o.MeanFieldSigmaLearningRate = 0.02; })),
-            new("7e shared, stage-3 scale lr 0.3, means 3e-4", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 0.3; o.SharedLearningRate = 3e-4; })),
-            new("7f shared, stage-3 scale lr 0.3, prior floor 4e-4", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 0.3; o.PriorWeightVarianceFloor = 4e-4; })),
-            new("7g shared, stage-3 scale lr 0.3, prior floor 1e-3", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 0.3; o.PriorWeightVarianceFloor = 1e-3; })),
-            new("8a shared, s1 sigma 0.02, s3 scale 1, means 3e-4", "", () => With(defaults6, o => { o.MeanFieldSigmaLearningRate = 0.02; o.SharedScaleLearningRate = 1; o.SharedLearningRate = 3e-4; })),
-            new("8b shared, s1 sigma 0.015, s3 scale 1, means 3e-4", "", () => With(defaults6, o => { o.MeanFieldSigmaLearningRate = 0.015; o.SharedScaleLearningRate = 1; o.SharedLearningRate = 3e-4; })),
-            new("8c shared, s3 scale 1, means 1e-3", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 1; o.SharedLearningRate = 1e-3; })),
-            new("8d shared, s1 sigma 0.02, s3 scale 1, means 1e-3", "", () => With(defaults6, o => { o.MeanFieldSigmaLearningRate = 0.02; o.SharedScaleLearningRate = 1; o.SharedLearningRate = 1e-3; })),
-            new("8e shared, s3 scale 1, means 3e-4, prior floor 1e-3", "", () => With(defaults6, o => { o.SharedScaleLearningRate = 1; o.SharedLearningRate = 3e-4; o.PriorWeightVarianceFloor = 1e-3; })),
-            new("6f hierarchical, stage-1 sigma lr 0.03", "hierarchical; rho at 0.03 in stage 1", () => With(defaults6, o => { o.Variant = SamplingVariant.Hierarchical; o.MeanFieldSigmaLearningRate = 0.03; })),
+            // The search that led to this version's defaults (rows 6a-8e, each from the previous defaults).
+            Search("6a previous defaults", "stage-1 scales 0.01, stage-3 scales 0.01 and means 1e-4 (the previous version)", _ => { }),
+            Search("6b hierarchical", "the hierarchical variant", o => o.Variant = SamplingVariant.Hierarchical),
+            Search("6c hierarchical, stage-3 scales 0.1", "hierarchical; stage-3 scales at 0.1", o => { o.Variant = SamplingVariant.Hierarchical; o.SharedScaleLearningRate = 0.1; }),
+            Search("6d stage-3 scales 0.1", "stage-3 scales at 0.1", o => o.SharedScaleLearningRate = 0.1),
+            Search("6e per-layer pools", "one mixture per layer", o => o.SharedPosterior.PerLayer = true),
+            Search("6f hierarchical, stage-1 scales 0.03", "hierarchical; stage-1 scales at 0.03", o => { o.Variant = SamplingVariant.Hierarchical; o.MeanFieldSigmaLearningRate = 0.03; }),
+            Search("7a stage-3 scales 0.3", "stage-3 scales at 0.3", o => o.SharedScaleLearningRate = 0.3),
+            Search("7b stage-3 scales 1", "stage-3 scales at 1", o => o.SharedScaleLearningRate = 1),
+            Search("7d stage-3 scales 0.1, stage-1 scales 0.02", "stage-3 scales at 0.1, stage-1 scales at 0.02", o => { o.SharedScaleLearningRate = 0.1; o.MeanFieldSigmaLearningRate = 0.02; }),
+            Search("7e stage-3 scales 0.3, means 3e-4", "stage-3 scales at 0.3, means at 3e-4", o => { o.SharedScaleLearningRate = 0.3; o.SharedLearningRate = 3e-4; }),
+            Search("7f stage-3 scales 0.3, prior floor 4e-4", "stage-3 scales at 0.3, prior weight variance floor 4e-4", o => { o.SharedScaleLearningRate = 0.3; o.PriorWeightVarianceFloor = 4e-4; }),
+            Search("7g stage-3 scales 0.3, prior floor 1e-3", "stage-3 scales at 0.3, prior weight variance floor 1e-3", o => { o.SharedScaleLearningRate = 0.3; o.PriorWeightVarianceFloor = 1e-3; }),
+            Search("8a stage-1 scales 0.02, stage-3 scales 1, means 3e-4", "stage-1 scales at 0.02; stage-3 scales at 1, means at 3e-4",
+                o => { o.MeanFieldSigmaLearningRate = 0.02; o.SharedScaleLearningRate = 1; o.SharedLearningRate = 3e-4; }),
+            Search("8b stage-1 scales 0.015, stage-3 scales 1, means 3e-4", "stage-1 scales at 0.015; stage-3 scales at 1, means at 3e-4 (this version's defaults)",
+                o => { o.MeanFieldSigmaLearningRate = 0.015; o.SharedScaleLearningRate = 1; o.SharedLearningRate = 3e-4; }),
+            Search("8c stage-3 scales 1, means 1e-3", "stage-3 scales at 1, means at 1e-3", o => { o.SharedScaleLearningRate = 1; o.SharedLearningRate = 1e-3; }),
+            Search("8d stage-1 scales 0.02, stage-3 scales 1, means 1e-3", "stage-1 scales at 0.02; stage-3 scales at 1, means at 1e-3",
+                o => { o.MeanFieldSigmaLearningRate = 0.02; o.SharedScaleLearningRate = 1; o.SharedLearningRate = 1e-3; }),
+            Search("8e stage-3 scales 1, means 3e-4, prior floor 1e-3", "stage-3 scales at 1, means at 3e-4, prior weight variance floor 1e-3",
+                o => { o.SharedScaleLearningRate = 1; o.SharedLearningRate = 3e-4; o.PriorWeightVarianceFloor = 1e-3; }),
+            // How much of a row's difference is the luck of stages 1 and 3: the same settings with other seeds (stage 0 is shared).
+            new("9a all defaults, seed 2", "this version's defaults; seed 2 for the training of stages 1-3", () => With(merge, o => { o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold; o.Seed = 2; })),
+            new("9b all defaults, seed 3", "this version's defaults; seed 3 for the training of stages 1-3", () => With(merge, o => { o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold; o.Seed = 3; })),
+            new("9c all defaults, seed 4", "this version's defaults; seed 4 for the training of stages 1-3", () => With(merge, o => { o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold; o.Seed = 4; })),
+            Search("9d previous defaults, seed 2", "the previous version's defaults; seed 2 for the training of stages 1-3", o => o.Seed = 2),
+            Search("9e previous defaults, seed 3", "the previous version's defaults; seed 3 for the training of stages 1-3", o => o.Seed = 3),
         };
         if (only is not null) rows = rows.Where(r => r.Name.StartsWith(only, StringComparison.Ordinal)).ToList();
         Directory.CreateDirectory(outDir);
@@ -191,7 +214,8 @@ internal static class AblationBenchmark
             "",
             $"Date {DateTime.UtcNow:yyyy-MM-ddTHH:mm}Z, epochs per stage {string.Join(" / ", epochs)}, S = {samples}, seed 1, {data.Train.Count} training images, " +
             $"{data.Test.Count} test images, OOD: {data.Ood.Count} 8x8 digits at 28x28; {minutes:F1} min so far. Every row starts stage 1 from the same stage-0 network. " +
-            "Rows numbered 1-5 are cumulative (each adds its change to the row above it); 0b and 1b are single changes to the baseline. " +
+            "Rows numbered 1-6 are cumulative (each adds its change to the row above it); 0b and 1b are single changes to the baseline; " +
+            "rows 6a-8e are the search that chose this version's defaults, each a change to the previous version's defaults (row 6a). " +
             "log sigma: stage 1's posterior scales over all Bayesian weights (after the flat-sigma fallback where it ran: the Laplace sigma stage 2 used); " +
             "Spearman: rank correlation of log sigma with the empirical Fisher (mean squared gradient over the last stage-1 epoch); max loss: the largest epoch loss any stage logged.",
             "",
