@@ -77,19 +77,15 @@ internal static class AblationBenchmark
         var scaleLr = With(floors, o => o.SharedScaleLearningRate = null);
         var meansLr = With(scaleLr, o => o.SharedLearningRate = defaults.SharedLearningRate);
         var merge = With(meansLr, o => o.SharedPosterior.MergeThreshold = defaults.SharedPosterior.MergeThreshold);
+        var allDefaults = With(merge, o => o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold);
         // The defaults of the previous version (first round of issue 13), from which the search rows 6-8 start, each
         // row a single setting of its own on top of them.
-        var previous = With(merge, o =>
-        {
-            o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold;
-            o.MeanFieldSigmaLearningRate = 1e-2; o.SharedScaleLearningRate = 1e-2; o.SharedLearningRate = 1e-4;
-        });
+        var previous = With(allDefaults, o => { o.MeanFieldSigmaLearningRate = 1e-2; o.SharedScaleLearningRate = 1e-2; o.SharedLearningRate = 1e-4; });
         Row Search(string name, string change, Action<TrainerOptions> set) => new(name, change, () => With(previous, set));
         var rows = new List<Row>
         {
             new("0 baseline", "settings before the fixes (one learning rate per stage, relative covariance floor, the fit as prior, merge threshold 1.5e-7)", () => baseline),
-            new("6 + flat-sigma check (all defaults)", "the flat-sigma check with the Laplace fallback: every default of this version",
-                () => With(merge, o => o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold)),
+            new("6 + flat-sigma check (all defaults)", "the flat-sigma check with the Laplace fallback: every default of this version", () => allDefaults),
             new("1 + stage-1 sigma learning rate", $"rho trained at {defaults.MeanFieldSigmaLearningRate} (the default, 15:1 to the means)", () => sigmaLr),
             new("2 + absolute floors, broad prior", $"mixture floors {defaults.SharedPosterior.Mixture.AbsoluteWeightVarianceFloor:G2} / {defaults.SharedPosterior.Mixture.AbsoluteLogSigmaVarianceFloor:G2}, " +
                 $"prior floors {defaults.PriorWeightVarianceFloor:G2} / {defaults.PriorLogSigmaVarianceFloor:G2} (weight / log sigma variance)", () => floors),
@@ -122,9 +118,9 @@ internal static class AblationBenchmark
             Search("8e stage-3 scales 1, means 3e-4, prior floor 1e-3", "stage-3 scales at 1, means at 3e-4, prior weight variance floor 1e-3",
                 o => { o.SharedScaleLearningRate = 1; o.SharedLearningRate = 3e-4; o.PriorWeightVarianceFloor = 1e-3; }),
             // How much of a row's difference is the luck of stages 1 and 3: the same settings with other seeds (stage 0 is shared).
-            new("9a all defaults, seed 2", "this version's defaults; seed 2 for the training of stages 1-3", () => With(merge, o => { o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold; o.Seed = 2; })),
-            new("9b all defaults, seed 3", "this version's defaults; seed 3 for the training of stages 1-3", () => With(merge, o => { o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold; o.Seed = 3; })),
-            new("9c all defaults, seed 4", "this version's defaults; seed 4 for the training of stages 1-3", () => With(merge, o => { o.FlatLogSigmaThreshold = defaults.FlatLogSigmaThreshold; o.Seed = 4; })),
+            new("9a all defaults, seed 2", "this version's defaults; seed 2 for the training of stages 1-3", () => With(allDefaults, o => o.Seed = 2)),
+            new("9b all defaults, seed 3", "this version's defaults; seed 3 for the training of stages 1-3", () => With(allDefaults, o => o.Seed = 3)),
+            new("9c all defaults, seed 4", "this version's defaults; seed 4 for the training of stages 1-3", () => With(allDefaults, o => o.Seed = 4)),
             Search("9d previous defaults, seed 2", "the previous version's defaults; seed 2 for the training of stages 1-3", o => o.Seed = 2),
             Search("9e previous defaults, seed 3", "the previous version's defaults; seed 3 for the training of stages 1-3", o => o.Seed = 3),
         };

@@ -251,12 +251,13 @@ public sealed partial class BayesianTrainer
     List<ParameterGroup> ParameterGroups(BayesianNetwork network, BayesianStage stage, double learningRate)
     {
         var trainable = network.parameters().Where(p => p.requires_grad).ToList();
-        var (scales, scaleRate) = stage switch
+        var scales = stage switch
         {
-            BayesianStage.MeanField => (network.Layers.Select(l => l.Layer.WeightRho!).ToList(), _options.MeanFieldSigmaLearningRate),
-            BayesianStage.Shared => (network.SharedPosterior!.ScaleParameters.ToList(), _options.EffectiveSharedScaleLearningRate),
-            _ => (new List<TorchSharp.Modules.Parameter>(), learningRate),
+            BayesianStage.MeanField => network.Layers.Select(l => l.Layer.WeightRho!).ToList(),
+            BayesianStage.Shared => network.SharedPosterior!.ScaleParameters.ToList(),
+            _ => new List<TorchSharp.Modules.Parameter>(),
         };
+        double scaleRate = ScaleLearningRate(stage)?.Rate ?? learningRate;
         var scaleHandles = scales.Select(p => p.Handle).ToHashSet();
         var groups = new List<ParameterGroup> { new(trainable.Where(p => !scaleHandles.Contains(p.Handle)).ToList(), learningRate) };
         if (scales.Count > 0) groups.Add(new(trainable.Where(p => scaleHandles.Contains(p.Handle)).ToList(), scaleRate));
@@ -321,7 +322,8 @@ public sealed partial class BayesianTrainer
                     throw new InvalidOperationException(
                         $"Training diverged: stage {StageNumber(stage)} ({stage}), epoch {epoch + 1}, batch {start / _options.BatchSize + 1}: the loss is {lossValue} " +
                         $"(NLL {nll.item<float>()}{(kl is null ? "" : $", KL {kl.item<float>()}")}). Lower the learning rate of this stage " +
-                        $"({LearningRateName(stage)} = {learningRate}{ScaleLearningRateText(stage)}) or the KL weight.");
+                        $"({LearningRateName(stage)} = {learningRate}{(ScaleLearningRate(stage) is { } scale ? $", or of its scales: {scale.Name} = {scale.Rate}" : "")}) " +
+                        "or the KL weight.");
                 loss.backward();
                 optimizer.step();
                 scheduler?.step();
@@ -410,12 +412,12 @@ public sealed partial class BayesianTrainer
         _ => nameof(TrainerOptions.SharedLearningRate),
     };
 
-    /// <summary>The variational stages train their scales at a rate of their own, which can be the one that diverged.</summary>
-    string ScaleLearningRateText(BayesianStage stage) => stage switch
+    /// <summary>The option and rate the variational stages train their scales at (null for stage 0, which has none).</summary>
+    (string Name, double Rate)? ScaleLearningRate(BayesianStage stage) => stage switch
     {
-        BayesianStage.MeanField => $", or of its scales: {nameof(TrainerOptions.MeanFieldSigmaLearningRate)} = {_options.MeanFieldSigmaLearningRate}",
-        BayesianStage.Shared => $", or of its scales: {nameof(TrainerOptions.SharedScaleLearningRate)} = {_options.EffectiveSharedScaleLearningRate}",
-        _ => "",
+        BayesianStage.MeanField => (nameof(TrainerOptions.MeanFieldSigmaLearningRate), _options.MeanFieldSigmaLearningRate),
+        BayesianStage.Shared => (nameof(TrainerOptions.SharedScaleLearningRate), _options.EffectiveSharedScaleLearningRate),
+        _ => null,
     };
 
     /// <summary>Pixels must be finite numbers: one NaN would otherwise surface stages later as a cryptic failure.</summary>
