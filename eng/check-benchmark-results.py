@@ -6,7 +6,7 @@ import json
 import math
 import sys
 
-TOP = {"dataset", "architecture", "epochs", "quick", "commit", "date", "threads", "device", "methods"}
+TOP = {"dataset", "architecture", "epochs", "quick", "commit", "date", "threads", "device", "seed", "methods"}
 METHOD = ["method", "accuracy", "nll", "ece", "brier", "aurc", "ood_auroc_entropy", "ood_auroc_mutual_information",
           "ood_auroc_confidence", "ood_auroc_feature_distance", "ood_auroc_energy", "shift_rotate30_accuracy", "shift_rotate30_ece", "shift_noise_accuracy", "shift_noise_ece",
           "trainable_parameters", "model_bytes", "train_step_ms", "train_step_ratio_vs_deterministic",

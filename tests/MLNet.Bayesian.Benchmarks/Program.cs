@@ -1,7 +1,7 @@
 // Benchmarks of MLNet.Bayesian.
 //   dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- [--quick] [--architecture SmallCnn|ResNet20]
 //       [--epochs 5,2,2] [--samples 30] [--batch-size 128] [--train-images N] [--test-images N]
-//       [--components 256] [--outlier-quantile 0.01] [--gradient-fraction 0.01] [--persistence] --out <dir>
+//       [--components 256] [--outlier-quantile 0.01] [--gradient-fraction 0.01] [--seed 1] [--fashion-mnist <dir>] [--persistence] --out <dir>
 //   ... -- --step-time [--batch-size 128]   (the bare small-CNN training step, for eng/compare-pytorch-step.sh)
 //   ... -- --posterior-build [--quick]   (stage 2 alone, seconds per phase; --quick leaves out the 11.2M-point set)
 //   ... -- --serving [--quick] [--calls 100000] [--samples 30] --out <dir>   (in-memory against loaded model: PredictionEngine, threads, Transform)
@@ -25,7 +25,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction" };
+var known = new HashSet<string> { "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction", "--seed", "--fashion-mnist" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -92,7 +92,7 @@ Directory.CreateDirectory(outDir);
 
 // Run from the repository root (the data paths are relative to it).
 int? ParsedOrNull(string name) => Value(name) is string v ? int.Parse(v) : null;
-var data = BenchmarkData.Load(quick, ParsedOrNull("--train-images"), ParsedOrNull("--test-images"));
+var data = BenchmarkData.Load(quick, ParsedOrNull("--train-images"), ParsedOrNull("--test-images"), Value("--fashion-mnist"));
 Console.WriteLine($"methods: {architecture} on {data.Name}, device {device.type}: {data.Train.Count} training images, {data.Test.Count} test, {data.Ood.Count} OOD; " +
                   $"epochs {string.Join("/", epochs)}, S = {samples}, batch {batchSize}, {TorchSharp.torch.get_num_threads()} threads");
 var posterior = new MLNet.Bayesian.Posterior.SharedPosteriorOptions();
@@ -101,7 +101,10 @@ posterior.OutlierQuantile = double.Parse(Value("--outlier-quantile") ?? posterio
 posterior.GradientFraction = double.Parse(Value("--gradient-fraction") ?? posterior.GradientFraction.ToString());
 Console.WriteLine($"shared posterior: component budget {posterior.ComponentBudget}, outlier quantile box {posterior.OutlierQuantile}, |mu| >= {posterior.MuThreshold}, " +
                   $"top {posterior.GradientFraction} by gradient");
-var settings = new MethodsBenchmark.Settings(architecture, epochs[0], epochs[1], epochs[2], samples, batchSize, Seed: 1, outDir, posterior, device, quick);
+// One run's OOD AUROC moves by a few hundredths with the seed alone: --seed repeats the comparison with other weights,
+// shuffles, dropout search split and prediction draws (the data sets stay the same), eng/summarize-benchmark-seeds.py sums the runs up.
+int seed = int.Parse(Value("--seed") ?? "1");
+var settings = new MethodsBenchmark.Settings(architecture, epochs[0], epochs[1], epochs[2], samples, batchSize, seed, outDir, posterior, device, quick);
 var outcome = new MethodsBenchmark(settings, data).Run();
 MethodsBenchmark.Plot(outcome.Methods, outDir);
 var methods = outcome.Methods.Select(m => m.Result).ToList();

@@ -19,6 +19,7 @@ internal static class ResultsWriter
         [property: JsonPropertyName("date")] string Date,
         [property: JsonPropertyName("threads")] int Threads,
         [property: JsonPropertyName("device")] string Device,
+        [property: JsonPropertyName("seed")] int Seed,
         [property: JsonPropertyName("methods")] IReadOnlyList<MethodResult> Methods);
 
     public sealed record Target(string Name, bool Met, string Figure);
@@ -27,7 +28,7 @@ internal static class ResultsWriter
         dataset, settings.Architecture.ToString(),
         new Dictionary<string, int> { ["deterministic"] = settings.DeterministicEpochs, ["mean_field"] = settings.MeanFieldEpochs, ["shared"] = settings.SharedEpochs },
         quick, Commit(), DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture), TorchSharp.torch.get_num_threads(),
-        settings.Device.type.ToString().ToLowerInvariant(), methods);
+        settings.Device.type.ToString().ToLowerInvariant(), settings.Seed, methods);
 
     /// <summary>The issue's targets that one run of this benchmark can decide, each with its figure.</summary>
     public static List<Target> Targets(IReadOnlyList<MethodResult> methods, Architecture architecture, IReadOnlyDictionary<string, double> interleavedStepMs)
@@ -81,7 +82,7 @@ internal static class ResultsWriter
         var s = new StringBuilder();
         s.AppendLine($"# Methods benchmark: {h.Architecture} on {h.Dataset}{(h.Quick ? " (quick mode)" : "")}");
         s.AppendLine();
-        s.AppendLine($"Date {h.Date}, commit {h.Commit}, device {h.Device}, {h.Threads} TorchSharp threads, {Environment.ProcessorCount} logical CPUs ({Cpu()}), " +
+        s.AppendLine($"Date {h.Date}, commit {h.Commit}, seed {h.Seed}, device {h.Device}, {h.Threads} TorchSharp threads, {Environment.ProcessorCount} logical CPUs ({Cpu()}), " +
                      $"epochs per stage (deterministic / mean-field / shared) {h.Epochs["deterministic"]} / {h.Epochs["mean_field"]} / {h.Epochs["shared"]}, " +
                      $"training took {outcome.TrainSeconds / 60:F1} min including evaluation. Produced by " +
                      $"`dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- {commandLine}`.");
