@@ -66,12 +66,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
          DefaultValue(0.9)]
         public double ConformalCoverage { get; set; } = 0.9;
 
-        [CommandOption("--conformal-method <NAME>"), Description("Conformity score of the prediction sets: aps or raps."), DefaultValue(ConformalMethod.Aps)]
-        public ConformalMethod ConformalMethod { get; set; } = ConformalMethod.Aps;
+        [CommandOption("--conformal-method <NAME>"), Description("Conformity score of the prediction sets: lac (every class with p >= 1 - threshold: the smallest sets), aps or raps (sets that adapt to how hard an image is)."),
+         DefaultValue(ConformalMethod.Lac)]
+        public ConformalMethod ConformalMethod { get; set; } = ConformalMethod.Lac;
 
-        [CommandOption("--conformal-randomized <BOOL>"), Description("Randomised sets reach the coverage exactly in expectation (and can be empty); deterministic ones over-cover. The CLI scores with the saved model only, where randomised sets are reproducible."),
-         DefaultValue(true)]
-        public bool ConformalRandomized { get; set; } = true;
+        [CommandOption("--conformal-randomized <BOOL>"), Description("aps and raps only: randomised sets reach the coverage exactly in expectation, but decide confident images by a draw (and can be empty); deterministic ones over-cover. Default: false."),
+         DefaultValue(false)]
+        public bool ConformalRandomized { get; set; }
 
         [CommandOption("--kl-weight <F>"), Description("KL weight of the ELBO; 0.1 calibrates better on a few thousand images."), DefaultValue(1.0)]
         public double KLWeight { get; set; } = 1.0;
@@ -103,6 +104,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             if (ReviewCoverage <= 0 || ReviewCoverage > 1) return ValidationResult.Error("--review-coverage must be in (0, 1].");
             if (ConformalCoverage != 0 && !(ConformalCoverage > 0 && ConformalCoverage < 1))
                 return ValidationResult.Error("--conformal-coverage must be between 0 and 1 (e.g. 0.9), or 0 for no prediction sets.");
+            if (ConformalRandomized && ConformalMethod == ConformalMethod.Lac)
+                return ValidationResult.Error("--conformal-randomized true is for --conformal-method aps or raps: lac's sets reach their coverage without a draw.");
             try { _ = UncertaintyScores.ParseList(ReviewScore); }
             catch (ArgumentException e) { return ValidationResult.Error($"--review-score: {e.Message}"); }
             return ValidationResult.Success();

@@ -15,8 +15,8 @@ public sealed class ConformalCalibration
     /// <summary>Settings of <see cref="Fit(IReadOnlyList{float}, int, IReadOnlyList{int}, Options)"/>.</summary>
     public sealed class Options
     {
-        /// <summary>The conformity score: APS (default) or RAPS.</summary>
-        public ConformalMethod Method = ConformalMethod.Aps;
+        /// <summary>The conformity score: LAC (default), APS or RAPS.</summary>
+        public ConformalMethod Method = ConformalMethod.Lac;
         /// <summary>Nominal coverage 1 - alpha, in (0, 1): the probability that a set holds the true class.</summary>
         public double Coverage = 0.9;
         /// <summary>RAPS only: the penalty per rank beyond <see cref="KReg"/> (0 makes RAPS equal to APS).</summary>
@@ -24,9 +24,10 @@ public sealed class ConformalCalibration
         /// <summary>RAPS only: the number of top classes that carry no penalty, at least 1.</summary>
         public int KReg = 2;
         /// <summary>
-        /// Whether the label's own probability enters the score times a uniform draw (see <see cref="ConformalUniform"/>).
-        /// Randomised sets reach the coverage exactly in expectation and can be empty; deterministic sets (the default)
-        /// over-cover, by more when the top probabilities are high, and agree between the in-memory and the saved model.
+        /// APS and RAPS only: whether the label's own probability enters the score times a uniform draw (see
+        /// <see cref="ConformalUniform"/>). Randomised sets reach the coverage exactly in expectation and can be empty;
+        /// deterministic sets (the default) over-cover, by more when the top probabilities are high, and agree between
+        /// the in-memory and the saved model. LAC's score is continuous and needs no draw: it refuses true.
         /// </summary>
         public bool Randomized;
         /// <summary>Seed of the per-row uniform draws (randomised sets only).</summary>
@@ -39,6 +40,9 @@ public sealed class ConformalCalibration
             if (!double.IsFinite(Coverage) || Coverage <= 0 || Coverage >= 1)
                 throw new ArgumentOutOfRangeException(nameof(Coverage), Coverage,
                     $"Coverage is {Coverage.ToString("R", CultureInfo.InvariantCulture)}; it must be strictly between 0 and 1 (0.9 asks for sets that hold the true class 90% of the time).");
+            if (Randomized && Method == ConformalMethod.Lac)
+                throw new ArgumentException("Randomized is for the APS and RAPS scores: LAC's score (1 - p of the label) is continuous, so its sets reach the coverage " +
+                    "without a draw. Set Randomized = false, or Method = ConformalMethod.Aps or Raps.", nameof(Randomized));
             OptionCheck.NonNegative(nameof(Lambda), Lambda);
             OptionCheck.AtLeast(nameof(KReg), KReg, 1);
         }

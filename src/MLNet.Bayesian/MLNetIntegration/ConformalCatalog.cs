@@ -15,7 +15,7 @@ public static class ConformalCatalog
     /// network with <paramref name="model"/>: dispose only one of them.
     /// </summary>
     public static BayesianImageClassificationTransformer FitConformal(this MulticlassClassificationCatalog catalog,
-        BayesianImageClassificationTransformer model, IDataView calibrationData, double coverage = 0.9, ConformalMethod method = ConformalMethod.Aps,
+        BayesianImageClassificationTransformer model, IDataView calibrationData, double coverage = 0.9, ConformalMethod method = ConformalMethod.Lac,
         string labelColumnName = BayesianColumnNames.Label)
         => catalog.FitConformal(model, calibrationData, new ConformalCalibration.Options { Coverage = coverage, Method = method }, labelColumnName);
 

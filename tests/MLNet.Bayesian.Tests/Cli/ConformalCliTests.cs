@@ -55,10 +55,14 @@ public sealed class ConformalCliTests
     }
 
     [TestMethod]
-    public void TrainRefusesACoverageOutsideZeroToOne()
+    public void TrainRefusesACoverageOutsideZeroToOneAndADrawForLac()
     {
         var (code, output) = CliTool.Run("train", "--data", Path.Combine(CliTool.Root, "train"), "--out", Path.Combine(CliTool.Root, "never.zip"), "--conformal-coverage", "1.5");
         Assert.AreNotEqual(0, code);
         StringAssert.Contains(output, "--conformal-coverage");
+        (code, output) = CliTool.Run("train", "--data", Path.Combine(CliTool.Root, "train"), "--out", Path.Combine(CliTool.Root, "never.zip"), "--conformal-randomized", "true");
+        Assert.AreNotEqual(0, code);
+        StringAssert.Contains(output, "--conformal-randomized true is for --conformal-method aps or raps");
+        Assert.IsFalse(File.Exists(Path.Combine(CliTool.Root, "never.zip")));
     }
 }

@@ -65,7 +65,7 @@ public sealed class ConformalCalibrationTests
         // Flat rows (scale 1) have long tails of unlikely classes, where the penalty bites.
         var (calP, calY) = Rows(Calibration, scale: 1, seed: 3);
         var (testP, testY) = Rows(Test, scale: 1, seed: 4);
-        var apsFit = ConformalCalibration.Fit(calP, K, calY, new ConformalCalibration.Options { Randomized = true });
+        var apsFit = ConformalCalibration.Fit(calP, K, calY, new ConformalCalibration.Options { Method = ConformalMethod.Aps, Randomized = true });
         var aps = apsFit.Evaluate(testP, testY);
         var raps = ConformalCalibration.Fit(calP, K, calY, new ConformalCalibration.Options { Method = ConformalMethod.Raps, Lambda = 0.2, KReg = 1, Randomized = true })
             .Evaluate(testP, testY);
@@ -97,8 +97,10 @@ public sealed class ConformalCalibrationTests
             p.AddRange(new[] { (1 - top) / 2, top, (1 - top) / 2 });
             labels.Add(1);
         }
-        var fit = ConformalCalibration.Fit(p, 3, labels, new ConformalCalibration.Options { Coverage = 0.8 });
+        var fit = ConformalCalibration.Fit(p, 3, labels, new ConformalCalibration.Options { Method = ConformalMethod.Aps, Coverage = 0.8 });
         Assert.AreEqual(0.9, fit.Threshold, 1e-6);
+        // LAC scores the same rows 1 - top = 0.5, 0.45, ..., 0.05: the 9th smallest is 0.45.
+        Assert.AreEqual(0.45, ConformalCalibration.Fit(p, 3, labels, new ConformalCalibration.Options { Coverage = 0.8 }).Threshold, 1e-6);
         Assert.AreEqual(10, fit.CalibrationRows);
     }
 
@@ -131,9 +133,9 @@ public sealed class ConformalCalibrationTests
     public void RandomisedSetsDependOnlyOnTheRowAndTheSeed()
     {
         var (calP, calY) = Rows(500, scale: 2, seed: 5);
-        var fit = ConformalCalibration.Fit(calP, K, calY, new ConformalCalibration.Options { Randomized = true, Seed = 3 });
-        var again = ConformalCalibration.Fit(calP, K, calY, new ConformalCalibration.Options { Randomized = true, Seed = 3 });
-        var otherSeed = ConformalCalibration.Fit(calP, K, calY, new ConformalCalibration.Options { Randomized = true, Seed = 4 });
+        var fit = ConformalCalibration.Fit(calP, K, calY, new ConformalCalibration.Options { Method = ConformalMethod.Aps, Randomized = true, Seed = 3 });
+        var again = ConformalCalibration.Fit(calP, K, calY, new ConformalCalibration.Options { Method = ConformalMethod.Aps, Randomized = true, Seed = 3 });
+        var otherSeed = ConformalCalibration.Fit(calP, K, calY, new ConformalCalibration.Options { Method = ConformalMethod.Aps, Randomized = true, Seed = 4 });
         Assert.AreEqual(fit.Threshold, again.Threshold);
         Assert.AreNotEqual(fit.Threshold, otherSeed.Threshold, "the seed changes the draws");
 
@@ -155,6 +157,53 @@ public sealed class ConformalCalibrationTests
             if (!a.SequenceEqual(b)) differ++;
         }
         Assert.IsTrue(differ > 0, "another seed gives other sets on some rows");
+    }
+
+    [TestMethod]
+    [DataRow(3.0)]
+    [DataRow(1.0)]
+    public void LacSetsReachTheNominalCoverageWithoutADrawAndAreTheSmallest(double scale)
+    {
+        var (calP, calY) = Rows(Calibration, scale, seed: 11);
+        var (testP, testY) = Rows(Test, scale, seed: 12);
+        var lacFit = ConformalCalibration.Fit(calP, K, calY);
+        Assert.AreEqual(ConformalMethod.Lac, lacFit.Method, "LAC is the default");
+        var lac = lacFit.Evaluate(testP, testY);
+        var aps = ConformalCalibration.Fit(calP, K, calY, new ConformalCalibration.Options { Method = ConformalMethod.Aps, Randomized = true }).Evaluate(testP, testY);
+        Console.WriteLine($"scale {scale}: LAC {lac} (threshold {lacFit.Threshold:F4}), randomised APS {aps}");
+        Assert.AreEqual(0.9, lac.Coverage, Tolerance);
+        // Sadinle et al.: among sets with the coverage, LAC's are the smallest on average for calibrated probabilities.
+        Assert.IsTrue(lac.MeanSetSize < aps.MeanSetSize, $"LAC {lac.MeanSetSize} against APS {aps.MeanSetSize}");
+        // Every row's set is the classes with p >= 1 - threshold, whatever else is in the row.
+        var inSet = new bool[K];
+        for (int i = 0; i < 500; i++)
+        {
+            var row = testP.AsSpan(i * K, K);
+            int size = lacFit.PredictionSet(row, inSet);
+            for (int c = 0; c < K; c++)
+                Assert.AreEqual(1.0 - row[c] <= lacFit.Threshold, inSet[c], $"row {i}, class {c}");
+            Assert.AreEqual(inSet.Count(x => x), size);
+        }
+    }
+
+    [TestMethod]
+    public void LacHandRowAndItRefusesADraw()
+    {
+        float[] p = { 0.15f, 0.5f, 0.05f, 0.3f };
+        Assert.AreEqual(0.85, ConformalScore.Score(p, 0, ConformalMethod.Lac, 0, 1, u: 1), 1e-6, "1 - 0.15");
+        var set = new bool[4];
+        // Threshold 0.75: classes with p >= 0.25, that is 1 and 3; the next (0.15) is left out, unlike deterministic APS.
+        Assert.AreEqual(2, ConformalScore.Set(p, 0.75, ConformalMethod.Lac, 0, 1, u: 1, randomized: false, set));
+        CollectionAssert.AreEqual(new[] { false, true, false, true }, set);
+        // Threshold 0.4: no class has p >= 0.6, the empty set (a row to review).
+        Assert.AreEqual(0, ConformalScore.Set(p, 0.4, ConformalMethod.Lac, 0, 1, u: 1, randomized: false, set));
+        var (calP, calY) = Rows(100, scale: 2, seed: 13);
+        var e = Assert.ThrowsExactly<ArgumentException>(() => ConformalCalibration.Fit(calP, K, calY, new ConformalCalibration.Options { Randomized = true }));
+        StringAssert.Contains(e.Message, "Randomized");
+        StringAssert.Contains(e.Message, "LAC");
+        // Read back from the saved numbers, a LAC calibration is LAC.
+        var fit = ConformalCalibration.Fit(calP, K, calY);
+        Assert.AreEqual(ConformalMethod.Lac, ConformalCalibration.FromParameters(fit.ToParameters()).Method);
     }
 
     [TestMethod]
