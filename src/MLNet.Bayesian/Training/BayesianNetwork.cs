@@ -180,6 +180,17 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         return new WeightDraw(_weights.Draw(noise));
     }
 
+    /// <summary>
+    /// MC dropout: the masks of draw <paramref name="sample"/> (the ones <see cref="Draw"/> multiplies into the weights),
+    /// one per layer in <see cref="Layers"/> order, null where the layer's input is never dropped.
+    /// </summary>
+    internal Tensor?[] McDropoutMasks(int seed, int sample)
+    {
+        if (_weights is not McDropoutPosterior dropout) throw new InvalidOperationException($"The network is in stage {Stage}, not MC dropout.");
+        using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, sample));
+        return dropout.DrawMasks(noise);
+    }
+
     /// <summary>Stage 1: the posterior mean of every layer (mu), as a draw.</summary>
     internal WeightDraw MeanFieldMean()
         => _weights is MeanFieldPosterior meanField ? new WeightDraw(meanField.Mean()) : throw new InvalidOperationException($"The network is in stage {Stage}, not mean-field.");

@@ -27,14 +27,25 @@ internal sealed class McDropoutPosterior : IWeightPosterior
     /// <summary>The dropout rate of each layer's input, in layer order.</summary>
     public IReadOnlyList<double> Rates => _rates;
 
-    public Tensor[] Draw(NoiseSource noise) => _layers.Select((layer, i) => Masked(layer, _rates[i], noise)).ToArray();
-
-    static Tensor Masked(StochasticLayer layer, double rate, NoiseSource noise)
+    public Tensor[] Draw(NoiseSource noise)
     {
+        var masks = DrawMasks(noise);
+        return _layers.Select((layer, i) => masks[i] is Tensor mask ? layer.WeightMu!.mul(mask) : layer.WeightMu!.alias()).ToArray();
+    }
+
+    /// <summary>
+    /// The masks of one draw, one per layer in layer order ([1, in, 1, ...], broadcast over the weight), null for a
+    /// layer with rate 0. <see cref="Draw"/> multiplies them in; the saved model stores them beside one copy of the
+    /// weights (BayesianOnnxExport), S masks of a layer's inputs instead of S masked weights.
+    /// </summary>
+    public Tensor?[] DrawMasks(NoiseSource noise) => _layers.Select((layer, i) => Mask(layer, _rates[i], noise)).ToArray();
+
+    static Tensor? Mask(StochasticLayer layer, double rate, NoiseSource noise)
+    {
+        if (rate == 0) return null;
         var weight = layer.WeightMu!;
-        if (rate == 0) return weight.alias();
         var shape = Enumerable.Repeat(1L, (int)weight.dim()).ToArray();
         shape[1] = weight.shape[1];
-        return weight.mul(DropoutMask.Draw(shape, rate, noise, weight));
+        return DropoutMask.Draw(shape, rate, noise, weight);
     }
 }
