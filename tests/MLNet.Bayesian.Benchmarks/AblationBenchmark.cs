@@ -12,7 +12,8 @@ namespace MLNet.Bayesian.Benchmarks;
 /// The posterior fixes of issue 13, one row per change, on the benchmark's data and defaults (small CNN, shared
 /// variant). Rows 1-6 are cumulative from the baseline (the settings before the fixes), 0b and 1b change it alone;
 /// rows 6a-8e are the search that chose the current defaults (each a change to the previous version's defaults), rows
-/// 9a-9e the same settings with other seeds. Every row starts stage 1 from the same stage-0 network (trained once), so
+/// 9a-9e the same settings with other seeds, rows 10a-10f the hierarchical variant with this version's defaults and
+/// single changes to it. Every row starts stage 1 from the same stage-0 network (trained once), so
 /// the rows differ only in what they change (and, for 9a-9e, in the luck of stages 1-3).
 /// Writes ablation.md and ablation.json.
 /// </summary>
@@ -123,6 +124,19 @@ internal static class AblationBenchmark
             new("9c all defaults, seed 4", "this version's defaults; seed 4 for the training of stages 1-3", () => With(allDefaults, o => o.Seed = 4)),
             Search("9d previous defaults, seed 2", "the previous version's defaults; seed 2 for the training of stages 1-3", o => o.Seed = 2),
             Search("9e previous defaults, seed 3", "the previous version's defaults; seed 3 for the training of stages 1-3", o => o.Seed = 3),
+            // The hierarchical variant with this version's defaults: its per-weight noise exp(b) starts at stage 1's (now wider)
+            // scales, and the log-scale means m_k[1] train at the means' rate.
+            new("10a hierarchical (all defaults)", "this version's defaults, hierarchical variant", () => With(allDefaults, o => o.Variant = SamplingVariant.Hierarchical)),
+            new("10b hierarchical, means 1e-3", "hierarchical; stage-3 means (and log-scale means) at 1e-3",
+                () => With(allDefaults, o => { o.Variant = SamplingVariant.Hierarchical; o.SharedLearningRate = 1e-3; })),
+            new("10c hierarchical, means 3e-3", "hierarchical; stage-3 means (and log-scale means) at 3e-3",
+                () => With(allDefaults, o => { o.Variant = SamplingVariant.Hierarchical; o.SharedLearningRate = 3e-3; })),
+            new("10d hierarchical, KL weight 0.3", "hierarchical; KL weight 0.3 in stages 1 and 3",
+                () => With(allDefaults, o => { o.Variant = SamplingVariant.Hierarchical; o.KLWeight = 0.3; })),
+            new("10e hierarchical, KL weight 0.1", "hierarchical; KL weight 0.1 in stages 1 and 3",
+                () => With(allDefaults, o => { o.Variant = SamplingVariant.Hierarchical; o.KLWeight = 0.1; })),
+            new("10f hierarchical, stage-1 scales 0.01", "hierarchical; stage-1 scales at 0.01 (10:1 to the means)",
+                () => With(allDefaults, o => { o.Variant = SamplingVariant.Hierarchical; o.MeanFieldSigmaLearningRate = 0.01; })),
         };
         if (only is not null) rows = rows.Where(r => r.Name.StartsWith(only, StringComparison.Ordinal)).ToList();
         Directory.CreateDirectory(outDir);
