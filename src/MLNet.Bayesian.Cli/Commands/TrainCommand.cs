@@ -182,7 +182,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             });
             pipeline = prepare.Append(model.WithConformal(conformal));
             var onValidation = conformal.Evaluate(rows.Probabilities, rows.Labels);
-            AnsiConsole.MarkupLine($"conformal sets ({conformal.Method}, {(conformal.Randomized ? "randomised" : "deterministic")}) at {conformal.Coverage:P0}: threshold {conformal.Threshold:G4}, " +
+            string kind = conformal.Method == ConformalMethod.Lac ? "LAC: every class with p >= 1 - threshold" : $"{conformal.Method}, {(conformal.Randomized ? "randomised" : "deterministic")}";
+            AnsiConsole.MarkupLine($"conformal sets ({kind}) at {conformal.Coverage:P0}: threshold {conformal.Threshold:G4}, " +
                 $"mean size {onValidation.MeanSetSize:F2} on the {rows.Count:N0} validation images they were fitted on");
         }
         string outPath = Path.GetFullPath(settings.Out);
