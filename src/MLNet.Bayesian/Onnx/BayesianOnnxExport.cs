@@ -271,37 +271,42 @@ public static class BayesianOnnxExport
     /// </summary>
     static List<Dictionary<nn.Module, string>> WriteDropoutDraws(BayesianNetwork network, List<StochasticLayer> layers, int samples, int seed, OnnxGraphBuilder g)
     {
-        var masks = new float[layers.Count][];
+        // Per layer: the weight's initializer, and for a dropped input the S masks as one [S, in] table and the shape
+        // one mask has in the draw (taken from the mask itself, so the graph broadcasts it as the draw does).
         var weights = new string[layers.Count];
+        var tables = new string?[layers.Count];
+        var maskShapes = new long[]?[layers.Count];
         using (no_grad())
         {
-            var perSample = new List<float[]?[]>();
+            var masks = new List<float>?[layers.Count];
             for (int s = 0; s < samples; s++)
             {
                 using var scope = NewDisposeScope();
-                perSample.Add(network.McDropoutMasks(seed, s).Select(m => m?.cpu().data<float>().ToArray()).ToArray());
+                var drawn = network.McDropoutMasks(seed, s);
+                for (int i = 0; i < layers.Count; i++)
+                {
+                    if (drawn[i] is not Tensor mask) continue;
+                    maskShapes[i] = mask.shape;
+                    (masks[i] ??= new List<float>()).AddRange(mask.cpu().data<float>().ToArray());
+                }
             }
             for (int i = 0; i < layers.Count; i++)
             {
                 using var scope = NewDisposeScope();
                 weights[i] = g.Initializer($"weight_{i}", layers[i].WeightMu!.detach().cpu().contiguous().data<float>().ToArray(), layers[i].WeightShape);
-                if (perSample[0][i] is not null) masks[i] = perSample.SelectMany(m => m[i]!).ToArray();
+                if (masks[i] is { } values) tables[i] = g.Initializer($"dropout_masks_{i}", values.ToArray(), samples, values.Count / samples);
             }
         }
         var result = new List<Dictionary<nn.Module, string>>();
-        string[] table = new string[layers.Count];
-        for (int i = 0; i < layers.Count; i++)
-            if (masks[i] is not null) table[i] = g.Initializer($"dropout_masks_{i}", masks[i], samples, masks[i].Length / samples);
         for (int s = 0; s < samples; s++)
         {
+            string sample = g.Initializer("sample", new long[] { s });
             var names = new Dictionary<nn.Module, string>();
             for (int i = 0; i < layers.Count; i++)
             {
-                if (masks[i] is null) { names[layers[i]] = weights[i]; continue; }
-                var shape = Enumerable.Repeat(1L, layers[i].WeightShape.Length).ToArray();
-                shape[1] = layers[i].WeightShape[1];
-                string row = g.Node("Gather", new[] { table[i], g.Initializer("sample", new long[] { s }) }, ("axis", 0L));   // [1, in]
-                names[layers[i]] = g.Node("Mul", new[] { weights[i], g.Node("Reshape", new[] { row, g.Int64s("shape", shape) }) });
+                if (tables[i] is not string table) { names[layers[i]] = weights[i]; continue; }
+                string row = g.Node("Gather", new[] { table, sample }, ("axis", 0L));   // [1, in]
+                names[layers[i]] = g.Node("Mul", new[] { weights[i], g.Node("Reshape", new[] { row, g.Int64s("shape", maskShapes[i]!) }) });
             }
             result.Add(names);
         }
