@@ -230,7 +230,7 @@ public static class BayesianOnnxExport
                 using var scope = NewDisposeScope();
                 if (shared is not null)
                 {
-                    using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, s));
+                    using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, s), network.PosteriorScale);
                     drawn.Add(shared.DrawTable(noise).cpu().data<float>().ToArray());
                 }
                 else

@@ -13,26 +13,49 @@ namespace MLNet.Bayesian.Torch;
 internal sealed class NoiseSource : IDisposable
 {
     readonly Generator? _generator;
+    readonly double _scale;
 
-    NoiseSource(Generator? generator) => _generator = generator;
+    NoiseSource(Generator? generator, double scale = 1.0)
+    {
+        _generator = generator;
+        _scale = scale;
+    }
 
     /// <summary>LibTorch's global generator, on the device of the tensor the noise is shaped like.</summary>
     public static NoiseSource Global { get; } = new(null);
 
-    /// <summary>A fresh CPU generator seeded with <paramref name="seed"/>: the same noise on every device.</summary>
-    public static NoiseSource Seeded(long seed)
+    /// <summary>
+    /// A fresh CPU generator seeded with <paramref name="seed"/>: the same noise on every device. Its normal noise is
+    /// multiplied by <paramref name="normalScale"/> (a Gaussian posterior's draws then spread <paramref name="normalScale"/>
+    /// times as far about its means; see <see cref="Training.BayesianNetwork.PosteriorScale"/>).
+    /// </summary>
+    public static NoiseSource Seeded(long seed, double normalScale = 1.0)
     {
+        CheckScale(normalScale);
         var generator = new Generator(0, CPU);
         generator.manual_seed(seed);
-        return new NoiseSource(generator);
+        return new NoiseSource(generator, normalScale);
     }
 
-    /// <summary>N(0, 1) noise with <paramref name="like"/>'s shape, type and device.</summary>
+    /// <summary>LibTorch's global generator with its normal noise multiplied by <paramref name="normalScale"/> (unseeded scoring).</summary>
+    public static NoiseSource GlobalScaled(double normalScale) => normalScale == 1.0 ? Global : new NoiseSource(null, CheckScale(normalScale));
+
+    static double CheckScale(double normalScale) => normalScale > 0 && !double.IsInfinity(normalScale) ? normalScale
+        : throw new ArgumentOutOfRangeException(nameof(normalScale), normalScale, "The noise scale must be a finite number above 0.");
+
+    /// <summary>N(0, s^2) noise with <paramref name="like"/>'s shape, type and device (s = 1 unless the source was made with a scale).</summary>
     public Tensor Normal(Tensor like)
     {
-        if (_generator is null) return randn_like(like);
-        var noise = randn(like.shape, dtype: like.dtype, device: CPU, generator: _generator);
-        return like.device_type == DeviceType.CPU ? noise : noise.to(like.device);
+        var noise = _generator is null ? randn_like(like) : randn(like.shape, dtype: like.dtype, device: CPU, generator: _generator);
+        // A seeded draw's noise is scaled on the CPU before the move, so that every device gets the same numbers.
+        if (_scale != 1.0)
+        {
+            // A Scalar kept alive for the call (see ScalarSafeOps).
+            using var scale = _scale.ToScalar();
+            noise.mul_(scale);
+            GC.KeepAlive(scale);
+        }
+        return _generator is null || like.device_type == DeviceType.CPU ? noise : noise.to(like.device);
     }
 
     /// <summary>U[0, 1) noise of the given shape on <paramref name="device"/> (for dropout masks).</summary>

@@ -92,6 +92,28 @@ public sealed class BayesianImageClassifier : IDisposable
     }
 
     /// <summary>
+    /// Chooses the posterior scale by the NLL of <paramref name="validation"/> scored with the draws (seed, s) the model
+    /// scores with (<see cref="PosteriorScaleFit"/>), and sets it (<see cref="BayesianNetwork.PosteriorScale"/>).
+    /// Only for a Gaussian posterior (stage 1 or 3). <paramref name="stop"/> is called before each scoring of the set.
+    /// </summary>
+    public PosteriorScaleFit.Result FitPosteriorScale(ImageSet validation, int samples, int seed, Action? stop = null)
+    {
+        ArgumentNullException.ThrowIfNull(validation);
+        if (Network.Stage is not (BayesianStage.MeanField or BayesianStage.Shared))
+            throw new InvalidOperationException($"The network is in stage {Network.Stage}: only a Gaussian posterior (mean-field or 2DGBNN) has a spread to scale.");
+        if (validation.Count == 0) throw new ArgumentException("The validation set is empty: the posterior scale is chosen by its NLL.", nameof(validation));
+        var fit = PosteriorScaleFit.Fit(scale =>
+        {
+            stop?.Invoke();
+            Network.PosteriorScale = scale;
+            var prediction = Predict(validation.Pixels, samples, seed: seed);
+            return ClassificationMetrics.Compute(prediction.Probabilities, validation.Labels, ClassNames.Count).Nll;
+        });
+        Network.PosteriorScale = fit.Scale;
+        return fit;
+    }
+
+    /// <summary>
     /// Scores images (pixels in [0, 1], N x C x H x W flattened) with <paramref name="samples"/> posterior
     /// draws per batch; a deterministic network uses one, a deep ensemble its members (whatever the seed). Normalisation layers run in evaluation mode. With a
     /// <paramref name="seed"/>, draw s is the seeded draw (seed, s) (<see cref="BayesianNetwork.Draw"/>): the same

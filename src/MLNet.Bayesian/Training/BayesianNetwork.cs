@@ -37,7 +37,38 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The current stage.</summary>
-    public BayesianStage Stage { get; private set; } = BayesianStage.Deterministic;
+    public BayesianStage Stage
+    {
+        get => _stage;
+        private set
+        {
+            _stage = value;
+            // A scale belongs to the posterior it was fitted for.
+            _posteriorScale = 1.0;
+        }
+    }
+    BayesianStage _stage = BayesianStage.Deterministic;
+    double _posteriorScale = 1.0;
+
+    /// <summary>
+    /// The spread of the scoring draws about the posterior's means: every standard normal number a scoring draw (a seeded
+    /// <see cref="Draw"/>, or <see cref="forward"/> in evaluation mode) takes is multiplied by it, so a Gaussian posterior (mean-field, 2DGBNN) is scored with its
+    /// standard deviations times this (1: as trained). Fitted after training on validation NLL
+    /// (PosteriorScaleFit), the way a Laplace approximation tunes its prior precision: the
+    /// ELBO fixes where the spread is large relative to elsewhere, and held-out data fix how large it is overall.
+    /// Training's draws ignore it. MC dropout's masks and a deep ensemble's members have no Gaussian spread and ignore it too.
+    /// Back to 1 when the stage changes.
+    /// </summary>
+    public double PosteriorScale
+    {
+        get => _posteriorScale;
+        set
+        {
+            if (!(value > 0) || double.IsInfinity(value))
+                throw new ArgumentOutOfRangeException(nameof(PosteriorScale), value, "The posterior scale must be a finite number above 0.");
+            _posteriorScale = value;
+        }
+    }
     /// <summary>The networks a deep ensemble averages (member 0 is <see cref="Network"/>); one, <see cref="Network"/>, otherwise.</summary>
     public IReadOnlyList<nn.Module<Tensor, Tensor>> Members => _members;
 
@@ -176,7 +207,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     {
         if (Stage == BayesianStage.DeepEnsemble) return new WeightDraw(Array.Empty<Tensor>()) { Member = sample % _members.Length };
         if (_weights is null) return new WeightDraw(Array.Empty<Tensor>());
-        using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, sample));
+        using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, sample), _posteriorScale);
         return new WeightDraw(_weights.Draw(noise));
     }
 
@@ -225,7 +256,10 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         return output.view(new[] { samples, n }.Concat(output.shape.Skip(1)).ToArray());
     }
 
-    /// <summary>One forward pass on a fresh draw from LibTorch's global generator (training; a random member of a deep ensemble).</summary>
+    /// <summary>
+    /// One forward pass on a fresh draw from LibTorch's global generator (training; a random member of a deep ensemble).
+    /// In evaluation mode the draw spreads by <see cref="PosteriorScale"/>, as seeded draws do.
+    /// </summary>
     public override Tensor forward(Tensor input)
     {
         if (Stage == BayesianStage.DeepEnsemble)
@@ -235,7 +269,8 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
             return _members[member.item<long>()].call(input);
         }
         if (_weights is null) return network.call(input);
-        using var weights = WeightContext.Use(_layerModules, _weights.Draw(NoiseSource.Global));
+        // Training draws the posterior as it is; unseeded scoring (evaluation mode) with the scale it scores with.
+        using var weights = WeightContext.Use(_layerModules, _weights.Draw(training ? NoiseSource.Global : NoiseSource.GlobalScaled(_posteriorScale)));
         return network.call(input);
     }
 }

@@ -91,7 +91,14 @@ public sealed partial class BayesianTrainer
         var classifier = FitStages(factory, train, validation, device);
         try
         {
-            FitFeatureGaussians(classifier, train, validation);
+            bool rescaled = FitPosteriorScale(classifier, validation);
+            bool featuresFitted = FitFeatureGaussians(classifier, train);
+            // The review rule and the conformal sets are fitted on these rows: score them as the finished model does.
+            if ((rescaled || featuresFitted) && validation is not null && classifier.Report.FinalValidation is not null)
+            {
+                var prediction = classifier.Predict(validation.Pixels, SamplesFor(classifier.Network.Stage), seed: _options.Seed ?? 0);
+                classifier.Report.FinalValidation = ScoredRows.From(prediction, validation.Labels);
+            }
             return classifier;
         }
         catch
@@ -102,13 +109,37 @@ public sealed partial class BayesianTrainer
     }
 
     /// <summary>
-    /// Fits the feature Gaussians of a trained classifier on up to <see cref="TrainerOptions.FeatureFitImages"/> training
-    /// images, with the draws the model scores with; the validation rows of the report are scored again, so that the
-    /// review rule fitted on them sees the FeatureDistance too.
+    /// Sets the scale the model scores with (<see cref="TrainerOptions.PosteriorScale"/>): the given number, or the one
+    /// with the lowest validation NLL. True when the scale is not 1 (the model's scores changed).
     /// </summary>
-    void FitFeatureGaussians(BayesianImageClassifier classifier, ImageSet train, ImageSet? validation)
+    bool FitPosteriorScale(BayesianImageClassifier classifier, ImageSet? validation)
     {
-        if (_options.FeatureFitImages == 0) return;
+        var network = classifier.Network;
+        if (network.Stage is not (BayesianStage.MeanField or BayesianStage.Shared)) return false;
+        if (_options.PosteriorScale is double given)
+        {
+            network.PosteriorScale = given;
+            classifier.Report.PosteriorScale = new PosteriorScaleFit.Result(given, double.NaN, double.NaN, Array.Empty<(double, double)>());
+            if (given != 1) _log($"posterior scale: {given:G4} (given); the model scores with its standard deviations times {given:G4}");
+            return given != 1;
+        }
+        if (validation is null) return false;
+        ThrowIfStopped();
+        var clock = Stopwatch.StartNew();
+        var fit = classifier.FitPosteriorScale(validation, SamplesFor(network.Stage), _options.Seed ?? 0, ThrowIfStopped);
+        classifier.Report.PosteriorScale = fit;
+        _log($"posterior scale: {fit.Scale:G4}, validation NLL {fit.NllAtOne:F4} at 1 (as trained) -> {fit.Nll:F4}; tried " +
+             string.Join(", ", fit.Tried.Select(t => $"{t.Scale:G3} ({t.Nll:F4})")) + $" ({clock.Elapsed.TotalSeconds:F1} s)");
+        return fit.Scale != 1;
+    }
+
+    /// <summary>
+    /// Fits the feature Gaussians of a trained classifier on up to <see cref="TrainerOptions.FeatureFitImages"/> training
+    /// images, with the draws the model scores with. True when it ran (the FeatureDistance column changed).
+    /// </summary>
+    bool FitFeatureGaussians(BayesianImageClassifier classifier, ImageSet train)
+    {
+        if (_options.FeatureFitImages == 0) return false;
         ThrowIfStopped();
         var clock = Stopwatch.StartNew();
         int seed = _options.Seed ?? 0;
@@ -117,11 +148,7 @@ public sealed partial class BayesianTrainer
         var fit = classifier.FeatureGaussians![0];
         _log($"feature distance: class Gaussians of the {fit.Dimension} features of the last layer's input fitted on {images.Count:N0} training images " +
              $"({clock.Elapsed.TotalSeconds:F1} s)");
-        if (validation is not null && classifier.Report.FinalValidation is not null)
-        {
-            var prediction = classifier.Predict(validation.Pixels, SamplesFor(classifier.Network.Stage), seed: seed);
-            classifier.Report.FinalValidation = ScoredRows.From(prediction, validation.Labels);
-        }
+        return true;
     }
 
     /// <summary>The training images the feature Gaussians are fitted on: all of them, or a seeded random subset of <paramref name="count"/>.</summary>

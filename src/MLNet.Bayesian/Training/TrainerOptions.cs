@@ -164,6 +164,16 @@ public class TrainerOptions
     /// </summary>
     public int FeatureFitImages = 10_000;
 
+    /// <summary>
+    /// The posterior scale tau the model scores with: its draws spread tau times the trained posterior's standard
+    /// deviations about its means (see <see cref="BayesianNetwork.PosteriorScale"/>). Null (the default) fits tau on the
+    /// validation set after the last stage, by its NLL (<see cref="Uncertainty.PosteriorScaleFit"/>; 1 when there is no
+    /// validation set); a number is used as it is, and 1 scores the posterior as trained. Gaussian posteriors only
+    /// (2DGBNN, and mean-field with <see cref="StopAfterMeanField"/>): MC dropout and deep ensembles have no spread to
+    /// scale (their own knobs, the dropout rate and the members, are chosen before training).
+    /// </summary>
+    public double? PosteriorScale = null;
+
     /// <summary>A copy of these options (of the same type) with <see cref="Seed"/> set.</summary>
     internal TrainerOptions WithSeed(int seed)
     {
@@ -195,6 +205,7 @@ public class TrainerOptions
         OptionCheck.AtLeast(nameof(CropPadding), CropPadding, 0);
         OptionCheck.AtLeast(nameof(EarlyStoppingPatience), EarlyStoppingPatience, 0);
         OptionCheck.AtLeast(nameof(FeatureFitImages), FeatureFitImages, 0);
+        if (PosteriorScale is double posteriorScale) OptionCheck.Positive(nameof(PosteriorScale), posteriorScale);
         // Checked here, not after training: one image has no spread to fit, and the fit runs only once every stage is done.
         if (FeatureFitImages == 1)
             throw new ArgumentOutOfRangeException(nameof(FeatureFitImages), FeatureFitImages,

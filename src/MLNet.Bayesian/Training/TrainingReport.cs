@@ -31,6 +31,12 @@ public sealed class TrainingReport
     /// and review rules can read these rows instead of scoring the validation set a second time.
     /// </summary>
     public ScoredRows? FinalValidation { get; set; }
+    /// <summary>
+    /// The posterior scale the model scores with and how it was chosen (see <see cref="TrainerOptions.PosteriorScale"/>):
+    /// the validation NLLs of every scale tried, or none when the scale was given. Null when the model scores at 1 without
+    /// a fit (no validation set, or a method without a Gaussian posterior).
+    /// </summary>
+    public PosteriorScaleFit.Result? PosteriorScale { get; set; }
     /// <summary>Deterministic trainable parameters / shared trainable parameters.</summary>
     public double CompressionVsDeterministic => SharedParameters == 0 ? 0 : (double)DeterministicParameters / SharedParameters;
     /// <summary>Mean-field trainable parameters / shared trainable parameters.</summary>
