@@ -1,6 +1,6 @@
 // Trainable parameters per stage, and the cost of building the shared posterior, for each architecture,
 // from a short run (a few steps of stages 0 and 1 on the committed Fashion-MNIST subset).
-//   dotnet run -c Release --project examples/PosteriorScale -- [SmallCnn ResNet20 ResNet18 ResNet50 ResNet101 SmallVit]
+//   dotnet run -c Release --project examples/PosteriorSize -- [SmallCnn ResNet20 ResNet18 ResNet50 ResNet101 SmallVit]
 //       [--images 64] [--epochs 1] [--data tests/data/fashion-mnist-subset]
 //       [--outlier-quantile 0.01] [--mu-threshold 0.2] [--gradient-fraction 0.01] [--components 256] [--test-images 0]
 // --test-images N scores N test images after stage 0 and after stage 3 (S = 10) and adds both accuracies.
