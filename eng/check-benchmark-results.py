@@ -10,10 +10,12 @@ TOP = {"dataset", "architecture", "epochs", "quick", "commit", "date", "threads"
 METHOD = ["method", "accuracy", "nll", "ece", "brier", "aurc", "ood_auroc_entropy", "ood_auroc_mutual_information",
           "ood_auroc_confidence", "ood_auroc_feature_distance", "ood_auroc_energy", "shift_rotate30_accuracy", "shift_rotate30_ece", "shift_noise_accuracy", "shift_noise_ece",
           "trainable_parameters", "model_bytes", "train_step_ms", "train_step_ratio_vs_deterministic",
-          "predict_images_per_s", "predict_images_per_s_mlnet", "posterior_build_seconds", "samples"]
+          "predict_images_per_s", "predict_images_per_s_mlnet", "posterior_build_seconds", "posterior_scale", "samples"]
 UNIT = {"accuracy", "ece", "aurc", "ood_auroc_entropy", "ood_auroc_mutual_information", "ood_auroc_confidence", "ood_auroc_feature_distance",
         "ood_auroc_energy",
         "shift_rotate30_accuracy", "shift_rotate30_ece", "shift_noise_accuracy", "shift_noise_ece"}
+# The methods with a Gaussian posterior: each scores with a posterior scale chosen on validation.
+GAUSSIAN = {"mean_field", "2dgbnn_shared", "2dgbnn_hierarchical"}
 METHODS = {"deterministic", "mean_field", "2dgbnn_shared", "2dgbnn_hierarchical", "mc_dropout", "deep_ensemble"}
 
 path = sys.argv[1]
@@ -36,6 +38,8 @@ for m in results.get("methods", []):
         if value is None:
             if key == "posterior_build_seconds" and not name.startswith("2dgbnn"):
                 continue
+            if key == "posterior_scale" and name not in GAUSSIAN:
+                continue
             if not (key == "ood_auroc_mutual_information" and name == "deterministic"):
                 errors.append(f"{name}: {key} is null")
             continue
@@ -49,6 +53,8 @@ for m in results.get("methods", []):
         errors.append(f"{name}: posterior_build_seconds is null (2DGBNN builds its posterior in stage 2)")
     if name and not name.startswith("2dgbnn") and m.get("posterior_build_seconds") is not None:
         errors.append(f"{name}: posterior_build_seconds must be null (the method has no stage 2)")
+    if name and name not in GAUSSIAN and m.get("posterior_scale") is not None:
+        errors.append(f"{name}: posterior_scale must be null (the method has no Gaussian posterior to scale)")
     if name and name != "deterministic" and m.get("samples", 0) < 2:
         errors.append(f"{name}: samples {m.get('samples')} (a Bayesian method averages several)")
 for e in errors:

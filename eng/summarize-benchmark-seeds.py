@@ -48,8 +48,8 @@ def main(paths):
 
     print("\nPer run: does 2DGBNN's AUROC by mutual information reach MC dropout's and the deep ensemble's, with accuracy >= "
           "deterministic, ECE <= 0.01 and NLL <= deterministic?\n")
-    print("| seed | variant | AUROC MI | MC dropout | deep ensemble | accuracy (deterministic) | ECE | NLL (deterministic) | met |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| seed | variant | tau | AUROC MI | MC dropout | deep ensemble | accuracy (deterministic) | ECE | NLL (deterministic) | met |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     wins = {}
     for (run, by), seed in zip(runs, seeds):
         det, mcd, ens = by["deterministic"], by["mc_dropout"], by["deep_ensemble"]
@@ -66,7 +66,8 @@ def main(paths):
                 wins.setdefault(variant, {}).setdefault(k, 0)
                 wins[variant][k] += ok
             missed = [k for k, ok in checks.items() if not ok]
-            print(f"| {seed} | {variant} | {m['ood_auroc_mutual_information']:.3f} | {mcd['ood_auroc_mutual_information']:.3f} | "
+            tau = m.get("posterior_scale")   # runs before the posterior scale have none
+            print(f"| {seed} | {variant} | {'-' if tau is None else f'{tau:.3g}'} | {m['ood_auroc_mutual_information']:.3f} | {mcd['ood_auroc_mutual_information']:.3f} | "
                   f"{ens['ood_auroc_mutual_information']:.3f} | {100 * m['accuracy']:.2f}% ({100 * det['accuracy']:.2f}%) | {m['ece']:.4f} | "
                   f"{m['nll']:.4f} ({det['nll']:.4f}) | {'yes' if not missed else 'no: ' + ', '.join(missed)} |")
     print()

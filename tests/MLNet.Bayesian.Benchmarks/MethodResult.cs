@@ -34,5 +34,7 @@ internal sealed record MethodResult
     [JsonIgnore] public double MLNetOverDirect { get; init; }
     /// <summary>Stage 2 (the shared posterior's construction); null for methods that have none.</summary>
     [JsonPropertyName("posterior_build_seconds")] public double? PosteriorBuildSeconds { get; init; }
+    /// <summary>The posterior scale the method scored with (chosen on validation); null for methods without a Gaussian posterior.</summary>
+    [JsonPropertyName("posterior_scale")] public double? PosteriorScale { get; init; }
     [JsonPropertyName("samples")] public int Samples { get; init; }
 }

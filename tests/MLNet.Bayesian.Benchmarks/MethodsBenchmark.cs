@@ -35,7 +35,7 @@ internal sealed partial class MethodsBenchmark
 
     /// <summary><paramref name="InterleavedStepMs"/>: median bare step per method, the methods alternated step by step (see StepTimeBenchmark).</summary>
     public sealed record Outcome(IReadOnlyList<Evaluation> Methods, bool StagesReproduced, TrainingReport SharedReport, TrainingReport HierarchicalReport,
-        double TrainSeconds, IReadOnlyDictionary<string, double> InterleavedStepMs, BaselineRuns Baselines);
+        double TrainSeconds, IReadOnlyDictionary<string, double> InterleavedStepMs, BaselineRuns Baselines, ScaleChoices Scales);
 
     readonly Settings _settings;
     readonly BenchmarkData _data;
@@ -61,7 +61,8 @@ internal sealed partial class MethodsBenchmark
             List<double>? firstChecksums = null;
             PosteriorLayerPoints? plane = null;
 
-            var first = NewTrainer(SamplingVariant.Shared);
+            var scales = ChoosePosteriorScales();
+            var first = NewTrainer(SamplingVariant.Shared, scales.ScaleOf("2dgbnn_shared"));
             first.StageCompleted = (classifier, stage) =>
             {
                 if (stage == BayesianStage.Deterministic)
@@ -73,7 +74,9 @@ internal sealed partial class MethodsBenchmark
                 }
                 else if (stage == BayesianStage.MeanField)
                 {
+                    classifier.Network.PosteriorScale = scales.ScaleOf("mean_field");
                     evaluations.Add(Evaluate("mean_field", classifier, _settings.Samples, classifier.Report.MeanFieldParameters, LastStepMs(classifier), deterministicStep));
+                    classifier.Network.PosteriorScale = 1;
                     // The paper's figure: the layer with most weights.
                     plane = classifier.Network.PosteriorPoints(null).MaxBy(l => l.Mu.Length);
                     firstChecksums = Checksums(classifier);
@@ -86,7 +89,7 @@ internal sealed partial class MethodsBenchmark
                 var sharedReport = shared.Report;
 
                 bool reproduced = false;
-                var second = NewTrainer(SamplingVariant.Hierarchical);
+                var second = NewTrainer(SamplingVariant.Hierarchical, scales.ScaleOf("2dgbnn_hierarchical"));
                 second.StageCompleted = (classifier, stage) =>
                 {
                     if (stage == BayesianStage.MeanField) reproduced = Checksums(classifier).SequenceEqual(firstChecksums!);
@@ -96,7 +99,7 @@ internal sealed partial class MethodsBenchmark
                 Console.WriteLine($"stages 0 and 1 of the second run reproduce the first run's weights: {(reproduced ? "yes" : "NO")}");
                 var baselines = RunBaselines(evaluations, deterministicStep);
                 var interleaved = InterleavedStepTimes(shared, hierarchical, baselines.DropoutRate);
-                return new Outcome(evaluations, reproduced, sharedReport, hierarchical.Report, clock.Elapsed.TotalSeconds, interleaved, baselines);
+                return new Outcome(evaluations, reproduced, sharedReport, hierarchical.Report, clock.Elapsed.TotalSeconds, interleaved, baselines, scales);
             }
         }
         finally
@@ -135,12 +138,19 @@ internal sealed partial class MethodsBenchmark
         return medians;
     }
 
-    BayesianTrainer NewTrainer(SamplingVariant variant) => new(new TrainerOptions
+    BayesianTrainer NewTrainer(SamplingVariant variant, double posteriorScale)
+    {
+        var options = Options(variant);
+        options.PosteriorScale = posteriorScale;
+        return new BayesianTrainer(options, line => Console.WriteLine($"  [{variant}] {line}"));
+    }
+
+    TrainerOptions Options(SamplingVariant variant) => new()
     {
         DeterministicEpochs = _settings.DeterministicEpochs, MeanFieldEpochs = _settings.MeanFieldEpochs, SharedEpochs = _settings.SharedEpochs,
         BatchSize = _settings.BatchSize, Variant = variant, PredictionSamples = _settings.Samples, Seed = _settings.Seed,
         SharedPosterior = _settings.Posterior,
-    }, line => Console.WriteLine($"  [{variant}] {line}"));
+    };
 
     static double LastStepMs(BayesianImageClassifier classifier) => classifier.Report.Stages[^1].MedianStepMilliseconds;
 
@@ -202,6 +212,7 @@ internal sealed partial class MethodsBenchmark
             TrainStepMs = stepMs, TrainStepRatioVsDeterministic = deterministicStepMs > 0 ? stepMs / deterministicStepMs : 0,
             PredictImagesPerS = rate, PredictImagesPerSMLNet = mlnetRate, MLNetOverDirect = mlnetRatio, Samples = samples,
             PosteriorBuildSeconds = method.StartsWith("2dgbnn", StringComparison.Ordinal) ? classifier.Report.Posterior?.BuildSeconds : null,
+            PosteriorScale = classifier.Network.Stage is BayesianStage.MeanField or BayesianStage.Shared ? classifier.Network.PosteriorScale : null,
         };
         Console.WriteLine($"  {method}: accuracy {100 * result.Accuracy:F2}%, NLL {result.Nll:F4}, ECE {result.Ece:F4}, OOD AUROC (entropy) {result.OodAurocEntropy:F3}, " +
                           $"{trainable:N0} trainable, step {stepMs:F1} ms, {rate:F0} images/s ({mlnetRate:F0} through ML.NET; best of three alternated passes {mlnetRatio:F2}x)");

@@ -137,6 +137,18 @@ internal static class ResultsWriter
         foreach (var m in outcome.Methods)
             s.AppendLine($"| {m.Result.Method} | {m.Temperature:F3} | {m.EceBeforeTemperature:F4} | {m.EceAfterTemperature:F4} |");
         s.AppendLine();
+        var scales = outcome.Scales;
+        s.AppendLine("## Posterior scale, chosen on validation");
+        s.AppendLine();
+        s.AppendLine($"Each Gaussian method trained (all its stages) on the same {scales.FitImages:N0} training images as the dropout search, its posterior scale tau " +
+                     $"(every standard deviation of its scoring draws times tau) chosen by the NLL of the other {scales.ValidationImages:N0}; the model trained on the " +
+                     $"whole set scores with that tau ({scales.Seconds:F0} s).");
+        s.AppendLine();
+        s.AppendLine("| method | tau | validation NLL at 1 | at tau | scales tried |");
+        s.AppendLine("|---|---|---|---|---|");
+        foreach (var (method, fit) in scales.Fits)
+            s.AppendLine($"| {method} | {fit.Scale:G3} | {fit.NllAtOne:F4} | {fit.Nll:F4} | {string.Join(", ", fit.Tried.Select(t => t.Scale.ToString("G3", CultureInfo.InvariantCulture)))} |");
+        s.AppendLine();
         s.AppendLine("## MC dropout rate, chosen on validation");
         s.AppendLine();
         s.AppendLine($"MC dropout trained at each rate on {baselines.FitImages:N0} training images, scored at S = {h.Methods.Single(m => m.Method == "mc_dropout").Samples} on the other " +
