@@ -7,6 +7,8 @@
 //   ... -- --serving [--quick] [--calls 100000] [--samples 30] --out <dir>   (in-memory against loaded model: PredictionEngine, threads, Transform)
 //   ... -- --ablation [--quick] [--epochs 3,1,1] [--samples 30] [--batch-size 128] [--row <name prefix>] --out <dir>
 //       (the posterior fixes of issue 13, one row per change -> <dir>/ablation.md, ablation.json)
+//   ... -- --scale-sweep [--quick] [--epochs 5,2,2] [--samples 30] [--batch-size 128]
+//       (both 2DGBNN variants scored at posterior scales 1 to 0.25: validation NLL, test calibration, OOD AUROC; console)
 //   --device cpu|cuda (default cpu): where training and TorchSharp scoring run; recorded in results.json as "device".
 // Methods comparison (always): deterministic, mean-field, 2DGBNN (shared, hierarchical), MC dropout (p chosen on a
 // 10% validation split) and a 3-member deep ensemble on the same data
@@ -25,7 +27,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction", "--seed", "--fashion-mnist" };
+var known = new HashSet<string> { "--scale-sweep", "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction", "--seed", "--fashion-mnist" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -50,6 +52,13 @@ if (args.Contains("--step-time"))
 }
 
 bool quick = args.Contains("--quick");
+if (args.Contains("--scale-sweep"))
+{
+    int[] sweepEpochs = (Value("--epochs") ?? "5,2,2").Split(',').Select(int.Parse).ToArray();
+    if (sweepEpochs.Length != 3 || sweepEpochs.Any(e => e < 1)) throw new ArgumentException("--epochs takes three positive counts: deterministic,mean-field,shared.");
+    PosteriorScaleSweep.Run(BenchmarkData.Load(quick), sweepEpochs, int.Parse(Value("--samples") ?? "30"), int.Parse(Value("--batch-size") ?? "128"));
+    return 0;
+}
 if (args.Contains("--ablation"))
 {
     int[] ablationEpochs = (Value("--epochs") ?? (quick ? "1,1,1" : "3,1,1")).Split(',').Select(int.Parse).ToArray();
