@@ -4,7 +4,6 @@ using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Training;
 using MLNet.Bayesian.Uncertainty;
-using static TorchSharp.torch;
 
 namespace MLNet.Bayesian.Benchmarks;
 
@@ -149,12 +148,12 @@ internal static class AblationBenchmark
         Console.WriteLine($"ablation: {data.Name}, {data.Train.Count} training images, epochs {string.Join("/", epochs)}, S = {samples}, rows: {rows.Count}");
         var clock = Stopwatch.StartNew();
         // Stage 0 once; every row starts from its weights.
-        Dictionary<string, Tensor> state;
+        WeightsCopy state;
         string stageZero;
         {
             var o = With(baseline, o => o.MeanFieldEpochs = 0);
             using var deterministic = new BayesianTrainer(o, Console.WriteLine).Fit(Factory, data.Train);
-            state = deterministic.Network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+            state = new WeightsCopy(deterministic.Network);
             // The network every row starts from, as the reference the rows' accuracy and NLL are read against.
             var test = deterministic.Predict(data.Test.Pixels, 1, batchSize: 256, seed: 1);
             var ood = deterministic.Predict(data.Ood.Pixels, 1, batchSize: 256, seed: 1);
@@ -167,7 +166,7 @@ internal static class AblationBenchmark
         {
             var rowClock = Stopwatch.StartNew();
             var log = new List<string>();
-            var trainer = new BayesianTrainer(row.Options(), line => { log.Add(line); Console.WriteLine($"[{row.Name}] {line}"); }) { DeterministicState = state };
+            var trainer = new BayesianTrainer(row.Options(), line => { log.Add(line); Console.WriteLine($"[{row.Name}] {line}"); }) { DeterministicState = state.State };
             using var model = trainer.Fit(Factory, data.Train);
             var test = model.Predict(data.Test.Pixels, samples, batchSize: 256, seed: 1);
             var ood = model.Predict(data.Ood.Pixels, samples, batchSize: 256, seed: 1);
@@ -183,7 +182,7 @@ internal static class AblationBenchmark
             results.Add(r);
             Write(results, data, epochs, samples, outDir, clock.Elapsed.TotalMinutes, stageZero);
         }
-        foreach (var t in state.Values) t.Dispose();
+        state.Dispose();
         Console.WriteLine(File.ReadAllText(Path.Combine(outDir, "ablation.md")));
     }
 
@@ -204,7 +203,7 @@ internal static class AblationBenchmark
     // NaN (no correlation, no loss line) is written as "NaN" rather than failing the write.
     static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    static nn.Module<Tensor, Tensor> Factory(int c, int h, int w, int k) => new SmallCnn(c, h, w, k);
+    static readonly NetworkFactory Factory = ArchitectureFactory.Create(Architecture.SmallCnn);
 
     /// <summary>The epoch loss a stage line reports ("... epoch 1/1: loss 0.4123, ..."), or null.</summary>
     static double? StageLoss(string line)

@@ -3,7 +3,6 @@ using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Training;
 using MLNet.Bayesian.Uncertainty;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNet.Bayesian.Benchmarks;
@@ -28,7 +27,7 @@ internal sealed partial class MethodsBenchmark
         var factory = ArchitectureFactory.Create(_settings.Architecture);
         var (fit, validation) = _data.Train.StratifiedSplit(DropoutValidationFraction, _settings.Seed);
         var fits = new Dictionary<string, PosteriorScaleFit.Result>();
-        Dictionary<string, Tensor>? stageZero = null;
+        WeightsCopy? stageZero = null;
         void Log(string method, PosteriorScaleFit.Result f) =>
             Console.WriteLine($"posterior scale search: {method}: {f.Scale:G3} (validation NLL {f.NllAtOne:F4} at 1 -> {f.Nll:F4}; tried " +
                               string.Join(", ", f.Tried.Select(t => $"{t.Scale:G3}")) + ")");
@@ -38,7 +37,7 @@ internal sealed partial class MethodsBenchmark
             first.StageCompleted = (classifier, stage) =>
             {
                 if (stage == BayesianStage.Deterministic)
-                    stageZero = classifier.Network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+                    stageZero = new WeightsCopy(classifier.Network);
                 else if (stage == BayesianStage.MeanField)
                 {
                     var f = classifier.FitPosteriorScale(validation, _settings.Samples, _settings.Seed);
@@ -50,7 +49,7 @@ internal sealed partial class MethodsBenchmark
             foreach (var (method, trainer) in new[] { ("2dgbnn_shared", first), ("2dgbnn_hierarchical", (BayesianTrainer?)null) })
             {
                 // The second variant starts from the first's stage-0 weights (stage 1 is seeded alike).
-                var t = trainer ?? ScaleSearchTrainer(SamplingVariant.Hierarchical, stageZero);
+                var t = trainer ?? ScaleSearchTrainer(SamplingVariant.Hierarchical, stageZero?.State);
                 using var model = t.Fit(factory, fit, null, _settings.Device);
                 var f = model.FitPosteriorScale(validation, _settings.Samples, _settings.Seed);
                 fits[method] = f;
@@ -59,13 +58,13 @@ internal sealed partial class MethodsBenchmark
         }
         finally
         {
-            if (stageZero is not null) foreach (var t in stageZero.Values) t.Dispose();
+            stageZero?.Dispose();
         }
         Console.WriteLine($"posterior scale search: {fit.Count} training / {validation.Count} validation images, {clock.Elapsed.TotalSeconds:F0} s");
         return new ScaleChoices(fits, fit.Count, validation.Count, clock.Elapsed.TotalSeconds);
     }
 
-    BayesianTrainer ScaleSearchTrainer(SamplingVariant variant, Dictionary<string, Tensor>? stageZero = null)
+    BayesianTrainer ScaleSearchTrainer(SamplingVariant variant, IReadOnlyDictionary<string, Tensor>? stageZero = null)
     {
         var options = Options(variant);
         options.FeatureFitImages = 0;   // the search compares NLL only

@@ -3,7 +3,6 @@ using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Training;
 using MLNet.Bayesian.Uncertainty;
-using static TorchSharp.torch;
 
 namespace MLNet.Bayesian.Benchmarks;
 
@@ -26,17 +25,18 @@ internal static class PosteriorScaleSweep
             DeterministicEpochs = epochs[0], MeanFieldEpochs = meanFieldEpochs, SharedEpochs = epochs[2], PredictionSamples = samples,
             BatchSize = batchSize, Seed = 1, Variant = variant, PosteriorScale = 1,
         };
-        Dictionary<string, Tensor> state;
-        using (var deterministic = new BayesianTrainer(Options(SamplingVariant.Shared, 0), Console.WriteLine).Fit(Factory, fit))
+        var factory = ArchitectureFactory.Create(Architecture.SmallCnn);
+        WeightsCopy state;
+        using (var deterministic = new BayesianTrainer(Options(SamplingVariant.Shared, 0), Console.WriteLine).Fit(factory, fit))
         {
-            state = deterministic.Network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+            state = new WeightsCopy(deterministic.Network);
             var test = deterministic.Predict(data.Test.Pixels, 1, batchSize: 256, seed: 1);
             var m = ClassificationMetrics.Compute(test.Probabilities, data.Test.Labels, deterministic.ClassNames.Count);
             Console.WriteLine($"SWEEP deterministic: test accuracy {m.Accuracy:P2}, ECE {m.Ece:F4}, NLL {m.Nll:F4}");
         }
         foreach (var variant in new[] { SamplingVariant.Hierarchical, SamplingVariant.Shared })
         {
-            using var model = new BayesianTrainer(Options(variant, epochs[1]), Console.WriteLine) { DeterministicState = state }.Fit(Factory, fit);
+            using var model = new BayesianTrainer(Options(variant, epochs[1]), Console.WriteLine) { DeterministicState = state.State }.Fit(factory, fit);
             foreach (var tau in Scales)
             {
                 var t = Stopwatch.StartNew();
@@ -51,9 +51,7 @@ internal static class PosteriorScaleSweep
                     $"entropy AUROC {OutOfDistributionMetrics.Compute(test.PredictiveEntropy, ood.PredictiveEntropy).Auroc:F3} ({t.Elapsed.TotalSeconds:F0} s)");
             }
         }
-        foreach (var t in state.Values) t.Dispose();
+        state.Dispose();
         Console.WriteLine($"SWEEP done in {clock.Elapsed.TotalMinutes:F1} min");
     }
-
-    static nn.Module<Tensor, Tensor> Factory(int c, int h, int w, int k) => new SmallCnn(c, h, w, k);
 }

@@ -31,17 +31,18 @@ internal sealed class NoiseSource : IDisposable
     /// </summary>
     public static NoiseSource Seeded(long seed, double normalScale = 1.0)
     {
-        CheckScale(normalScale);
+        OptionCheck.Positive(nameof(normalScale), normalScale);
         var generator = new Generator(0, CPU);
         generator.manual_seed(seed);
         return new NoiseSource(generator, normalScale);
     }
 
     /// <summary>LibTorch's global generator with its normal noise multiplied by <paramref name="normalScale"/> (unseeded scoring).</summary>
-    public static NoiseSource GlobalScaled(double normalScale) => normalScale == 1.0 ? Global : new NoiseSource(null, CheckScale(normalScale));
-
-    static double CheckScale(double normalScale) => normalScale > 0 && !double.IsInfinity(normalScale) ? normalScale
-        : throw new ArgumentOutOfRangeException(nameof(normalScale), normalScale, "The noise scale must be a finite number above 0.");
+    public static NoiseSource GlobalScaled(double normalScale)
+    {
+        OptionCheck.Positive(nameof(normalScale), normalScale);
+        return normalScale == 1.0 ? Global : new NoiseSource(null, normalScale);
+    }
 
     /// <summary>N(0, s^2) noise with <paramref name="like"/>'s shape, type and device (s = 1 unless the source was made with a scale).</summary>
     public Tensor Normal(Tensor like)

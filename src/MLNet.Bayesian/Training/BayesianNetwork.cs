@@ -64,8 +64,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         get => _posteriorScale;
         set
         {
-            if (!(value > 0) || double.IsInfinity(value))
-                throw new ArgumentOutOfRangeException(nameof(PosteriorScale), value, "The posterior scale must be a finite number above 0.");
+            OptionCheck.Positive(nameof(PosteriorScale), value);
             _posteriorScale = value;
         }
     }

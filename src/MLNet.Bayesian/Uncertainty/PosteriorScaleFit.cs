@@ -48,6 +48,7 @@ public static class PosteriorScaleFit
             return nll;
         }
 
+        static bool InRange(double scale) => scale >= MinScale * 0.999 && scale <= MaxScale * 1.001;
         double step = Math.Sqrt(2);
         double best = 1, bestNll = Evaluate(1);
         double nllAtOne = bestNll;
@@ -56,7 +57,7 @@ public static class PosteriorScaleFit
         // Down first (the usual case: the ELBO's spread is too wide for the best predictive NLL), then up.
         foreach (double direction in new[] { 1 / step, step })
         {
-            for (double scale = best * direction; scale >= MinScale * 0.999 && scale <= MaxScale * 1.001; scale *= direction)
+            for (double scale = best * direction; InRange(scale); scale *= direction)
             {
                 double nll = Evaluate(scale);
                 if (!Pays(nll)) break;
@@ -67,7 +68,7 @@ public static class PosteriorScaleFit
         double fine = Math.Pow(2, 0.25);
         foreach (double scale in new[] { best / fine, best * fine })
         {
-            if (scale < MinScale * 0.999 || scale > MaxScale * 1.001) continue;
+            if (!InRange(scale)) continue;
             double nll = Evaluate(scale);
             if (Pays(nll)) (best, bestNll) = (scale, nll);
         }
