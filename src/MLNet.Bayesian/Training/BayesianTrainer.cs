@@ -59,6 +59,9 @@ public sealed partial class BayesianTrainer
     /// </summary>
     public Action<TrainingProgress>? Progress { get; set; }
 
+    /// <summary>For tests: called on the training thread after every backward, before the optimiser steps.</summary>
+    internal Action<BayesianNetwork>? AfterBackward { get; set; }
+
     Stopwatch _runClock = new();
     long _batchesDone, _batchesPlanned;
 
@@ -300,15 +303,17 @@ public sealed partial class BayesianTrainer
         int stepsPerEpoch = StepsPerEpoch(train);
         optim.Optimizer optimizer = null!;
         optim.lr_scheduler.LRScheduler? scheduler = null;
+        bool flat = _options.FlatOptimizer, checkFlatGradients = false;
         // Re-merging replaces the posterior's parameters, so the optimiser is rebuilt for the epochs left (a flat one
         // repacks the new set into new buffers).
-        void NewOptimizer(int epochsLeft)
+        void NewOptimizer(int stepsLeft)
         {
             optimizer?.Dispose();
-            optimizer = TrainingOptimizer.Create(_options.Optimizer, ParameterGroups(network, stage, learningRate), _options.FlatOptimizer);
-            scheduler = _options.CosineSchedule ? optim.lr_scheduler.CosineAnnealingLR(optimizer, Math.Max(1, epochsLeft * stepsPerEpoch)) : null;
+            optimizer = TrainingOptimizer.Create(_options.Optimizer, ParameterGroups(network, stage, learningRate), flat);
+            scheduler = _options.CosineSchedule ? optim.lr_scheduler.CosineAnnealingLR(optimizer, Math.Max(1, stepsLeft)) : null;
+            checkFlatGradients = flat;
         }
-        NewOptimizer(epochs);
+        NewOptimizer(epochs * stepsPerEpoch);
         bool variational = stage != BayesianStage.Deterministic;
         double bestNll = double.PositiveInfinity;
         int sinceBest = 0, ran = 0;
@@ -352,6 +357,20 @@ public sealed partial class BayesianTrainer
                         $"({LearningRateName(stage)} = {learningRate}{(ScaleLearningRate(stage) is { } scale ? $", or of its scales: {scale.Name} = {scale.Rate}" : "")}) " +
                         "or the KL weight.");
                 loss.backward();
+                AfterBackward?.Invoke(network);
+                if (checkFlatGradients)
+                {
+                    // Once per optimiser: the flat one updates from its buffers, so a gradient that backward put elsewhere
+                    // would be ignored without a trace. TorchSharp's optimiser reads every .grad and takes over.
+                    checkFlatGradients = false;
+                    if (FlatGradientsMissed(network, (FlatOptimizer)optimizer) is { } missed)
+                    {
+                        _log($"warning: stage {StageNumber(stage)}: after the first backward the gradients of {missed} are not in the flat optimiser's " +
+                             $"buffers; training goes on with TorchSharp's per-tensor optimiser ({nameof(TrainerOptions.FlatOptimizer)} = false).");
+                        flat = false;
+                        NewOptimizer((epochs - epoch) * stepsPerEpoch - start / _options.BatchSize);
+                    }
+                }
                 optimizer.step();
                 scheduler?.step();
                 if (gradientSums is not null && lastEpoch)
@@ -399,7 +418,7 @@ public sealed partial class BayesianTrainer
                     _log($"stage 3: re-merged {network.SharedPosterior.Plan.Components.Length} components into {merged.Plan.Components.Length}");
                     network.ReplaceSharedPosterior(merged);
                     report.FinalValidation = null;
-                    NewOptimizer(epochs - epoch - 1);
+                    NewOptimizer((epochs - epoch - 1) * stepsPerEpoch);
                 }
             }
             if (validation is not null && variational && _options.EarlyStoppingPatience > 0)
@@ -415,6 +434,15 @@ public sealed partial class BayesianTrainer
         optimizer.Dispose();
         var median = stepTimes.Count == 0 ? 0 : stepTimes.OrderBy(t => t).ElementAt(stepTimes.Count / 2);
         report.Stages.Add(new StageReport(stage, ran, network.TrainableParameterCount, metrics, median));
+    }
+
+    /// <summary>The names of the parameters whose gradient missed <paramref name="optimizer"/>'s buffers (at most five, then a count); null when none did.</summary>
+    static string? FlatGradientsMissed(BayesianNetwork network, FlatOptimizer optimizer)
+    {
+        var missed = optimizer.ParametersWhoseGradientMissedTheBuffers().Select(p => p.Handle).ToHashSet();
+        if (missed.Count == 0) return null;
+        var names = network.named_parameters().Where(t => missed.Contains(t.parameter.Handle)).Select(t => t.name).ToList();
+        return string.Join(", ", names.Take(5)) + (names.Count > 5 ? $" and {names.Count - 5} more" : "");
     }
 
     /// <summary>

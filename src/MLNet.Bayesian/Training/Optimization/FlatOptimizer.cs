@@ -59,6 +59,12 @@ internal abstract class FlatOptimizer : OptimizerHelper
     internal FlatParameters Flat => Groups.Count == 1 ? Groups[0]
         : throw new InvalidOperationException($"This optimiser holds {Groups.Count} parameter groups; use {nameof(Groups)}.");
 
+    /// <summary>
+    /// The parameters whose last backward did not land in the gradient buffers (see
+    /// <see cref="FlatParameters.ParametersWhoseGradientMissedTheBuffer"/>): a step would ignore their gradient.
+    /// </summary>
+    internal IReadOnlyList<Parameter> ParametersWhoseGradientMissedTheBuffers() => Groups.SelectMany(g => g.ParametersWhoseGradientMissedTheBuffer()).ToList();
+
     /// <summary>Zeroes the gradients in place, one operation per buffer; they stay views of the gradient buffers.</summary>
     public override void zero_grad()
     {

@@ -21,12 +21,15 @@ internal sealed class FlatParameters : IDisposable
 {
     readonly Tensor[] _values;
     readonly Tensor[] _gradients;
+    // Where each parameter lives, in Parameters order: which buffer, and at what element.
+    readonly (int Buffer, long Offset)[] _slots;
 
-    FlatParameters(IReadOnlyList<Parameter> parameters, Tensor[] values, Tensor[] gradients)
+    FlatParameters(IReadOnlyList<Parameter> parameters, Tensor[] values, Tensor[] gradients, (int Buffer, long Offset)[] slots)
     {
         Parameters = parameters;
         _values = values;
         _gradients = gradients;
+        _slots = slots;
     }
 
     /// <summary>The parameters, in the order they were packed.</summary>
@@ -47,6 +50,8 @@ internal sealed class FlatParameters : IDisposable
         var unique = parameters.DistinctBy(p => p.Handle).ToList();
         var values = new List<Tensor>();
         var gradients = new List<Tensor>();
+        var slots = new (int Buffer, long Offset)[unique.Count];
+        var position = unique.Select((p, i) => (p.Handle, i)).ToDictionary(t => t.Handle, t => t.i);
         using var noGrad = no_grad();
         foreach (var group in unique.GroupBy(p => (p.dtype, p.device.type, p.device.index)))
         {
@@ -71,12 +76,34 @@ internal sealed class FlatParameters : IDisposable
                         if (old is not null) gradientSlot.copy_(old);
                     p.grad = gradientSlot;
                 }
+                slots[position[p.Handle]] = (values.Count, offset);
                 offset += count;
             }
             values.Add(valueBuffer);
             gradients.Add(gradientBuffer);
         }
-        return new FlatParameters(unique, values.ToArray(), gradients.ToArray());
+        return new FlatParameters(unique, values.ToArray(), gradients.ToArray(), slots);
+    }
+
+    /// <summary>
+    /// The parameters whose gradient is not what their slot of the gradient buffer holds: backward replaced the view
+    /// with a tensor of its own (LibTorch does so when a graph of higher order is built, or when something set
+    /// <c>.grad</c>), so an update from the buffers would follow a stale gradient. Empty when every gradient landed.
+    /// Costs one comparison per parameter: meant for the first step of a stage, not every step.
+    /// </summary>
+    public IReadOnlyList<Parameter> ParametersWhoseGradientMissedTheBuffer()
+    {
+        var missed = new List<Parameter>();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        for (int i = 0; i < Parameters.Count; i++)
+        {
+            var p = Parameters[i];
+            var grad = p.grad;
+            var slot = _gradients[_slots[i].Buffer].narrow(0, _slots[i].Offset, p.numel()).view(p.shape);
+            if (grad is not null && !grad.eq(slot).all().item<bool>()) missed.Add(p);
+        }
+        return missed;
     }
 
     /// <summary>Sets every gradient to zero in place (one operation per buffer), keeping them views of the buffers.</summary>
