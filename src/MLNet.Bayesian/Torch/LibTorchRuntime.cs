@@ -25,7 +25,7 @@ public static class LibTorchRuntime
     static readonly object Gate = new();
     static string? _description;
 
-    /// <summary>Which LibTorch this process uses (path and version when known); loads it first if this process takes it from the system.</summary>
+    /// <summary>Which LibTorch this process uses (path and version when known) and its thread count; loads it first if this process takes it from the system.</summary>
     public static string Description => EnsureLoaded();
 
     /// <summary>
@@ -37,7 +37,8 @@ public static class LibTorchRuntime
     {
         lock (Gate)
         {
-            return _description ??= Load();
+            // The thread count is set once the library is loaded, before any kernel runs (see IntraOpThreads).
+            return _description ??= $"{Load()}; {IntraOpThreads.Apply()}";
         }
     }
 

@@ -160,7 +160,10 @@ public sealed class PosteriorScaleTests
         var fit = fitted.Report.PosteriorScale!;
         Assert.IsNotNull(fit, "a validation set was given");
         Assert.AreEqual(fit.Scale, fitted.Network.PosteriorScale, "the model scores with the chosen scale");
-        Assert.AreEqual(fit.Tried.MinBy(t => t.Nll).Scale, fit.Scale);
+        // The search keeps a step only when it gains MinRelativeGain, so the chosen scale is the lowest NLL tried up to that
+        // margin (an exact argmin would depend on the fourth digit, which moves with LibTorch's thread count).
+        Assert.IsTrue(fit.Tried.Contains((fit.Scale, fit.Nll)), "the chosen scale was one of those tried");
+        Assert.IsTrue(fit.Tried.Min(t => t.Nll) >= fit.Nll * (1 - PosteriorScaleFit.MinRelativeGain), string.Join(", ", fit.Tried));
         Assert.IsTrue(fit.Tried.Count >= 3);
         Assert.IsTrue(log.Any(l => l.StartsWith("posterior scale: ", StringComparison.Ordinal)), string.Join("\n", log));
         // The report's validation rows are the finished model's: the NLL at the chosen scale.
