@@ -75,6 +75,8 @@ internal sealed class OnnxNetworkExporter
                 return Graph.Node("GlobalAveragePool", new[] { x });
             case Identity:
                 return x;
+            case IOnnxExportable exportable:
+                return exportable.ExportOnnx(this, x);
             default:
                 throw new NotSupportedException(
                     $"ONNX export does not know the module {module.GetType().Name}. Supported: Sequential, Conv2d, Linear, BatchNorm2d, ReLU, Tanh, " +
@@ -83,10 +85,24 @@ internal sealed class OnnxNetworkExporter
     }
 
     string Conv(string x, string weight, Tensor? bias, long[] stride, long[] padding, long[] dilation, long groups)
+        => ConvNode(x, weight, bias, stride, Pads(padding), dilation, groups);
+
+    string ConvNode(string x, string weight, Tensor? bias, long[] stride, long[] pads, long[] dilation, long groups)
     {
         var inputs = bias is null ? new[] { x, weight } : new[] { x, weight, Weight(bias) };
-        return Graph.Node("Conv", inputs, ("strides", Pair(stride)), ("pads", Pads(padding)), ("dilations", Pair(dilation)), ("group", groups));
+        return Graph.Node("Conv", inputs, ("strides", Pair(stride)), ("pads", pads), ("dilations", Pair(dilation)), ("group", groups));
     }
+
+    /// <summary>
+    /// A convolution layer (Conv2d or the Bayesian layer that replaced it) built without padding, written with the ONNX
+    /// <paramref name="pads"/> (begin of each spatial axis, then end), which may differ at the two ends.
+    /// </summary>
+    public string Conv(nn.Module layer, string x, long[] pads) => layer switch
+    {
+        BayesianConv2d conv => ConvNode(x, _weights[conv], conv.Bias, conv.Stride, pads, conv.Dilation, conv.Groups),
+        Conv2d conv => ConvNode(x, Weight(conv.weight), conv.bias, conv.stride, pads, conv.dilation, conv.groups),
+        _ => throw new NotSupportedException($"A padded convolution must be a Conv2d, not {layer.GetType().Name}."),
+    };
 
     string Linear(string x, string weight, Tensor? bias)
     {
