@@ -21,6 +21,11 @@ public enum Architecture
     ResNet101,
     /// <summary><see cref="Architectures.SmallVit"/>.</summary>
     SmallVit,
+    /// <summary>
+    /// <see cref="FeatureHead"/>: a one-hidden-layer classifier on feature vectors (a backbone's features or a float-vector
+    /// column). The network of feature inputs, which take no convolutional architecture.
+    /// </summary>
+    Mlp,
 }
 
 /// <summary>The one place that turns an <see cref="Architecture"/> into a network factory.</summary>
@@ -41,6 +46,7 @@ public static class ArchitectureFactory
         Architecture.ResNet50 => (c, _, _, k) => WithChannels(c, TorchSharp.torchvision.models.resnet50(num_classes: k)),
         Architecture.ResNet101 => (c, _, _, k) => WithChannels(c, TorchSharp.torchvision.models.resnet101(num_classes: k)),
         Architecture.SmallVit => (c, h, w, k) => new SmallVit(c, h, w, k),
+        Architecture.Mlp => (c, h, w, k) => new FeatureHead((long)c * h * w, k),
         _ => throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "unknown architecture"),
     };
 

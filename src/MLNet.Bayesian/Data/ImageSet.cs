@@ -44,6 +44,31 @@ public sealed class ImageSet
     /// <summary>Values per image (C x H x W).</summary>
     public int ImageSize => Channels * Height * Width;
 
+    /// <summary>Whether each item is a feature vector (C x 1 x 1: a backbone's features or a float-vector column) rather than an image.</summary>
+    public bool IsFeatureVectors => Height == 1 && Width == 1;
+
+    /// <summary>
+    /// Each channel's mean and standard deviation over the set (for feature vectors: each feature's), the standard deviation
+    /// floored at 1e-6 of the largest so that a constant feature divides by a small number, not 0.
+    /// </summary>
+    public (float[] Mean, float[] Std) ChannelStatistics()
+    {
+        var sum = new double[Channels];
+        var squares = new double[Channels];
+        int plane = Height * Width;
+        for (int i = 0; i < Count; i++)
+        {
+            var image = Image(i);
+            for (int c = 0; c < Channels; c++)
+                foreach (float v in image.Slice(c * plane, plane)) { sum[c] += v; squares[c] += (double)v * v; }
+        }
+        double n = (double)Count * plane;
+        var mean = sum.Select(s => (float)(s / n)).ToArray();
+        var std = squares.Select((q, c) => Math.Sqrt(Math.Max(q / n - (double)mean[c] * mean[c], 0))).ToArray();
+        double floor = Math.Max(std.DefaultIfEmpty(0).Max() * 1e-6, 1e-12);
+        return (mean, std.Select(s => (float)Math.Max(s, floor)).ToArray());
+    }
+
     /// <summary>The pixels of one image.</summary>
     public ReadOnlySpan<float> Image(int index) => Pixels.AsSpan(index * ImageSize, ImageSize);
 

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Backbones;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.Scoring;
 using MLNet.Bayesian.Training;
@@ -42,6 +43,24 @@ public sealed partial class BayesianImageClassificationTrainer
         /// <summary>Largest network input, ImageHeight x ImageWidth (or the first image's size when those are 0).</summary>
         public long MaxInputPixels = DefaultMaxInputPixels;
 
+        /// <summary>
+        /// A float-vector column of features to train on instead of an image column: tabular data, or the output of
+        /// ML.NET's DnnFeaturizeImage. Null (the default): train on <see cref="ImageColumnName"/>. The features are
+        /// standardised with their means and standard deviations over the training rows, and the network is
+        /// <see cref="Architecture.Mlp"/> (the default <see cref="Architecture"/> gives way to it; a convolutional one is refused).
+        /// </summary>
+        public string? FeatureColumnName = null;
+
+        /// <summary>
+        /// A pretrained network under the Bayesian head: the images (resized to <see cref="ImageHeight"/> x <see cref="ImageWidth"/>,
+        /// 224 x 224 when those are 0, RGB) become its features once, before training, and the head
+        /// (<see cref="Architecture.Mlp"/>) is trained on them. The saved model holds the backbone, so it scores images. ResNet18ImageNet
+        /// needs the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 in the application (or <see cref="BackboneModelPath"/>).
+        /// </summary>
+        public Backbone Backbone = Backbone.None;
+        /// <summary>The backbone's ONNX file (ResNet18.onnx, with ../ResNetPrepOnnx/ResNetPreprocess.onnx beside it); null: where its NuGet package puts it beside the application.</summary>
+        public string? BackboneModelPath = null;
+
         /// <summary>The network, when <see cref="NetworkFactory"/> is null.</summary>
         public Architecture Architecture = Architecture.SmallCnn;
         /// <summary>The user's own TorchSharp network (Conv2d/Linear in Sequentials or Module-typed fields).</summary>
@@ -74,7 +93,25 @@ public sealed partial class BayesianImageClassificationTrainer
             if (NetworkFactory is null) OptionCheck.Defined(nameof(Architecture), Architecture);
             OptionCheck.Within(nameof(ValidationFraction), ValidationFraction, 0, 1);
             CheckInputSize(ImageHeight, ImageWidth, "ImageHeight x ImageWidth");
+            OptionCheck.Defined(nameof(Backbone), Backbone);
+            if (FeatureColumnName is not null && string.IsNullOrWhiteSpace(FeatureColumnName))
+                throw new ArgumentException($"{nameof(FeatureColumnName)} is empty; give the column's name, or null to train on images.", nameof(FeatureColumnName));
+            if (FeatureColumnName is not null && Backbone != Backbone.None)
+                throw new ArgumentException($"{nameof(FeatureColumnName)} ('{FeatureColumnName}') and {nameof(Backbone)} ({Backbone}) both make the features: use one. " +
+                                            "A backbone featurizes the image column; a feature column already holds features.", nameof(Backbone));
+            if (TrainsOnFeatures && NetworkFactory is null && Architecture is not (Architecture.SmallCnn or Architecture.Mlp))
+                throw new ArgumentException($"{nameof(Architecture)} {Architecture} is a network for images; features ({(Backbone != Backbone.None ? $"of the backbone {Backbone}" : $"column '{FeatureColumnName}'")}) " +
+                                            $"train {nameof(Architecture.Mlp)} (leave {nameof(Architecture)} at its default), or give a {nameof(NetworkFactory)}.", nameof(Architecture));
+            if (Backbone != Backbone.None && ImageHeight != ImageWidth)
+                throw new ArgumentException($"The backbone takes square images: {nameof(ImageHeight)} ({ImageHeight}) and {nameof(ImageWidth)} ({ImageWidth}) must be equal (0 for its default, " +
+                                            $"{BackboneNames.DefaultInputSize(Backbone)}).", nameof(ImageHeight));
         }
+
+        /// <summary>Whether the network trains on feature vectors (a feature column or a backbone's features) rather than pixels.</summary>
+        internal bool TrainsOnFeatures => FeatureColumnName is not null || Backbone != Backbone.None;
+
+        /// <summary>The network's factory: <see cref="NetworkFactory"/>, else <see cref="Architecture"/>, which is <see cref="Architecture.Mlp"/> for features.</summary>
+        internal NetworkFactory Factory() => NetworkFactory ?? ArchitectureFactory.Create(TrainsOnFeatures ? Architecture.Mlp : Architecture);
 
         /// <summary>Refuses a network input above <see cref="MaxInputPixels"/>; <paramref name="what"/> says where the size came from.</summary>
         internal void CheckInputSize(long height, long width, string what)

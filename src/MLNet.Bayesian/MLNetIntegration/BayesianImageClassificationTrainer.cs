@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Backbones;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.Persistence;
 using MLNet.Bayesian.Scoring;
@@ -42,11 +43,29 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         using var channel = host.Start("Training");
         var (labelColumn, keyCount, classNames) = CheckLabel(input.Schema);
         var spec = InputSpec(input);
+        var device = SelectDevice(channel);
+        var featurizer = _options.Backbone == Backbone.None ? null : ImageFeaturizer.Load(_options.Backbone, spec.Height, _options.BackboneModelPath, device);
+        try
+        {
+            return FitOn(input, channel, labelColumn, keyCount, classNames, spec, device, featurizer);
+        }
+        catch
+        {
+            featurizer?.Dispose();
+            throw;
+        }
+    }
+
+    BayesianImageClassificationTransformer FitOn(IDataView input, IChannel channel, DataViewSchema.Column labelColumn, int keyCount, IReadOnlyList<string> classNames,
+        ImageInputSpec spec, Device device, ImageFeaturizer? featurizer)
+    {
+        if (featurizer is not null)
+            channel.Info(MessageSensitivity.None, $"{Name}: backbone {BackboneNames.NameOf(featurizer.Backbone)}, {featurizer.FeatureCount} features of {spec.Width}x{spec.Height} RGB images, on {device}.");
         var preprocessing = spec.Kind == ImageColumnKind.Vector ? null : ImagePreprocessing.Fit(new MLContext(), spec, ImageColumnReader.PixelsColumn);
         var reader = new ImageColumnReader(input.Schema[spec.ColumnName], spec, preprocessing, _options.MaxImagePixels);
         var readClock = System.Diagnostics.Stopwatch.StartNew();
-        var train = Read(input, reader, spec, labelColumn.Name, "training");
-        channel.Info(MessageSensitivity.None, $"{Name}: read {train.Count:N0} training images in {readClock.Elapsed.TotalSeconds:F1} s.");
+        var train = Read(input, reader, spec, labelColumn.Name, "training", featurizer);
+        channel.Info(MessageSensitivity.None, $"{Name}: read {train.Count:N0} training {(featurizer is null ? "images" : "images into features")} in {readClock.Elapsed.TotalSeconds:F1} s.");
         if (train.Count == 0)
             throw new ArgumentException($"The training data is empty: no rows reached {Name}.");
         if (train.Labels.Distinct().Count() < 2)
@@ -61,23 +80,25 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
                 throw new ArgumentException($"The validation set's label column '{validationLabel.Name}' has {validationKeys} keys; the training data has {keyCount}. Map both with the same MapValueToKey transformer.");
             var validationImages = _options.ValidationSet.Schema.GetColumnOrNull(spec.ColumnName)
                 ?? throw new ArgumentException($"Image column '{spec.ColumnName}' was not found in the validation set.");
-            validation = Read(_options.ValidationSet, new ImageColumnReader(validationImages, spec, preprocessing, _options.MaxImagePixels), spec, validationLabel.Name, "validation");
+            validation = Read(_options.ValidationSet, new ImageColumnReader(validationImages, spec, preprocessing, _options.MaxImagePixels), spec, validationLabel.Name, "validation", featurizer);
         }
         else if (_options.ValidationFraction > 0)
         {
             (train, validation) = train.StratifiedSplit(_options.ValidationFraction, seed);
         }
 
-        var device = SelectDevice(channel);
         channel.Info(MessageSensitivity.None, $"{Name}: {train.Count} training images of {spec.Channels}x{spec.Height}x{spec.Width}, " +
             $"{keyCount} classes, {(validation is null ? "no" : validation.Count.ToString())} validation images, device {device}, seed {seed}.");
         if (_options.Method == BayesianMethod.TwoDGbnn && _options.MeanFieldEpochs == 0)
             channel.Warning(MessageSensitivity.None, $"{Name}: MeanFieldEpochs is 0, so the model stays deterministic: its MutualInformation is 0 on every row " +
                 "and cannot send anything to review; the default review rule (PredictiveEntropy, Energy, FeatureDistance) does not need it.");
 
-        var trainer = new BayesianTrainer(_options.WithSeed(seed), line => channel.Info(MessageSensitivity.None, line), _options.CancellationToken,
+        var trainerOptions = _options.WithSeed(seed);
+        // Features come in any scale: each is standardised over the training rows (pixels keep the options' normalisation).
+        if (_options.TrainsOnFeatures) (trainerOptions.NormalizeMean, trainerOptions.NormalizeStd) = (null, null);
+        var trainer = new BayesianTrainer(trainerOptions, line => channel.Info(MessageSensitivity.None, line), _options.CancellationToken,
             () => MLNetInternals.IsCanceled(_env)) { Progress = _options.Progress };
-        var factory = _options.NetworkFactory ?? ArchitectureFactory.Create(_options.Architecture);
+        var factory = _options.Factory();
         BayesianImageClassifier model;
         try
         {
@@ -89,7 +110,7 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         }
         channel.Info(MessageSensitivity.None, model.Report.ToString());
         return new BayesianImageClassificationTransformer(model, spec, preprocessing, classNames, _options.PredictedLabelColumnName, _options.ScoreColumnName,
-            model.Network.SampleCount(_options.PredictionSamples), seed, _options.BatchSize, _options.MaxImagePixels);
+            model.Network.SampleCount(_options.PredictionSamples), seed, _options.BatchSize, _options.MaxImagePixels, featurizer: featurizer);
     }
 
     /// <summary>The schema <see cref="Fit"/>'s transformer will produce.</summary>
@@ -100,8 +121,9 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
             throw new ArgumentException($"Label column '{_options.LabelColumnName}' was not found in the input.");
         if (!label.IsKey)
             throw new ArgumentException($"Label column '{_options.LabelColumnName}' is {label.ItemType}, not a key. Add mlContext.Transforms.Conversion.MapValueToKey(\"{_options.LabelColumnName}\") before the trainer.");
-        if (!columns.ContainsKey(_options.ImageColumnName))
-            throw new ArgumentException($"Image column '{_options.ImageColumnName}' was not found in the input.");
+        string inputColumn = _options.FeatureColumnName ?? _options.ImageColumnName;
+        if (!columns.ContainsKey(inputColumn))
+            throw new ArgumentException($"{(_options.FeatureColumnName is null ? "Image" : "Feature")} column '{inputColumn}' was not found in the input.");
         foreach (var column in OutputColumns.All(_options.PredictedLabelColumnName, _options.ScoreColumnName))
             columns[column.Name] = column.Statistic switch
             {
@@ -126,10 +148,27 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
     /// <summary>The image column, its kind and the shape the network will see (from the options, else from the first image).</summary>
     ImageInputSpec InputSpec(IDataView input)
     {
+        if (_options.FeatureColumnName is { } features)
+        {
+            var featureColumn = input.Schema.GetColumnOrNull(features)
+                ?? throw new ArgumentException($"Feature column '{features}' was not found in the input. Columns: {string.Join(", ", input.Schema.Select(c => c.Name))}.");
+            if (featureColumn.Type is not VectorDataViewType { ItemType: NumberDataViewType n, IsKnownSize: true } vector || n.RawType != typeof(float))
+                throw new ArgumentException($"Feature column '{features}' is {featureColumn.Type}; features are a float vector of known size " +
+                                            "(mlContext.Transforms.Concatenate of float columns, or DnnFeaturizeImage's output).");
+            // Features are the network's input as they are: D x 1 x 1, not scaled.
+            return new ImageInputSpec(features, ImageColumnKind.Vector, vector.Size, 1, 1, 1f);
+        }
         var column = input.Schema.GetColumnOrNull(_options.ImageColumnName)
             ?? throw new ArgumentException($"Image column '{_options.ImageColumnName}' was not found in the input. Columns: {string.Join(", ", input.Schema.Select(c => c.Name))}.");
         var kind = ImageColumnReader.KindOf(column);
         int channels = _options.ImageChannels, height = _options.ImageHeight, width = _options.ImageWidth;
+        if (_options.Backbone != Backbone.None)
+        {
+            if (kind == ImageColumnKind.Vector)
+                throw new ArgumentException($"Column '{column.Name}' holds pixel vectors; the backbone {_options.Backbone} reads images (mlContext.Transforms.LoadImages) and resizes them itself.");
+            int size = height > 0 ? height : BackboneNames.DefaultInputSize(_options.Backbone);
+            return new ImageInputSpec(column.Name, kind, 3, size, size, _options.VectorPixelScale);
+        }
         if (kind == ImageColumnKind.Vector)
         {
             if (channels <= 0 || height <= 0 || width <= 0)
@@ -183,34 +222,52 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
     /// Reads every row into memory as floats. Stops with an error naming the row once the images would take more
     /// than half of the memory the process may use, instead of running the machine out of memory.
     /// </summary>
-    static ImageSet Read(IDataView data, ImageColumnReader reader, ImageInputSpec spec, string labelColumn, string what)
+    /// <summary>
+    /// Reads every row into memory as floats: the pixels, or with a <paramref name="featurizer"/> their features (the
+    /// images go through it a batch at a time, so only the features are held). Stops with an error naming the row once
+    /// they would take more than half of the memory the process may use, instead of running the machine out of memory.
+    /// </summary>
+    static ImageSet Read(IDataView data, ImageColumnReader reader, ImageInputSpec spec, string labelColumn, string what, ImageFeaturizer? featurizer = null)
     {
         var label = data.Schema[labelColumn];
         var image = data.Schema[spec.ColumnName];
         long budget = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
-        var pixels = new List<float>();
+        var values = new List<float>();
         var labels = new List<int>();
         using var cursor = data.GetRowCursor(new[] { label, image });
         var getLabel = cursor.GetGetter<uint>(label);
         var getImage = reader.CreateReader(cursor);
-        var buffer = new float[spec.Size];
+        const int FeaturizerBatch = 32;
+        var buffer = new float[(featurizer is null ? 1 : FeaturizerBatch) * spec.Size];
+        int pending = 0;
+        void Flush()
+        {
+            if (pending == 0) return;
+            values.AddRange(featurizer is null ? buffer : featurizer.Featurize(buffer.AsSpan(0, pending * spec.Size), pending));
+            pending = 0;
+        }
         uint key = 0;
         long row = 0;
         while (cursor.MoveNext())
         {
             getLabel(ref key);
             if (key == 0) throw new InvalidDataException($"Row {row} of the {what} data: label column '{labelColumn}' is missing (a value MapValueToKey did not know).");
-            getImage(buffer, row);
-            pixels.AddRange(buffer);
+            getImage(buffer.AsSpan(pending * spec.Size, spec.Size), row);
+            pending++;
+            if (pending * spec.Size == buffer.Length) Flush();
             labels.Add((int)key - 1);
             row++;
-            if (4L * pixels.Count > budget)
-                throw new InvalidOperationException($"Row {row - 1} of the {what} data: the images read so far take {4.0 * pixels.Count / (1L << 30):F1} GB as " +
+            if (4L * values.Count > budget)
+                throw new InvalidOperationException($"Row {row - 1} of the {what} data: the images read so far take {4.0 * values.Count / (1L << 30):F1} GB as " +
                     $"{spec.Channels}x{spec.Height}x{spec.Width} floats, half of the {budget * 2.0 / (1L << 30):F1} GB this process may use. " +
                     "Set a smaller ImageHeight and ImageWidth, or train on fewer images.");
         }
+        Flush();
         int keys = (int)((KeyDataViewType)label.Type).Count;
-        return new ImageSet(pixels.ToArray(), labels.ToArray(), spec.Channels, spec.Height, spec.Width, ImageSetDataView.KeyNames(label, keys));
+        var names = ImageSetDataView.KeyNames(label, keys);
+        return featurizer is null
+            ? new ImageSet(values.ToArray(), labels.ToArray(), spec.Channels, spec.Height, spec.Width, names)
+            : new ImageSet(values.ToArray(), labels.ToArray(), featurizer.FeatureCount, 1, 1, names);
     }
 
     Device SelectDevice(IChannel channel)

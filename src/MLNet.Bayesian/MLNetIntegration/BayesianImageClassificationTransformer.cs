@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.Bayesian.Backbones;
 using MLNet.Bayesian.Conformal;
 using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Persistence;
@@ -27,9 +28,10 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
 
     internal BayesianImageClassificationTransformer(BayesianImageClassifier model, ImageInputSpec input, ITransformer? preprocessing,
         IReadOnlyList<string> classNames, string predictedLabelColumn, string scoreColumn, int samples, int seed, int batchSize, long maxImagePixels,
-        ConformalCalibration? conformal = null)
+        ConformalCalibration? conformal = null, ImageFeaturizer? featurizer = null)
     {
         Conformal = conformal;
+        Featurizer = featurizer;
         Model = model; Input = input; _preprocessing = preprocessing; ClassNames = classNames; PredictedLabelColumnName = predictedLabelColumn;
         ScoreColumnName = scoreColumn; Samples = samples; Seed = seed; BatchSize = batchSize; MaxImagePixels = maxImagePixels;
         Columns = OutputColumns.All(predictedLabelColumn, scoreColumn);
@@ -60,6 +62,10 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     public IReadOnlyList<OutputColumn> Columns { get; }
     /// <summary>The split-conformal calibration of the prediction sets, or null (no set columns).</summary>
     public ConformalCalibration? Conformal { get; }
+    /// <summary>The pretrained backbone whose features <see cref="Model"/> classifies, or null (it classifies the pixels).</summary>
+    internal ImageFeaturizer? Featurizer { get; }
+    /// <summary>The backbone under the Bayesian head (<see cref="Backbone.None"/>: the network sees the pixels).</summary>
+    public Backbone Backbone => Featurizer?.Backbone ?? Backbone.None;
 
     /// <summary>
     /// This transformer with <paramref name="conformal"/> attached (fitted on its scores of held-out rows, e.g. with
@@ -71,7 +77,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
         ArgumentNullException.ThrowIfNull(conformal);
         if (conformal.Classes != ClassNames.Count)
             throw new ArgumentException($"The conformal calibration is for {conformal.Classes} classes; this model has {ClassNames.Count}.", nameof(conformal));
-        return new(Model, Input, _preprocessing, ClassNames, PredictedLabelColumnName, ScoreColumnName, Samples, Seed, BatchSize, MaxImagePixels, conformal);
+        return new(Model, Input, _preprocessing, ClassNames, PredictedLabelColumnName, ScoreColumnName, Samples, Seed, BatchSize, MaxImagePixels, conformal, Featurizer);
     }
 
     /// <summary>The getter of output column <paramref name="outputIndex"/> (0 = the first output column) for row i of a scored batch.</summary>
@@ -122,7 +128,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     public void Save(ModelSaveContext ctx)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        SavedModelLayout.Save(ctx, new SavedModelContents(Model, Input, ClassNames, PredictedLabelColumnName, ScoreColumnName, Samples, Seed, Conformal));
+        SavedModelLayout.Save(ctx, new SavedModelContents(Model, Input, ClassNames, PredictedLabelColumnName, ScoreColumnName, Samples, Seed, Conformal, Featurizer));
     }
 
     /// <summary>
@@ -131,7 +137,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     /// after resizing (and, for a pixel-vector input, before VectorPixelScale, which the graph applies).
     /// </summary>
     public void ExportOnnx(string path)
-        => BayesianOnnxExport.Export(Model, path, Samples, Seed, Input.Kind == ImageColumnKind.Vector ? Input.VectorPixelScale : 1f);
+        => File.WriteAllBytes(path, BayesianOnnxExport.Export(Model, Samples, Seed, Input.Kind == ImageColumnKind.Vector ? Input.VectorPixelScale : 1f, Featurizer));
 
     /// <inheritdoc />
     public void Dispose()
@@ -139,6 +145,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
         // A transformer made by WithConformal shares the network; a second Dispose of it is harmless.
         if (_draws.IsValueCreated) _draws.Value.Dispose();
         (_preprocessing as IDisposable)?.Dispose();
+        Featurizer?.Dispose();
         Model.Dispose();
     }
 
@@ -157,7 +164,9 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     /// </summary>
     internal PredictiveDistribution Score(ReadOnlySpan<float> pixels, long firstRow)
     {
-        var scores = Model.Predict(pixels, _draws.Value, BatchSize);
+        var scores = Featurizer is null
+            ? Model.Predict(pixels, _draws.Value, BatchSize)
+            : Model.Predict(Featurizer.Featurize(pixels, pixels.Length / Input.Size), _draws.Value, BatchSize);
         for (int i = 0; i < scores.Count; i++)
             if (!scores.IsFinite(i))
                 throw new InvalidDataException($"Row {firstRow + i}: the model produced scores that are not finite numbers for the image in column '{Input.ColumnName}'. " +

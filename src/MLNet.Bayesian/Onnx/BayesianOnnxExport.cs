@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using Google.Protobuf;
+using MLNet.Bayesian.Backbones;
 using MLNet.Bayesian.Layers;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Torch;
@@ -49,7 +50,11 @@ public static class BayesianOnnxExport
 
     /// <summary>Exports with batch-shaped outputs, for any ONNX runtime.</summary>
     public static byte[] Export(BayesianImageClassifier model, int samples, int seed, float inputScale = 1f)
-        => Build(model, samples, seed, inputScale, "pixels", BatchOutputNames, rowMode: false).ToByteArray();
+        => Export(model, samples, seed, inputScale, featurizer: null);
+
+    /// <summary>Exports with batch-shaped outputs; with a <paramref name="featurizer"/>, the graph takes its images and runs it first.</summary>
+    internal static byte[] Export(BayesianImageClassifier model, int samples, int seed, float inputScale, ImageFeaturizer? featurizer)
+        => Build(model, samples, seed, inputScale, "pixels", BatchOutputNames, rowMode: false, featurizer: featurizer).ToByteArray();
 
     /// <summary>Exports to a file.</summary>
     public static void Export(BayesianImageClassifier model, string path, int samples, int seed, float inputScale = 1f)
@@ -62,8 +67,9 @@ public static class BayesianOnnxExport
     /// emits scalar statistics together as one vector, in the order given.
     /// </summary>
     internal static byte[] ExportRows(BayesianImageClassifier model, int samples, int seed, float inputScale, string inputName,
-        IReadOnlyDictionary<PredictionStatistic, string> outputs, (string Name, IReadOnlyList<PredictionStatistic> Statistics)? packed = null)
-        => Build(model, samples, seed, inputScale, inputName, outputs, rowMode: true, packed).ToByteArray();
+        IReadOnlyDictionary<PredictionStatistic, string> outputs, (string Name, IReadOnlyList<PredictionStatistic> Statistics)? packed = null,
+        ImageFeaturizer? featurizer = null)
+        => Build(model, samples, seed, inputScale, inputName, outputs, rowMode: true, packed, featurizer).ToByteArray();
 
     /// <summary>Reads the metadata of an exported file, checking that this version can read it and that its digest holds.</summary>
     public static IReadOnlyDictionary<string, string> ReadMetadata(byte[] onnx, string source = "the ONNX model")
@@ -80,17 +86,23 @@ public static class BayesianOnnxExport
     }
 
     static ModelProto Build(BayesianImageClassifier model, int samples, int seed, float inputScale, string inputName,
-        IReadOnlyDictionary<PredictionStatistic, string> outputs, bool rowMode, (string Name, IReadOnlyList<PredictionStatistic> Statistics)? packed = null)
+        IReadOnlyDictionary<PredictionStatistic, string> outputs, bool rowMode, (string Name, IReadOnlyList<PredictionStatistic> Statistics)? packed = null,
+        ImageFeaturizer? featurizer = null)
     {
         if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), "at least one sample is needed");
         var network = model.Network;
         samples = network.SampleCount(samples);
         var g = new OnnxGraphBuilder();
         int c = model.Channels, h = model.Height, w = model.Width, k = model.ClassNames.Count;
-        g.Input(inputName, DataType.Float, rowMode ? 1 : -1, c, h, w);
+        if (featurizer is not null && featurizer.FeatureCount != model.ImageSize)
+            throw new ArgumentException($"The backbone gives {featurizer.FeatureCount} features; the model takes {model.ImageSize}.", nameof(featurizer));
+        // With a backbone the graph takes its RGB images; the model's own input (c x h x w) is the backbone's features.
+        if (featurizer is null) g.Input(inputName, DataType.Float, rowMode ? 1 : -1, c, h, w);
+        else g.Input(inputName, DataType.Float, rowMode ? 1 : -1, 3, featurizer.InputSize, featurizer.InputSize);
 
         string x = inputName;
         if (inputScale != 1f) x = g.Node("Mul", new[] { x, g.Scalar("input_scale", inputScale) });
+        if (featurizer is not null) x = featurizer.ExportOnnx(new OnnxNetworkExporter(g, new Dictionary<nn.Module, string>()), x);
         var mean = Broadcast(model.NormalizeMean, c);
         var std = Broadcast(model.NormalizeStd, c);
         x = g.Node("Sub", new[] { x, g.Initializer("normalize_mean", mean, c, 1, 1) });
@@ -142,7 +154,8 @@ public static class BayesianOnnxExport
             ["labels"] = JsonSerializer.Serialize(model.ClassNames),
             ["samples"] = samples.ToString(inv),
             ["seed"] = seed.ToString(inv),
-            ["input_shape"] = $"[{c},{h},{w}]",
+            ["input_shape"] = featurizer is null ? $"[{c},{h},{w}]" : $"[3,{featurizer.InputSize},{featurizer.InputSize}]",
+            ["backbone"] = featurizer?.Identity ?? "",
             ["normalize_mean"] = JsonSerializer.Serialize(mean),
             ["normalize_std"] = JsonSerializer.Serialize(std),
             ["input_scale"] = inputScale.ToString("R", inv),

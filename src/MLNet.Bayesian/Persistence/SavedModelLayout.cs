@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.Bayesian.Backbones;
 using MLNet.Bayesian.Conformal;
 using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Scoring;
@@ -10,7 +11,7 @@ namespace MLNet.Bayesian.Persistence;
 
 /// <summary>What a saved Bayesian classifier is made of.</summary>
 internal sealed record SavedModelContents(BayesianImageClassifier Model, ImageInputSpec Input, IReadOnlyList<string> ClassNames,
-    string PredictedLabelColumnName, string ScoreColumnName, int Samples, int Seed, ConformalCalibration? Conformal = null);
+    string PredictedLabelColumnName, string ScoreColumnName, int Samples, int Seed, ConformalCalibration? Conformal = null, ImageFeaturizer? Featurizer = null);
 
 /// <summary>
 /// How a Bayesian image classifier is saved. ML.NET lets a library outside it persist only through its public
@@ -18,7 +19,8 @@ internal sealed record SavedModelContents(BayesianImageClassifier Model, ImageIn
 /// <code>
 ///   1. image input only: ImagePreprocessing's ResizeImages (Fill) [+ ConvertToGrayscale] + ExtractPixels
 ///      into "__mlnb_pixels"; a pixel-vector input goes into the graph under its own column name
-///   2. OnnxTransformer: the graph of BayesianOnnxExport.ExportRows, S posterior draws (seed, s); its bytes
+///   2. OnnxTransformer: the graph of BayesianOnnxExport.ExportRows, S posterior draws (seed, s), with a backbone's
+///      graph in front when the model has one (the pixels in, its features into the head); its bytes
 ///      are an entry ".../OnnxModel" of the zip, with a content_sha256 digest in the graph's metadata;
 ///      outputs: the Score column [K] and "__mlnb_statistics" [6] (the scalar statistics of
 ///      OnnxOutputSqueeze.Statistics, in that order), "__mlnb_predicted_class" [1] int64
@@ -91,7 +93,7 @@ internal static class SavedModelLayout
         };
         float inputScale = input.Kind == ImageColumnKind.Vector ? input.VectorPixelScale : 1f;
         byte[] onnx = BayesianOnnxExport.ExportRows(contents.Model, contents.Samples, contents.Seed, inputScale, pixels, outputs,
-            (OnnxOutputSqueeze.StatisticsColumn, OnnxOutputSqueeze.Statistics));
+            (OnnxOutputSqueeze.StatisticsColumn, OnnxOutputSqueeze.Statistics), contents.Featurizer);
         File.WriteAllBytes(onnxFile, onnx);
         var estimator = chain
             .Append(ml.Transforms.ApplyOnnxModel(outputColumnNames: new[] { contents.ScoreColumnName, OnnxOutputSqueeze.StatisticsColumn, PredictedClassColumn },

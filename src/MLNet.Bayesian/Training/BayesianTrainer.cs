@@ -454,8 +454,10 @@ public sealed partial class BayesianTrainer
         var network = new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count));
         network.to(device);
         if (report.DeterministicParameters == 0) report.DeterministicParameters = network.TrainableParameterCount;
-        return new BayesianImageClassifier(network, train.Channels, train.Height, train.Width, train.ClassNames,
-            _options.NormalizeMean, _options.NormalizeStd, device, report);
+        var (mean, std) = _options.NormalizeMean is null || _options.NormalizeStd is null
+            ? train.ChannelStatistics()
+            : (_options.NormalizeMean, _options.NormalizeStd);
+        return new BayesianImageClassifier(network, train.Channels, train.Height, train.Width, train.ClassNames, mean, std, device, report);
     }
 
     int StepsPerEpoch(ImageSet train) => (train.Count + _options.BatchSize - 1) / _options.BatchSize;
@@ -504,7 +506,8 @@ public sealed partial class BayesianTrainer
         }
         // Augment before normalising so that padding is black, as in the raw images.
         var x = tensor(pixels, new long[] { indices.Length, set.Channels, set.Height, set.Width }).to(classifier.Device);
-        x = Augmentation.Apply(x, _options.CropPadding, _options.HorizontalFlip, rng);
+        // Crops and flips move pixels; a feature vector has no space to move in.
+        if (!set.IsFeatureVectors) x = Augmentation.Apply(x, _options.CropPadding, _options.HorizontalFlip, rng);
         x = BayesianImageClassifier.Normalize(x, classifier.NormalizeMean, classifier.NormalizeStd);
         return (x, tensor(labels).to(classifier.Device));
     }

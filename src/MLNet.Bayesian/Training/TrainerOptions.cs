@@ -98,10 +98,14 @@ public class TrainerOptions
     public int CropPadding = 2;
     /// <summary>Random horizontal flips (off by default: wrong for digits and text).</summary>
     public bool HorizontalFlip = false;
-    /// <summary>Per-channel mean subtracted from pixels in [0, 1] (one value for all channels, or one per channel).</summary>
-    public float[] NormalizeMean = { 0.5f };
-    /// <summary>Per-channel divisor applied after the mean.</summary>
-    public float[] NormalizeStd = { 0.5f };
+    /// <summary>
+    /// Per-channel mean subtracted from pixels in [0, 1] (one value for all channels, or one per channel); null: each
+    /// channel's mean over the training set (with <see cref="NormalizeStd"/> null too: standardised inputs, what feature
+    /// vectors get).
+    /// </summary>
+    public float[]? NormalizeMean = { 0.5f };
+    /// <summary>Per-channel divisor applied after the mean; null (with <see cref="NormalizeMean"/> null): each channel's standard deviation over the training set.</summary>
+    public float[]? NormalizeStd = { 0.5f };
     /// <summary>Seed of weights, shuffling, augmentation and prediction draws; null takes the MLContext's seed in ML.NET, else 0.</summary>
     public int? Seed = null;
     /// <summary>Stop a variational stage when validation NLL has not improved for this many epochs (0: never).</summary>
@@ -224,9 +228,11 @@ public class TrainerOptions
         OptionCheck.Defined(nameof(Optimizer), Optimizer);
         OptionCheck.Defined(nameof(Variant), Variant);
         OptionCheck.Defined(nameof(Prior), Prior);
-        if (NormalizeMean is null || NormalizeMean.Length == 0 || NormalizeMean.Any(v => !float.IsFinite(v)))
+        if ((NormalizeMean is null) != (NormalizeStd is null))
+            throw new ArgumentException($"{nameof(NormalizeMean)} and {nameof(NormalizeStd)} are null together (both from the training data) or given together.", nameof(NormalizeMean));
+        if (NormalizeMean is not null && (NormalizeMean.Length == 0 || NormalizeMean.Any(v => !float.IsFinite(v))))
             throw new ArgumentException($"{nameof(NormalizeMean)} needs one finite value, or one per channel.", nameof(NormalizeMean));
-        if (NormalizeStd is null || NormalizeStd.Length == 0 || NormalizeStd.Any(v => !float.IsFinite(v) || v <= 0))
+        if (NormalizeStd is not null && (NormalizeStd.Length == 0 || NormalizeStd.Any(v => !float.IsFinite(v) || v <= 0)))
             throw new ArgumentException($"{nameof(NormalizeStd)} needs one finite value above 0, or one per channel.", nameof(NormalizeStd));
         if (SharedPosterior is null) throw new ArgumentNullException(nameof(SharedPosterior));
         SharedPosterior.Validate();

@@ -1,0 +1,152 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Backbones;
+using MLNet.Bayesian.Data;
+using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
+using MLNet.Bayesian.Tests.MLNetIntegration;
+
+namespace MLNet.Bayesian.Tests.Backbones;
+
+/// <summary>
+/// The trainer on features: a pretrained backbone's (images in, the head trained on their ResNet-18 features, the saved
+/// model scoring images), and a float-vector column's (tabular data: the 64 pixel counts of scikit-learn's digits).
+/// </summary>
+[TestClass]
+public sealed class FeaturePipelineTests
+{
+    static BayesianImageClassificationTrainer.Options Fast() => new()
+    {
+        DeterministicEpochs = 15, MeanFieldEpochs = 2, SharedEpochs = 2, BatchSize = 32, PredictionSamples = 8, Seed = 3,
+        SharedPosterior = { ComponentBudget = 64, MinMembers = 10 },
+    };
+
+    static void AssertSameScores(List<BayesianPrediction> expected, List<BayesianPrediction> actual, string what)
+    {
+        Assert.AreEqual(expected.Count, actual.Count);
+        double worst = 0;
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.AreEqual(expected[i].PredictedLabel, actual[i].PredictedLabel, $"{what}: row {i}");
+            worst = Math.Max(worst, expected[i].Score.Zip(actual[i].Score, (a, b) => (double)Math.Abs(a - b)).Max());
+            Assert.AreEqual(expected[i].MutualInformation, actual[i].MutualInformation, 1e-4f, $"{what}: row {i}");
+            Assert.AreEqual(expected[i].Energy, actual[i].Energy, 1e-4f * Math.Max(1, Math.Abs(expected[i].Energy)), $"{what}: energy, row {i}");
+            Assert.AreEqual(expected[i].FeatureDistance, actual[i].FeatureDistance, 1e-3f * Math.Max(1, expected[i].FeatureDistance), $"{what}: feature distance, row {i}");
+        }
+        Console.WriteLine($"{what}: largest score difference after save and load {worst:E2}");
+        Assert.IsTrue(worst <= 1e-4, $"{what}: {worst:E2}");
+    }
+
+    [TestMethod]
+    public void ABackboneTrainsTheHeadOnItsFeaturesAndTheSavedModelScoresImages()
+    {
+        string root = TestData.TempFolder();
+        string train = Path.Combine(root, "train"), test = Path.Combine(root, "test");
+        ImageFolder.Write(TestData.Train.StratifiedHead(12), train);
+        ImageFolder.Write(TestData.Test.StratifiedHead(4), test);
+        var ml = new MLContext(seed: 1);
+        var log = new List<string>();
+        ml.Log += (_, e) => { if (e.Message.Contains("BayesianImageClassification")) lock (log) log.Add(e.Message); };
+        var options = Fast();
+        options.Backbone = Backbone.ResNet18ImageNet;
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath"))
+            .Append(ml.MulticlassClassification.Trainers.BayesianImageClassification(options));
+        var trainData = ImagePipelineTests.Load(ml, train);
+        using var model = pipeline.Fit(trainData);
+        var classifier = model.LastTransformer;
+        Assert.AreEqual(Backbone.ResNet18ImageNet, classifier.Backbone);
+        Assert.AreEqual(512, classifier.Model.Channels, "the head sees the 512 features");
+        Assert.AreEqual((3, 224, 224), (classifier.Input.Channels, classifier.Input.Height, classifier.Input.Width), "the model takes RGB images at the backbone's size");
+        Assert.IsTrue(log.Any(l => l.Contains("backbone resnet18-imagenet")), string.Join("\n", log));
+
+        var testData = ImagePipelineTests.Load(ml, test);
+        var scored = model.Transform(testData);
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+        Console.WriteLine($"backbone head on 120 Fashion-MNIST images: test accuracy {metrics.MicroAccuracy:P1} on 40");
+        Assert.IsTrue(metrics.MicroAccuracy >= 0.5, $"accuracy {metrics.MicroAccuracy:P1} on 10 classes from 12 images each");
+        var expected = ml.Data.CreateEnumerable<BayesianPrediction>(scored, reuseRowObject: false).ToList();
+
+        string zip = Path.Combine(root, "model.zip");
+        BayesianModel.Save(ml, model, trainData.Schema, zip);
+        Assert.AreEqual("[3,224,224]", BayesianModel.Inspect(zip).InputShape);
+        var ml2 = new MLContext(seed: 9);
+        var loaded = BayesianModel.Load(ml2, zip, out _);
+        var actual = ml2.Data.CreateEnumerable<BayesianPrediction>(loaded.Transform(ImagePipelineTests.Load(ml2, test)), reuseRowObject: false).ToList();
+        AssertSameScores(expected, actual, "backbone");
+        Directory.Delete(root, recursive: true);
+    }
+
+    sealed class DigitRow
+    {
+        [VectorType(64)] public float[] Features { get; set; } = Array.Empty<float>();
+        public string Label { get; set; } = "";
+    }
+
+    [TestMethod]
+    public void AFloatVectorColumnTrainsTabularDataAndSavesIt()
+    {
+        var digits = DigitsCsvReader.Read(TestData.DigitsCsv);
+        var (rest, held) = digits.StratifiedSplit(0.2, seed: 1);
+        IEnumerable<DigitRow> Rows(ImageSet set) => Enumerable.Range(0, set.Count)
+            .Select(i => new DigitRow { Features = set.Image(i).ToArray().Select(v => v * 16).ToArray(), Label = set.ClassNames[set.Labels[i]] });
+        var ml = new MLContext(seed: 1);
+        var trainData = ml.Data.LoadFromEnumerable(Rows(rest));
+        var testData = ml.Data.LoadFromEnumerable(Rows(held));
+        var options = Fast();
+        options.FeatureColumnName = "Features";
+        using var model = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.MulticlassClassification.Trainers.BayesianImageClassification(options)).Fit(trainData);
+        var classifier = model.LastTransformer;
+        Assert.AreEqual((64, 1, 1), (classifier.Model.Channels, classifier.Model.Height, classifier.Model.Width));
+        Assert.IsInstanceOfType<FeatureHead>(classifier.Model.Network.Network, "features train the MLP head");
+        var scored = model.Transform(testData);
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+        Console.WriteLine($"digits as 64 features: test accuracy {metrics.MicroAccuracy:P1} on {held.Count}");
+        Assert.IsTrue(metrics.MicroAccuracy >= 0.9, $"accuracy {metrics.MicroAccuracy:P1}");
+        // The features were standardised with their training means and deviations, not the pixels' 0.5.
+        Assert.AreEqual(64, classifier.Model.NormalizeMean.Length);
+        Assert.IsTrue(classifier.Model.NormalizeStd.All(s => s > 0));
+
+        string zip = Path.Combine(TestData.TempFolder(), "tabular.zip");
+        BayesianModel.Save(ml, model, trainData.Schema, zip);
+        var ml2 = new MLContext(seed: 9);
+        var loaded = BayesianModel.Load(ml2, zip, out _);
+        AssertSameScores(ml.Data.CreateEnumerable<BayesianPrediction>(scored, reuseRowObject: false).ToList(),
+            ml2.Data.CreateEnumerable<BayesianPrediction>(loaded.Transform(ml2.Data.LoadFromEnumerable(Rows(held))), reuseRowObject: false).ToList(), "tabular");
+    }
+
+    [TestMethod]
+    public void MisusedFeatureSettingsAreRefusedWithTheirNames()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(new[] { new DigitRow { Features = new float[64], Label = "a" }, new DigitRow { Features = new float[64], Label = "b" } });
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+
+        var both = Fast();
+        both.FeatureColumnName = "Features";
+        both.Backbone = Backbone.ResNet18ImageNet;
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => both.Validate()).Message, "both make the features");
+
+        var convolutional = Fast();
+        convolutional.FeatureColumnName = "Features";
+        convolutional.Architecture = Architecture.ResNet20;
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => convolutional.Validate()).Message, "Mlp");
+
+        var missing = Fast();
+        missing.FeatureColumnName = "Nope";
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => ml.MulticlassClassification.Trainers.BayesianImageClassification(missing).Fit(keyed)).Message, "'Nope'");
+
+        var notVector = Fast();
+        notVector.FeatureColumnName = "Label";
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => ml.MulticlassClassification.Trainers.BayesianImageClassification(notVector).Fit(keyed)).Message, "Feature column 'Label'");
+
+        var oddSize = Fast();
+        oddSize.Backbone = Backbone.ResNet18ImageNet;
+        oddSize.ImageHeight = 224;
+        oddSize.ImageWidth = 160;
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => oddSize.Validate()).Message, "square");
+    }
+}
