@@ -66,7 +66,7 @@ internal static class AblationBenchmark
     {
         var defaults = new TrainerOptions();
         var baseline = Baseline(epochs, samples, batchSize);
-        var sigmaLr = With(baseline, o => o.MeanFieldSigmaLearningRate = defaults.MeanFieldSigmaLearningRate);
+        var sigmaLr = With(baseline, o => o.MeanFieldSigmaLearningRate = defaults.MeanFieldSigmaLearningRate);   // null: from MeanFieldSigmaTravel
         var floors = With(sigmaLr, o =>
         {
             o.SharedPosterior.Mixture.AbsoluteWeightVarianceFloor = defaults.SharedPosterior.Mixture.AbsoluteWeightVarianceFloor;
@@ -86,7 +86,7 @@ internal static class AblationBenchmark
         {
             new("0 baseline", "settings before the fixes (one learning rate per stage, relative covariance floor, the fit as prior, merge threshold 1.5e-7)", () => baseline),
             new("6 + flat-sigma check (all defaults)", "the flat-sigma check with the Laplace fallback: every default of this version", () => allDefaults),
-            new("1 + stage-1 sigma learning rate", $"rho trained at {defaults.MeanFieldSigmaLearningRate} (the default, 15:1 to the means)", () => sigmaLr),
+            new("1 + stage-1 sigma learning rate", $"rho trained at the default rate ({defaults.MeanFieldSigmaTravel} nats over stage 1; 0.015 at 844 steps)", () => sigmaLr),
             new("2 + absolute floors, broad prior", $"mixture floors {defaults.SharedPosterior.Mixture.AbsoluteWeightVarianceFloor:G2} / {defaults.SharedPosterior.Mixture.AbsoluteLogSigmaVarianceFloor:G2}, " +
                 $"prior floors {defaults.PriorWeightVarianceFloor:G2} / {defaults.PriorLogSigmaVarianceFloor:G2} (weight / log sigma variance)", () => floors),
             new("3 + stage-3 scale learning rate", $"Cholesky factors and outlier rho at {defaults.EffectiveSharedScaleLearningRate} (means still {baseline.SharedLearningRate})", () => scaleLr),

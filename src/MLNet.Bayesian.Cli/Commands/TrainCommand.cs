@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using Microsoft.ML;
 using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Backbones;
 using MLNet.Bayesian.Conformal;
 using MLNet.Bayesian.MLNetIntegration;
 using MLNet.Bayesian.Persistence;
@@ -25,6 +26,19 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
         [CommandOption("--architecture <NAME>"), Description("SmallCnn, ResNet20, ResNet18, ResNet50, ResNet101 or SmallVit."), DefaultValue(Architecture.SmallCnn)]
         public Architecture Architecture { get; set; } = Architecture.SmallCnn;
+
+        [CommandOption("--backbone <NAME>"), Description("A pretrained network under the Bayesian head: none (train --architecture from scratch on the pixels) or resnet18-imagenet " +
+            "(ImageNet ResNet-18: each image becomes 512 features once, in colour at --input-size, and only the head is trained; the saved model holds the backbone). " +
+            "The way to go with a few hundred photos."), DefaultValue("none")]
+        public string Backbone { get; set; } = "none";
+
+        [CommandOption("--backbone-training <HOW>"), Description("What of the backbone trains: frozen (only the head, on features made once: fast on a CPU) or last-stage " +
+            "(its last stage too, from the pretrained weights, Bayesian with the head: adapts to images far from ImageNet; slower, a GPU's job at full size)."), DefaultValue("frozen")]
+        public string BackboneTraining { get; set; } = "frozen";
+
+        [CommandOption("--input-size <N>"), Description("Height and width the network sees; every image is resized to it. Default: the backbone's size (224 for resnet18-imagenet; a multiple of 32), " +
+            "without one the first image's size.")]
+        public int? InputSize { get; set; }
 
         [CommandOption("--variant <NAME>"), Description("How component draws become weights: Shared (one value per component; small models, fast scoring) or Hierarchical (each weight draws its own value)."),
          DefaultValue(TrainerOptions.DefaultVariant)]
@@ -97,6 +111,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             if (ReviewCombination.Trim().ToLowerInvariant() is not ("fisher" or "any" or "anyscore"))
                 return ValidationResult.Error($"--review-combination: '{ReviewCombination}' is neither 'fisher' nor 'any'.");
             if (string.IsNullOrWhiteSpace(Data)) return ValidationResult.Error("--data is required: an image folder or 'fashion-mnist'.");
+            if (!BackboneNames.ByName.ContainsKey(Backbone.Trim()))
+                return ValidationResult.Error($"--backbone: '{Backbone}' is not one of {string.Join(", ", BackboneNames.ByName.Keys)}.");
+            if (!BackboneNames.TrainingByName.ContainsKey(BackboneTraining.Trim()))
+                return ValidationResult.Error($"--backbone-training: '{BackboneTraining}' is not one of {string.Join(", ", BackboneNames.TrainingByName.Keys)}.");
+            if (BackboneNames.TrainingByName[BackboneTraining.Trim()] != Backbones.BackboneTraining.Frozen && BackboneNames.ByName[Backbone.Trim()] == Backbones.Backbone.None)
+                return ValidationResult.Error($"--backbone-training {BackboneTraining} trains part of a backbone: give one with --backbone.");
+            if (InputSize is int size && size < 1) return ValidationResult.Error($"--input-size must be a positive number of pixels, not {size}.");
             var parts = Epochs.Split(',');
             if (parts.Length != 3 || parts.Any(p => !int.TryParse(p, out int e) || e < 0))
                 return ValidationResult.Error("--epochs takes three non-negative numbers, e.g. 3,1,1.");
@@ -127,8 +148,10 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         {
             Architecture = settings.Architecture, Variant = settings.Variant, DeterministicEpochs = epochs[0], MeanFieldEpochs = epochs[1], SharedEpochs = epochs[2],
             BatchSize = settings.BatchSize, PredictionSamples = settings.Samples, Seed = settings.Seed, KLWeight = settings.KLWeight,
-            CancellationToken = cancellation,
+            CancellationToken = cancellation, Backbone = BackboneNames.ByName[settings.Backbone.Trim()],
+            BackboneTraining = BackboneNames.TrainingByName[settings.BackboneTraining.Trim()],
         };
+        if (settings.InputSize is int inputSize) (options.ImageHeight, options.ImageWidth) = (inputSize, inputSize);
         foreach (string assignment in settings.Set) TrainingSettings.Apply(options, assignment);
         options.Validate();
 
@@ -138,7 +161,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var split = ml.Data.TrainTestSplit(ImageInputs.Load(ml, entries), settings.ValidationFraction, seed: settings.Seed);
         var prepare = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath")).Fit(split.TrainSet);
         options.ValidationSet = prepare.Transform(split.TestSet);
-        AnsiConsole.MarkupLine($"training on [bold]{entries.Count}[/] images from {Markup.Escape(folder)} ({settings.Architecture}, {options.Variant}, epochs {settings.Epochs})");
+        string network = options.Backbone == Backbones.Backbone.None ? settings.Architecture.ToString() : $"backbone {BackboneNames.NameOf(options.Backbone)} ({settings.BackboneTraining}) + {Architecture.Mlp} head";
+        AnsiConsole.MarkupLine($"training on [bold]{entries.Count}[/] images from {Markup.Escape(folder)} ({Markup.Escape(network)}, {options.Variant}, epochs {settings.Epochs})");
 
         var view = new TrainingProgressView(TrainingProgressView.ConsoleIsInteractive);
         // The trainer's own lines (reading, epochs, posterior construction) as they come; ML.NET's other chatter stays out.

@@ -12,6 +12,19 @@ public enum Backbone
     ResNet18ImageNet,
 }
 
+/// <summary>What of a backbone is trained.</summary>
+public enum BackboneTraining
+{
+    /// <summary>Nothing: the images become the backbone's pooled features once, and only the head is trained (fast on a CPU).</summary>
+    Frozen,
+    /// <summary>
+    /// Its last stage too (for ResNet-18 the last three blocks, 8.4 million weights): the images become the activations that
+    /// enter that stage once, and the stage, initialised from the pretrained weights, is trained with the head through every
+    /// stage of 2DGBNN (it becomes Bayesian too). Slower; the way to adapt the features to images far from ImageNet.
+    /// </summary>
+    LastStage,
+}
+
 /// <summary>The names of the backbones on the command line, and their defaults.</summary>
 public static class BackboneNames
 {
@@ -20,6 +33,13 @@ public static class BackboneNames
     {
         ["none"] = Backbone.None,
         ["resnet18-imagenet"] = Backbone.ResNet18ImageNet,
+    };
+
+    /// <summary>The command-line name of each way to train a backbone (<c>--backbone-training</c>).</summary>
+    public static IReadOnlyDictionary<string, BackboneTraining> TrainingByName { get; } = new Dictionary<string, BackboneTraining>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["frozen"] = BackboneTraining.Frozen,
+        ["last-stage"] = BackboneTraining.LastStage,
     };
 
     /// <summary>The command-line name of <paramref name="backbone"/>.</summary>

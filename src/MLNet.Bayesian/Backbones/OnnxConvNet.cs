@@ -34,24 +34,49 @@ internal sealed class OnnxConvNet : Module<Tensor, Tensor>, IOnnxExportable
     internal IReadOnlyList<Node> Nodes => _nodes;
 
     /// <summary>
-    /// Builds the network of <paramref name="model"/>'s graph from its input to <paramref name="output"/> (default: its
-    /// first output). <paramref name="source"/> names the file in errors.
+    /// Builds the network of <paramref name="model"/>'s graph from <paramref name="input"/> (default: the graph's input) to
+    /// <paramref name="output"/> (default: its first output). An inner <paramref name="input"/> must cut the graph: no node
+    /// after it may read a value computed before it, other than the input itself (a block boundary of a ResNet, see
+    /// <see cref="LastStageInput"/>). <paramref name="source"/> names the file in errors.
     /// </summary>
-    public static OnnxConvNet FromOnnx(ModelProto model, string source, string? output = null)
+    public static OnnxConvNet FromOnnx(ModelProto model, string source, string? output = null, string? input = null)
     {
         var graph = model.Graph ?? throw new InvalidDataException($"{source} holds no graph.");
         var initializers = graph.Initializer.ToDictionary(t => t.Name, t => t, StringComparer.Ordinal);
         var inputs = graph.Input.Where(i => !initializers.ContainsKey(i.Name)).ToList();
         if (inputs.Count != 1) throw new InvalidDataException($"{source} has {inputs.Count} data inputs; a backbone takes one image tensor.");
         output ??= graph.Output.FirstOrDefault()?.Name ?? throw new InvalidDataException($"{source} has no output.");
+        input ??= inputs[0].Name;
+        var known = new HashSet<string>(StringComparer.Ordinal) { input };
+        bool started = input == inputs[0].Name;
         var nodes = new List<Node>();
         foreach (var node in graph.Node)
         {
+            if (!started)
+            {
+                started = node.Output.Contains(input);
+                continue;
+            }
+            foreach (var value in node.Input.Where(v => v.Length > 0 && !initializers.ContainsKey(v) && !known.Contains(v)))
+                throw new InvalidDataException($"{source}: '{input}' does not cut the graph: node '{node.Name}' after it reads '{value}', computed before it.");
             nodes.Add(Node.FromOnnx(node, initializers, source));
+            known.UnionWith(node.Output);
             if (node.Output.Contains(output)) break;
         }
-        if (!nodes.Any(n => n.Output == output)) throw new InvalidDataException($"{source} computes no value '{output}'.");
-        return new OnnxConvNet("OnnxConvNet", nodes.ToArray(), inputs[0].Name, output);
+        if (!started) throw new InvalidDataException($"{source} computes no value '{input}'.");
+        if (!nodes.Any(n => n.Output == output)) throw new InvalidDataException($"{source} computes no value '{output}' after '{input}'.");
+        return new OnnxConvNet("OnnxConvNet", nodes.ToArray(), input, output);
+    }
+
+    /// <summary>
+    /// The value the last stage of a ResNet-style graph starts from: the input of its last strided convolution (the
+    /// output of the block before, where the graph can be cut), or null when the graph has no strided convolution.
+    /// </summary>
+    public static string? LastStageInput(ModelProto model)
+    {
+        var initializers = model.Graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var strided = model.Graph.Node.LastOrDefault(n => n.OpType == "Conv" && n.Attribute.Any(a => a.Name == "strides" && a.Ints.Any(v => v > 1)));
+        return strided?.Input.FirstOrDefault(v => !initializers.Contains(v));
     }
 
     /// <inheritdoc/>

@@ -58,6 +58,12 @@ public sealed partial class BayesianImageClassificationTrainer
         /// needs the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 in the application (or <see cref="BackboneModelPath"/>).
         /// </summary>
         public Backbone Backbone = Backbone.None;
+        /// <summary>
+        /// What of the <see cref="Backbone"/> is trained: nothing (the default; only the head trains on its pooled features) or
+        /// its last stage with the head (<see cref="Backbones.BackboneTraining.LastStage"/>: slower, adapts the features;
+        /// <see cref="NetworkFactory"/> is then not used).
+        /// </summary>
+        public BackboneTraining BackboneTraining = BackboneTraining.Frozen;
         /// <summary>The backbone's ONNX file (ResNet18.onnx, with ../ResNetPrepOnnx/ResNetPreprocess.onnx beside it); null: where its NuGet package puts it beside the application.</summary>
         public string? BackboneModelPath = null;
 
@@ -94,6 +100,7 @@ public sealed partial class BayesianImageClassificationTrainer
             OptionCheck.Within(nameof(ValidationFraction), ValidationFraction, 0, 1);
             CheckInputSize(ImageHeight, ImageWidth, "ImageHeight x ImageWidth");
             OptionCheck.Defined(nameof(Backbone), Backbone);
+            OptionCheck.Defined(nameof(BackboneTraining), BackboneTraining);
             if (FeatureColumnName is not null && string.IsNullOrWhiteSpace(FeatureColumnName))
                 throw new ArgumentException($"{nameof(FeatureColumnName)} is empty; give the column's name, or null to train on images.", nameof(FeatureColumnName));
             if (FeatureColumnName is not null && Backbone != Backbone.None)

@@ -44,7 +44,8 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         var (labelColumn, keyCount, classNames) = CheckLabel(input.Schema);
         var spec = InputSpec(input);
         var device = SelectDevice(channel);
-        var featurizer = _options.Backbone == Backbone.None ? null : ImageFeaturizer.Load(_options.Backbone, spec.Height, _options.BackboneModelPath, device);
+        var featurizer = _options.Backbone == Backbone.None ? null
+            : ImageFeaturizer.Load(_options.Backbone, spec.Height, _options.BackboneModelPath, device, _options.BackboneTraining);
         try
         {
             return FitOn(input, channel, labelColumn, keyCount, classNames, spec, device, featurizer);
@@ -60,7 +61,8 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         ImageInputSpec spec, Device device, ImageFeaturizer? featurizer)
     {
         if (featurizer is not null)
-            channel.Info(MessageSensitivity.None, $"{Name}: backbone {BackboneNames.NameOf(featurizer.Backbone)}, {featurizer.FeatureCount} features of {spec.Width}x{spec.Height} RGB images, on {device}.");
+            channel.Info(MessageSensitivity.None, $"{Name}: backbone {BackboneNames.NameOf(featurizer.Backbone)} ({featurizer.Training}), " +
+                $"{featurizer.OutputShape.Channels}x{featurizer.OutputShape.Height}x{featurizer.OutputShape.Width} values per {spec.Width}x{spec.Height} RGB image, on {device}.");
         var preprocessing = spec.Kind == ImageColumnKind.Vector ? null : ImagePreprocessing.Fit(new MLContext(), spec, ImageColumnReader.PixelsColumn);
         var reader = new ImageColumnReader(input.Schema[spec.ColumnName], spec, preprocessing, _options.MaxImagePixels);
         var readClock = System.Diagnostics.Stopwatch.StartNew();
@@ -95,10 +97,15 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
 
         var trainerOptions = _options.WithSeed(seed);
         // Features come in any scale: each is standardised over the training rows (pixels keep the options' normalisation).
-        if (_options.TrainsOnFeatures) (trainerOptions.NormalizeMean, trainerOptions.NormalizeStd) = (null, null);
+        // A backbone's tail was trained on its activations as they are, and nothing of a backbone's output is a picture to crop.
+        if (featurizer?.Training == BackboneTraining.LastStage) (trainerOptions.NormalizeMean, trainerOptions.NormalizeStd) = (new[] { 0f }, new[] { 1f });
+        else if (_options.TrainsOnFeatures) (trainerOptions.NormalizeMean, trainerOptions.NormalizeStd) = (null, null);
+        if (featurizer is not null) (trainerOptions.CropPadding, trainerOptions.HorizontalFlip) = (0, false);
         var trainer = new BayesianTrainer(trainerOptions, line => channel.Info(MessageSensitivity.None, line), _options.CancellationToken,
             () => MLNetInternals.IsCanceled(_env)) { Progress = _options.Progress };
-        var factory = _options.Factory();
+        var factory = featurizer?.Training == BackboneTraining.LastStage
+            ? (NetworkFactory)((_, _, _, classes) => new BackboneTail(featurizer.CreateTail(), new FeatureHead(featurizer.TailFeatures, classes)))
+            : _options.Factory();
         BayesianImageClassifier model;
         try
         {
@@ -267,7 +274,7 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         var names = ImageSetDataView.KeyNames(label, keys);
         return featurizer is null
             ? new ImageSet(values.ToArray(), labels.ToArray(), spec.Channels, spec.Height, spec.Width, names)
-            : new ImageSet(values.ToArray(), labels.ToArray(), featurizer.FeatureCount, 1, 1, names);
+            : new ImageSet(values.ToArray(), labels.ToArray(), (int)featurizer.OutputShape.Channels, (int)featurizer.OutputShape.Height, (int)featurizer.OutputShape.Width, names);
     }
 
     Device SelectDevice(IChannel channel)

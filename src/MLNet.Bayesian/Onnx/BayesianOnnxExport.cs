@@ -94,8 +94,8 @@ public static class BayesianOnnxExport
         samples = network.SampleCount(samples);
         var g = new OnnxGraphBuilder();
         int c = model.Channels, h = model.Height, w = model.Width, k = model.ClassNames.Count;
-        if (featurizer is not null && featurizer.FeatureCount != model.ImageSize)
-            throw new ArgumentException($"The backbone gives {featurizer.FeatureCount} features; the model takes {model.ImageSize}.", nameof(featurizer));
+        if (featurizer is not null && featurizer.OutputSize != model.ImageSize)
+            throw new ArgumentException($"The backbone gives {featurizer.OutputSize} values per image; the model takes {model.ImageSize}.", nameof(featurizer));
         // With a backbone the graph takes its RGB images; the model's own input (c x h x w) is the backbone's features.
         if (featurizer is null) g.Input(inputName, DataType.Float, rowMode ? 1 : -1, c, h, w);
         else g.Input(inputName, DataType.Float, rowMode ? 1 : -1, 3, featurizer.InputSize, featurizer.InputSize);

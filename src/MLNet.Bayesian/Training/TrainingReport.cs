@@ -37,6 +37,11 @@ public sealed class TrainingReport
     /// a fit (no validation set, or a method without a Gaussian posterior).
     /// </summary>
     public PosteriorScaleFit.Result? PosteriorScale { get; set; }
+    /// <summary>
+    /// Why the model is stage 0's network although later stages ran (<see cref="TrainerOptions.WhenWorseThanStage0"/>), or
+    /// null when it is the last stage's.
+    /// </summary>
+    public string? KeptStage0Because { get; set; }
     /// <summary>Deterministic trainable parameters / shared trainable parameters.</summary>
     public double CompressionVsDeterministic => SharedParameters == 0 ? 0 : (double)DeterministicParameters / SharedParameters;
     /// <summary>Mean-field trainable parameters / shared trainable parameters.</summary>

@@ -79,6 +79,38 @@ public sealed class FeaturePipelineTests
         Directory.Delete(root, recursive: true);
     }
 
+    [TestMethod]
+    public void FineTuningTheLastStageMakesItBayesianAndTheSavedModelScoresLikeTheTrainedOne()
+    {
+        // 32 x 32 images keep it small: the last stage then works on 2 x 2 activations.
+        string root = TestData.TempFolder();
+        string train = Path.Combine(root, "train"), test = Path.Combine(root, "test");
+        ImageFolder.Write(TestData.Train.StratifiedHead(5), train);
+        ImageFolder.Write(TestData.Test.StratifiedHead(2), test);
+        var ml = new MLContext(seed: 1);
+        var options = Fast();
+        (options.DeterministicEpochs, options.MeanFieldEpochs, options.SharedEpochs, options.PredictionSamples) = (2, 1, 1, 4);
+        (options.Backbone, options.BackboneTraining, options.ImageHeight, options.ImageWidth) = (Backbone.ResNet18ImageNet, BackboneTraining.LastStage, 32, 32);
+        var trainData = ImagePipelineTests.Load(ml, train);
+        using var model = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath"))
+            .Append(ml.MulticlassClassification.Trainers.BayesianImageClassification(options)).Fit(trainData);
+        var classifier = model.LastTransformer;
+        Assert.AreEqual((256, 2, 2), (classifier.Model.Channels, classifier.Model.Height, classifier.Model.Width), "the network starts where the last stage does");
+        var network = classifier.Model.Network;
+        Assert.IsInstanceOfType<BackboneTail>(network.Network);
+        Assert.IsTrue(network.Layers.Count(l => l.Layer is MLNet.Bayesian.Layers.BayesianConv2d) >= 6, $"the last stage's convolutions are Bayesian ({network.Layers.Count} layers)");
+        Assert.IsTrue(network.Stage is MLNet.Bayesian.Training.BayesianStage.Shared or MLNet.Bayesian.Training.BayesianStage.Deterministic);
+        var expected = ml.Data.CreateEnumerable<BayesianPrediction>(model.Transform(ImagePipelineTests.Load(ml, test)), reuseRowObject: false).ToList();
+
+        string zip = Path.Combine(root, "finetuned.zip");
+        BayesianModel.Save(ml, model, trainData.Schema, zip);
+        var ml2 = new MLContext(seed: 9);
+        var loaded = BayesianModel.Load(ml2, zip, out _);
+        AssertSameScores(expected, ml2.Data.CreateEnumerable<BayesianPrediction>(loaded.Transform(ImagePipelineTests.Load(ml2, test)), reuseRowObject: false).ToList(), "fine-tuned");
+        Directory.Delete(root, recursive: true);
+    }
+
     sealed class DigitRow
     {
         [VectorType(64)] public float[] Features { get; set; } = Array.Empty<float>();

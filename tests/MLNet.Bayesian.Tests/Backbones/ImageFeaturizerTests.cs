@@ -63,7 +63,7 @@ public sealed class ImageFeaturizerTests
         var pixels = TwoImages();
         var expected = PackageFeatures(pixels, 2);
         var actual = ResNet18.Featurize(pixels, 2);
-        Assert.AreEqual(512, ResNet18.FeatureCount);
+        Assert.AreEqual((512L, 1L, 1L), ResNet18.OutputShape);
         Assert.AreEqual(expected.Length, actual.Length);
         double worst = expected.Zip(actual).Max(t => Math.Abs(t.First - t.Second));
         Console.WriteLine($"largest difference from ONNX Runtime on ResNet18.onnx: {worst:E2} (features up to {expected.Max():F2}, mean {expected.Average():F3})");
@@ -96,7 +96,7 @@ public sealed class ImageFeaturizerTests
     public void AnotherInputSizeGivesFeaturesOfTheSameLength()
     {
         using var small = ImageFeaturizer.Load(Backbone.ResNet18ImageNet, 128, modelPath: null);
-        Assert.AreEqual(512, small.FeatureCount);
+        Assert.AreEqual((512L, 1L, 1L), small.OutputShape);
         Assert.AreNotEqual(ResNet18.Identity, small.Identity, "features at another size are other numbers");
         var features = small.Featurize(new float[3 * 128 * 128], 1);
         Assert.IsTrue(features.All(float.IsFinite));

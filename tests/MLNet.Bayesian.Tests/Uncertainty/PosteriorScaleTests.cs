@@ -153,7 +153,7 @@ public sealed class PosteriorScaleTests
         TrainerOptions Options(double? scale) => new()
         {
             DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 1, BatchSize = 32, PredictionSamples = 4, Seed = 3, FeatureFitImages = 0,
-            SharedPosterior = { ComponentBudget = 32, MinMembers = 10 }, PosteriorScale = scale,
+            SharedPosterior = { ComponentBudget = 32, MinMembers = 10 }, PosteriorScale = scale, WhenWorseThanStage0 = WorseThanStage0.Warn,
         };
         var log = new List<string>();
         using var fitted = new BayesianTrainer(Options(null), log.Add).Fit(ArchitectureFactory.Create(Architecture.SmallCnn), train, validation);
