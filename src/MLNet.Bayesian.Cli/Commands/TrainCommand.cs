@@ -44,9 +44,17 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
          DefaultValue(TrainerOptions.DefaultVariant)]
         public SamplingVariant Variant { get; set; } = TrainerOptions.DefaultVariant;
 
-        [CommandOption("--epochs <D,M,S>"), Description("Epochs of the deterministic, mean-field and shared stages.")]
-        [DefaultValue("3,1,1")]
-        public string Epochs { get; set; } = $"{TrainerOptions.DefaultDeterministicEpochs},{TrainerOptions.DefaultMeanFieldEpochs},{TrainerOptions.DefaultSharedEpochs}";
+        [CommandOption("--epochs <D,M,S>"), Description("Epochs of the deterministic, mean-field and shared stages. Default: 3,1,1 from scratch; 30,5,5 for a frozen backbone " +
+            "(an epoch over features takes a fraction of a second); 5,2,2 for --backbone-training last-stage.")]
+        public string? Epochs { get; set; }
+
+        /// <summary>The epochs asked for, or the default of the network being trained.</summary>
+        internal string EpochsOrDefault => Epochs ?? (BackboneNames.ByName[Backbone.Trim()], BackboneNames.TrainingByName[BackboneTraining.Trim()]) switch
+        {
+            (Backbones.Backbone.None, _) => $"{TrainerOptions.DefaultDeterministicEpochs},{TrainerOptions.DefaultMeanFieldEpochs},{TrainerOptions.DefaultSharedEpochs}",
+            (_, Backbones.BackboneTraining.Frozen) => "30,5,5",
+            _ => "5,2,2",
+        };
 
         [CommandOption("--samples <S>"), Description("Posterior samples averaged per prediction."), DefaultValue(TrainerOptions.DefaultPredictionSamples)]
         public int Samples { get; set; } = TrainerOptions.DefaultPredictionSamples;
@@ -118,7 +126,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             if (BackboneNames.TrainingByName[BackboneTraining.Trim()] != Backbones.BackboneTraining.Frozen && BackboneNames.ByName[Backbone.Trim()] == Backbones.Backbone.None)
                 return ValidationResult.Error($"--backbone-training {BackboneTraining} trains part of a backbone: give one with --backbone.");
             if (InputSize is int size && size < 1) return ValidationResult.Error($"--input-size must be a positive number of pixels, not {size}.");
-            var parts = Epochs.Split(',');
+            var parts = EpochsOrDefault.Split(',');
             if (parts.Length != 3 || parts.Any(p => !int.TryParse(p, out int e) || e < 0))
                 return ValidationResult.Error("--epochs takes three non-negative numbers, e.g. 3,1,1.");
             if (ValidationFraction <= 0 || ValidationFraction >= 1) return ValidationResult.Error("--validation-fraction must be between 0 and 1.");
@@ -143,7 +151,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             AnsiConsole.Write(list);
             return 0;
         }
-        int[] epochs = settings.Epochs.Split(',').Select(int.Parse).ToArray();
+        int[] epochs = settings.EpochsOrDefault.Split(',').Select(int.Parse).ToArray();
         var options = new BayesianImageClassificationTrainer.Options
         {
             Architecture = settings.Architecture, Variant = settings.Variant, DeterministicEpochs = epochs[0], MeanFieldEpochs = epochs[1], SharedEpochs = epochs[2],
@@ -162,7 +170,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var prepare = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath")).Fit(split.TrainSet);
         options.ValidationSet = prepare.Transform(split.TestSet);
         string network = options.Backbone == Backbones.Backbone.None ? settings.Architecture.ToString() : $"backbone {BackboneNames.NameOf(options.Backbone)} ({settings.BackboneTraining}) + {Architecture.Mlp} head";
-        AnsiConsole.MarkupLine($"training on [bold]{entries.Count}[/] images from {Markup.Escape(folder)} ({Markup.Escape(network)}, {options.Variant}, epochs {settings.Epochs})");
+        AnsiConsole.MarkupLine($"training on [bold]{entries.Count}[/] images from {Markup.Escape(folder)} ({Markup.Escape(network)}, {options.Variant}, epochs {settings.EpochsOrDefault})");
 
         var view = new TrainingProgressView(TrainingProgressView.ConsoleIsInteractive);
         // The trainer's own lines (reading, epochs, posterior construction) as they come; ML.NET's other chatter stays out.
