@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using MLNet.Bayesian.Scoring;
+using MLNet.Bayesian.Persistence;
 
 namespace MLNet.Bayesian.Cli;
 
@@ -52,7 +53,7 @@ internal sealed class PredictionsCsv : IDisposable
         if (earlier is not null && earlier != modelDigest && File.Exists(path) && new FileInfo(path).Length > 0)
             throw new InvalidDataException($"'{path}' was written with another model (SHA-256 {earlier[..12]}..., this one {modelDigest[..12]}...): " +
                 "give another --out file, or delete it (and its .model file) to score everything again with this model.");
-        File.WriteAllText(ModelFile(path), modelDigest + "\n");
+        AtomicFile.WriteAllText(ModelFile(path), modelDigest + "\n");
         var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 1);
         try
         {

@@ -2,12 +2,27 @@
 // Built with -p:TorchBackend=system: it carries no LibTorch and takes the machine's (MLNET_BAYESIAN_LIBTORCH, else
 // python3's PyTorch). Trains a small model through all stages on the committed Fashion-MNIST subset and scores it.
 // --expect-missing: succeeds only if no LibTorch is found and the error says both ways to fix it.
+// --expect-too-old: succeeds only if the LibTorch found is refused as too old, with both versions and the variable named.
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Training;
 using MLNet.Bayesian.Uncertainty;
 using static TorchSharp.torch;
+
+if (args.Contains("--expect-too-old"))
+{
+    try
+    {
+        Console.WriteLine($"unexpectedly accepted: {LibTorchRuntime.Description}");
+        return 1;
+    }
+    catch (InvalidOperationException e) when (e.Message.Contains("1.13.1") && e.Message.Contains("2.10") && e.Message.Contains(LibTorchRuntime.FolderVariable))
+    {
+        Console.WriteLine($"an old LibTorch refused, as expected; the message: {e.Message}");
+        return 0;
+    }
+}
 
 if (args.Contains("--expect-missing"))
 {

@@ -153,7 +153,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             UncertaintyPlots.Histogram($"review rule ({string.Join(stored.Combination == ScoreCombination.Fisher ? " + " : " or ", stored.Scores)}): {versus}", histograms, Path.Combine(settings.Report, "histogram_review_rule.png"),
                 unit: stored.Combination == ScoreCombination.Fisher ? "sum of the scores' -ln tail shares on validation" : "highest validation rank of the rule's scores", thresholds: new Dictionary<string, double> { [$"stored review rule: {stored.CombinedThreshold:G3}"] = stored.CombinedThreshold });
         }
-        File.WriteAllText(Path.Combine(settings.Report, "metrics.json"), JsonSerializer.Serialize(json, Json));
+        AtomicFile.WriteAllText(Path.Combine(settings.Report, "metrics.json"), JsonSerializer.Serialize(json, Json));
         if (conformal is { } figures)
             AnsiConsole.MarkupLine($"prediction sets: coverage {figures.Coverage:P2}, mean size {figures.MeanSetSize:F3}, empty {figures.EmptyShare:P2}, more than one class {figures.MultiClassShare:P2}");
 

@@ -4,6 +4,7 @@ using MLNet.Bayesian.Cli.Sharding;
 using MLNet.Bayesian.Data;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using MLNet.Bayesian.Persistence;
 
 namespace MLNet.Bayesian.Cli.Commands;
 
@@ -44,7 +45,7 @@ internal sealed class MergeCommand : Command<MergeCommand.Settings>
         if (Path.GetDirectoryName(Path.GetFullPath(settings.Out)) is { } folder) Directory.CreateDirectory(folder);
         if (check.Problems.Count > 0)
         {
-            File.WriteAllLines(problemsFile, check.Problems);
+            AtomicFile.WriteAllLines(problemsFile, check.Problems);
             // A merged CSV of an earlier, complete run would now be read as the answer: it no longer is.
             if (File.Exists(settings.Out))
             {
@@ -65,15 +66,14 @@ internal sealed class MergeCommand : Command<MergeCommand.Settings>
 
         // Rows in the folder's order, as a single score run writes them; written beside the target and renamed, so
         // that a reader never sees half a file.
-        string temporary = settings.Out + ".merging";
-        using (var writer = new StreamWriter(temporary, append: false, new UTF8Encoding(false)))
+        AtomicFile.Write(settings.Out, temporary =>
         {
+            using var writer = new StreamWriter(temporary, append: false, new UTF8Encoding(false));
             writer.NewLine = "\n";
             writer.WriteLine(check.Header);
             foreach (string path in paths) writer.WriteLine(check.Rows[path]);
-        }
-        File.Move(temporary, settings.Out, overwrite: true);
-        if (check.Model is { } model) File.WriteAllText(PredictionsCsv.ModelFile(settings.Out), model + "\n");
+        });
+        if (check.Model is { } model) AtomicFile.WriteAllText(PredictionsCsv.ModelFile(settings.Out), model + "\n");
         AnsiConsole.MarkupLine($"{paths.Count} images, one row each from {check.Count} parts ({check.ErrorRows} error rows) -> {Markup.Escape(settings.Out)}");
         return 0;
     }

@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Onnx;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -13,11 +14,11 @@ public enum Architecture
     SmallCnn,
     /// <summary>CIFAR-style ResNet-20 (<see cref="CifarResNet"/>).</summary>
     ResNet20,
-    /// <summary>TorchVision's ImageNet ResNet-18.</summary>
+    /// <summary>ImageNet ResNet-18 in torchvision's layout (<see cref="ImageNetResNet"/>).</summary>
     ResNet18,
-    /// <summary>TorchVision's ImageNet ResNet-50.</summary>
+    /// <summary>ImageNet ResNet-50 in torchvision's layout (<see cref="ImageNetResNet"/>).</summary>
     ResNet50,
-    /// <summary>TorchVision's ImageNet ResNet-101.</summary>
+    /// <summary>ImageNet ResNet-101 in torchvision's layout (<see cref="ImageNetResNet"/>).</summary>
     ResNet101,
     /// <summary><see cref="Architectures.SmallVit"/>.</summary>
     SmallVit,
@@ -42,26 +43,27 @@ public static class ArchitectureFactory
     {
         Architecture.SmallCnn => (c, h, w, k) => new SmallCnn(c, h, w, k),
         Architecture.ResNet20 => (c, _, _, k) => CifarResNet.ResNet20(c, k),
-        Architecture.ResNet18 => (c, _, _, k) => WithChannels(c, TorchSharp.torchvision.models.resnet18(num_classes: k)),
-        Architecture.ResNet50 => (c, _, _, k) => WithChannels(c, TorchSharp.torchvision.models.resnet50(num_classes: k)),
-        Architecture.ResNet101 => (c, _, _, k) => WithChannels(c, TorchSharp.torchvision.models.resnet101(num_classes: k)),
+        Architecture.ResNet18 => (c, _, _, k) => WithChannels(c, ImageNetResNet.ResNet18(3, k)),
+        Architecture.ResNet50 => (c, _, _, k) => WithChannels(c, ImageNetResNet.ResNet50(3, k)),
+        Architecture.ResNet101 => (c, _, _, k) => WithChannels(c, ImageNetResNet.ResNet101(3, k)),
         Architecture.SmallVit => (c, h, w, k) => new SmallVit(c, h, w, k),
         Architecture.Mlp => (c, h, w, k) => new FeatureHead((long)c * h * w, k),
         _ => throw new ArgumentOutOfRangeException(nameof(architecture), architecture, "unknown architecture"),
     };
 
-    /// <summary>TorchVision's ResNets take 3 channels; gray images are repeated into three.</summary>
+    /// <summary>The ImageNet ResNets take 3 channels (their pretrained weights do); gray images are repeated into three.</summary>
     static Module<Tensor, Tensor> WithChannels(int channels, Module<Tensor, Tensor> network)
         => channels switch
         {
             3 => network,
             1 => Sequential(("gray_to_rgb", new GrayToRgb()), ("network", network)),
-            _ => throw new ArgumentException($"TorchVision's ResNets take 1 or 3 channels, not {channels}."),
+            _ => throw new ArgumentException($"The ImageNet ResNets take 1 or 3 channels, not {channels}."),
         };
 
-    sealed class GrayToRgb : Module<Tensor, Tensor>
+    sealed class GrayToRgb : Module<Tensor, Tensor>, IOnnxExportable
     {
         public GrayToRgb() : base(nameof(GrayToRgb)) { }
         public override Tensor forward(Tensor input) => input.expand(-1, 3, -1, -1);
+        string IOnnxExportable.ExportOnnx(OnnxNetworkExporter exporter, string input) => exporter.Graph.Node("Concat", new[] { input, input, input }, ("axis", 1L));
     }
 }

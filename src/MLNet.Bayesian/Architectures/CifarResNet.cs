@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -8,7 +9,7 @@ namespace MLNet.Bayesian.Architectures;
 /// CIFAR-style ResNet (He et al. 2016, section 4.2): a 3x3 stem with 16 channels, three stages of n basic
 /// blocks with 16, 32, 64 channels, global average pooling, one linear layer. Depth 6n + 2 (ResNet-20: n = 3).
 /// </summary>
-public sealed class CifarResNet : Module<Tensor, Tensor>
+public sealed class CifarResNet : Module<Tensor, Tensor>, IOnnxExportable
 {
     readonly Module<Tensor, Tensor> stem;
     readonly Module<Tensor, Tensor> stages;
@@ -37,11 +38,10 @@ public sealed class CifarResNet : Module<Tensor, Tensor>
     /// <inheritdoc />
     public override Tensor forward(Tensor input) => head.call(stages.call(stem.call(input)));
 
-    /// <summary>The children that <see cref="forward"/> applies one after another (the ONNX export follows them).</summary>
-    internal IReadOnlyList<Module<Tensor, Tensor>> Chain => new[] { stem, stages, head };
+    string IOnnxExportable.ExportOnnx(OnnxNetworkExporter exporter, string input) => exporter.Export(head, exporter.Export(stages, exporter.Export(stem, input)));
 
     /// <summary>relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).</summary>
-    internal sealed class BasicBlock : Module<Tensor, Tensor>
+    internal sealed class BasicBlock : Module<Tensor, Tensor>, IOnnxExportable
     {
         readonly Module<Tensor, Tensor> conv1, bn1, conv2, bn2;
         readonly Module<Tensor, Tensor> shortcut;
@@ -65,7 +65,12 @@ public sealed class CifarResNet : Module<Tensor, Tensor>
             return functional.relu(y.Plus(shortcut.call(x)));
         }
 
-        internal (Module<Tensor, Tensor> Conv1, Module<Tensor, Tensor> Bn1, Module<Tensor, Tensor> Conv2, Module<Tensor, Tensor> Bn2, Module<Tensor, Tensor> Shortcut) Parts
-            => (conv1, bn1, conv2, bn2, shortcut);
+        string IOnnxExportable.ExportOnnx(OnnxNetworkExporter exporter, string x)
+        {
+            var g = exporter.Graph;
+            var y = g.Node("Relu", new[] { exporter.Export(bn1, exporter.Export(conv1, x)) });
+            y = exporter.Export(bn2, exporter.Export(conv2, y));
+            return g.Node("Relu", new[] { g.Node("Add", new[] { y, exporter.Export(shortcut, x) }) });
+        }
     }
 }

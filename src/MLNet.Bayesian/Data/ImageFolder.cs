@@ -45,7 +45,7 @@ public static class ImageFolder
         for (int n = 0; n < set.Count; n++)
         {
             string path = Path.Combine(root, set.ClassNames[set.Labels[n]], $"{n:D6}.png");
-            File.WriteAllBytes(path, EncodePng(set, n));
+            Persistence.AtomicFile.WriteAllBytes(path, EncodePng(set, n));
         }
     }
 

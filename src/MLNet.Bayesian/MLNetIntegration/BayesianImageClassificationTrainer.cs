@@ -4,6 +4,7 @@ using Microsoft.ML.Runtime;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Backbones;
 using MLNet.Bayesian.Data;
+using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Persistence;
 using MLNet.Bayesian.Scoring;
 using MLNet.Bayesian.Torch;
@@ -106,6 +107,9 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         var factory = featurizer?.Training == BackboneTraining.LastStage
             ? (NetworkFactory)((_, _, _, classes) => new BackboneTail(featurizer.CreateTail(), new FeatureHead(featurizer.TailFeatures, classes)))
             : _options.Factory();
+        // The saved model is an ONNX graph: a network that cannot be written as one is refused now, not after hours of training.
+        using (var probe = factory(train.Channels, train.Height, train.Width, keyCount))
+            OnnxNetworkExporter.CheckExportable(probe, _options.NetworkFactory is null ? $"Architecture {_options.Architecture}" : $"The network of {nameof(Options.NetworkFactory)} ({probe.GetType().Name})");
         BayesianImageClassifier model;
         try
         {

@@ -137,7 +137,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     /// after resizing (and, for a pixel-vector input, before VectorPixelScale, which the graph applies).
     /// </summary>
     public void ExportOnnx(string path)
-        => File.WriteAllBytes(path, BayesianOnnxExport.Export(Model, Samples, Seed, Input.Kind == ImageColumnKind.Vector ? Input.VectorPixelScale : 1f, Featurizer));
+        => AtomicFile.WriteAllBytes(path, BayesianOnnxExport.Export(Model, Samples, Seed, Input.Kind == ImageColumnKind.Vector ? Input.VectorPixelScale : 1f, Featurizer));
 
     /// <inheritdoc />
     public void Dispose()

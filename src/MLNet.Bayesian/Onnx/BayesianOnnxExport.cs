@@ -58,7 +58,7 @@ public static class BayesianOnnxExport
 
     /// <summary>Exports to a file.</summary>
     public static void Export(BayesianImageClassifier model, string path, int samples, int seed, float inputScale = 1f)
-        => File.WriteAllBytes(path, Export(model, samples, seed, inputScale));
+        => Persistence.AtomicFile.WriteAllBytes(path, Export(model, samples, seed, inputScale));
 
     /// <summary>
     /// The graph ML.NET's OnnxTransformer runs: one row at a time, input and outputs named by the caller

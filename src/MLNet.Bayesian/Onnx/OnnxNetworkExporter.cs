@@ -7,9 +7,9 @@ namespace MLNet.Bayesian.Onnx;
 
 /// <summary>
 /// Writes a TorchSharp network's forward pass (evaluation mode) into an ONNX graph, module by module.
-/// Knows Sequential, the Bayesian and plain Conv2d/Linear, BatchNorm2d, ReLU, Tanh, MaxPool2d, Flatten,
-/// AdaptiveAvgPool2d(1), Identity, and this library's SmallCnn and CIFAR ResNets. Anything else is refused with its
-/// type name.
+/// Knows Sequential, the Bayesian and plain Conv2d/Linear, BatchNorm2d, LayerNorm, ReLU, GELU, Tanh, MaxPool2d, Flatten,
+/// AdaptiveAvgPool2d(1) and Identity; a module of this library's writes itself (<see cref="IOnnxExportable"/>: every
+/// architecture it offers, the backbones' networks). Anything else is refused with its type name.
 /// </summary>
 internal sealed class OnnxNetworkExporter
 {
@@ -28,22 +28,30 @@ internal sealed class OnnxNetworkExporter
     /// <summary>The value that went into <see cref="Tap"/> (null until it is exported).</summary>
     public string? TappedInput { get; private set; }
 
+    /// <summary>
+    /// Refuses, before any training, a network whose forward pass this exporter cannot write (the saved model is an ONNX
+    /// graph): writes it once into a throwaway graph and turns the exporter's refusal into an error that names the module
+    /// and what to use instead. <paramref name="what"/> names the network in the message.
+    /// </summary>
+    public static void CheckExportable(nn.Module network, string what)
+    {
+        try
+        {
+            using var scope = NewDisposeScope();
+            new OnnxNetworkExporter(new OnnxGraphBuilder(), new Dictionary<nn.Module, string>()).Export(network, "input");
+        }
+        catch (NotSupportedException e)
+        {
+            throw new ArgumentException($"{what} could not be saved after training, so it is refused before: {e.Message} Build it from those modules " +
+                "(a Sequential of them), or use one of the Architecture values.", e);
+        }
+    }
+
     public string Export(nn.Module module, string x)
     {
         if (Tap is not null && ReferenceEquals(module, Tap)) TappedInput = x;
         switch (module)
         {
-            case SmallCnn smallCnn:
-                return smallCnn.Chain.Aggregate(x, (value, child) => Export(child, value));
-            case CifarResNet resNet:
-                return resNet.Chain.Aggregate(x, (value, child) => Export(child, value));
-            case CifarResNet.BasicBlock block:
-            {
-                var (conv1, bn1, conv2, bn2, shortcut) = block.Parts;
-                var y = Graph.Node("Relu", new[] { Export(bn1, Export(conv1, x)) });
-                y = Export(bn2, Export(conv2, y));
-                return Graph.Node("Relu", new[] { Graph.Node("Add", new[] { y, Export(shortcut, x) }) });
-            }
             case Sequential sequential:
                 foreach (var (_, child) in sequential.named_children()) x = Export(child, x);
                 return x;
@@ -75,12 +83,18 @@ internal sealed class OnnxNetworkExporter
                 return Graph.Node("GlobalAveragePool", new[] { x });
             case Identity:
                 return x;
+            case LayerNorm norm:
+                return LayerNorm(x, norm);
+            case GELU:
+                // The exact GELU (TorchSharp's default): x * (1 + erf(x / sqrt 2)) / 2; opset 13 has Erf but no Gelu.
+                return Graph.Node("Mul", new[] { Graph.Node("Mul", new[] { x, Graph.Scalar("half", 0.5f) }),
+                    Graph.Node("Add", new[] { Graph.Node("Erf", new[] { Graph.Node("Div", new[] { x, Graph.Scalar("sqrt2", MathF.Sqrt(2)) }) }), Graph.Scalar("one", 1f) }) });
             case IOnnxExportable exportable:
                 return exportable.ExportOnnx(this, x);
             default:
                 throw new NotSupportedException(
-                    $"ONNX export does not know the module {module.GetType().Name}. Supported: Sequential, Conv2d, Linear, BatchNorm2d, ReLU, Tanh, " +
-                    "MaxPool2d, Flatten, AdaptiveAvgPool2d(1), Identity, and this library's SmallCnn and ResNet-20.");
+                    $"ONNX export does not know the module {module.GetType().Name}. Supported: Sequential, Conv2d, Linear, BatchNorm2d, LayerNorm, ReLU, GELU, Tanh, " +
+                    "MaxPool2d, Flatten, AdaptiveAvgPool2d(1), Identity, and this library's architectures.");
         }
     }
 
@@ -108,6 +122,33 @@ internal sealed class OnnxNetworkExporter
     {
         var b = bias is null ? Graph.Scalar("zero", 0f) : Weight(bias);
         return Graph.Node("Gemm", new[] { x, weight, b }, ("transB", 1L));
+    }
+
+    /// <summary>
+    /// A Linear layer (plain or Bayesian) applied to the last axis of a tensor of any rank: MatMul by the transposed weight
+    /// plus the bias (Gemm, which <see cref="Export"/> writes for Linear, takes matrices only).
+    /// </summary>
+    public string LinearOnLastAxis(nn.Module layer, string x)
+    {
+        var (weight, bias) = layer switch
+        {
+            BayesianLinear linear => (_weights[linear], linear.Bias),
+            Linear linear => (Weight(linear.weight), linear.bias),
+            _ => throw new NotSupportedException($"Expected a Linear layer, not {layer.GetType().Name}."),
+        };
+        string y = Graph.Node("MatMul", new[] { x, Graph.Node("Transpose", new[] { weight }, ("perm", new long[] { 1, 0 })) });
+        return bias is null ? y : Graph.Node("Add", new[] { y, Weight(bias) });
+    }
+
+    /// <summary>LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias, from opset-13 operators.</summary>
+    string LayerNorm(string x, LayerNorm norm)
+    {
+        var axes = new long[] { -1 };
+        string centred = Graph.Node("Sub", new[] { x, Graph.Node("ReduceMean", new[] { x }, ("axes", axes), ("keepdims", 1L)) });
+        string variance = Graph.Node("ReduceMean", new[] { Graph.Node("Mul", new[] { centred, centred }) }, ("axes", axes), ("keepdims", 1L));
+        string y = Graph.Node("Div", new[] { centred, Graph.Node("Sqrt", new[] { Graph.Node("Add", new[] { variance, Graph.Scalar("eps", (float)norm.eps) }) }) });
+        if (norm.weight is not null) y = Graph.Node("Mul", new[] { y, Weight(norm.weight) });
+        return norm.bias is null ? y : Graph.Node("Add", new[] { y, Weight(norm.bias) });
     }
 
     string BatchNorm(string x, BatchNorm2d bn)

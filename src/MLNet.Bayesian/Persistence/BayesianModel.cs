@@ -33,16 +33,21 @@ public static class BayesianModel
     /// Saves <paramref name="model"/> as <c>mlContext.Model.Save</c> does, then adds the manifest with the digests of
     /// every entry and <paramref name="reviewRule"/> (read back by <see cref="Inspect"/>; the CLI's score uses it).
     /// </summary>
+    /// <remarks>The zip is written beside <paramref name="path"/> and renamed into place (<see cref="AtomicFile"/>): a save that
+    /// fails, an export that throws say, leaves a model already at <paramref name="path"/> as it was.</remarks>
     public static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path, ReviewRule? reviewRule = null)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
-        mlContext.Model.Save(model, inputSchema, path);
-        using var archive = ZipFile.Open(path, ZipArchiveMode.Update);
-        archive.GetEntry(ManifestEntry)?.Delete();
-        var manifest = new Manifest(ManifestFormat, LibraryVersion, reviewRule,
-            archive.Entries.ToDictionary(e => e.FullName, Digest, StringComparer.Ordinal));
-        using var stream = archive.CreateEntry(ManifestEntry).Open();
-        JsonSerializer.Serialize(stream, manifest, Json);
+        AtomicFile.Write(path, temporary =>
+        {
+            mlContext.Model.Save(model, inputSchema, temporary);
+            using var archive = ZipFile.Open(temporary, ZipArchiveMode.Update);
+            archive.GetEntry(ManifestEntry)?.Delete();
+            var manifest = new Manifest(ManifestFormat, LibraryVersion, reviewRule,
+                archive.Entries.ToDictionary(e => e.FullName, Digest, StringComparer.Ordinal));
+            using var stream = archive.CreateEntry(ManifestEntry).Open();
+            JsonSerializer.Serialize(stream, manifest, Json);
+        });
     }
 
     /// <summary>

@@ -195,7 +195,6 @@ internal sealed class Chart
         }
         using var image = SKImage.FromBitmap(bitmap);
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-        using var file = File.Create(path);
-        data.SaveTo(file);
+        Persistence.AtomicFile.WriteAllBytes(path, data.ToArray());
     }
 }

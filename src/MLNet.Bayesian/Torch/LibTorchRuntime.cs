@@ -61,10 +61,12 @@ public static class LibTorchRuntime
             (folder, version, source) = AskPython();
         }
         folder = Path.GetFullPath(folder);
+        // The version first: an old PyTorch (Debian's 1.13) may keep its libraries elsewhere, and "holds no libtorch_cpu"
+        // would hide that the version is what is wrong.
+        CheckVersion(version, folder, source);
         string cpu = Path.Combine(folder, LibraryName("torch_cpu"));
         if (!File.Exists(cpu))
             throw Missing($"'{folder}' (from {source}) holds no {LibraryName("torch_cpu")}.");
-        CheckVersion(version, folder);
 
         // Load order: the CPU library, then the CUDA ones when present, then libtorch, which needs them all.
         bool withCuda = false;
@@ -112,15 +114,19 @@ public static class LibTorchRuntime
         return match.Success ? match.Groups[1].Value : null;
     }
 
-    /// <summary>TorchSharp 0.107 is built for LibTorch 2.10; an older LibTorch lacks symbols it calls.</summary>
-    static void CheckVersion(string? version, string folder)
+    /// <summary>
+    /// TorchSharp 0.107 is built for LibTorch 2.10: an older LibTorch lacks symbols it calls (a crash at the first call,
+    /// or a failed load), so it is refused with both versions named.
+    /// </summary>
+    internal static void CheckVersion(string? version, string folder, string source)
     {
         if (version is null) return;
         var match = Regex.Match(version, @"^(\d+)\.(\d+)");
         if (!match.Success) return;
         var found = new Version(int.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value));
         if (found < Required)
-            throw Missing($"'{folder}' is LibTorch {version}; this TorchSharp needs {Required} or newer.");
+            throw Missing($"'{folder}' (from {source}) is LibTorch {version}, and this TorchSharp ({typeof(TorchSharp.torch).Assembly.GetName().Version}) " +
+                          $"needs LibTorch {Required} or newer.");
     }
 
     static readonly Version Required = new(2, 10);

@@ -163,18 +163,9 @@ public sealed class SaveLoadTests
 
     static (int Code, string Stdout, string Stderr) RunLoadCheck(params string[] extra)
     {
-        string directory = typeof(SaveLoadTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "LoadCheckDirectory").Value!;
-        string tool = Path.Combine(directory, "MLNet.Bayesian.LoadCheck.dll");
-        Assert.IsTrue(File.Exists(tool), $"the load-check program was built at {tool}");
-        string csv = Path.Combine(TestData.TempFolder(), "scores.csv");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { tool, _zip, _test, csv }.Concat(extra)) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdoutTask = process.StandardOutput.ReadToEndAsync();
-        string stderr = process.StandardError.ReadToEnd();
-        Assert.IsTrue(process.WaitForExit(120_000), "the other process finished");
+        var (code, stdout, stderr, csv) = LoadCheckProcess.Run(_zip, _test, extra);
         LastCsv = csv;
-        return (process.ExitCode, stdoutTask.Result, stderr);
+        return (code, stdout, stderr);
     }
 
     static string LastCsv = "";

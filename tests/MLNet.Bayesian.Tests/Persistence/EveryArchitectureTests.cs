@@ -1,0 +1,87 @@
+using System.Globalization;
+using Microsoft.ML;
+using MLNet.Bayesian.Architectures;
+using MLNet.Bayesian.Data;
+using MLNet.Bayesian.MLNetIntegration;
+using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
+using MLNet.Bayesian.Tests.MLNetIntegration;
+using MLNet.Bayesian.Tests.Onnx;
+
+namespace MLNet.Bayesian.Tests.Persistence;
+
+/// <summary>
+/// Every architecture the library offers (issue 29), at a tiny size: one step of every stage through the ML.NET trainer,
+/// saved, checked by the ONNX checker, loaded in another process, and scored there as in memory.
+/// </summary>
+[TestClass]
+public sealed class EveryArchitectureTests
+{
+    static string _train = "", _probe = "";
+
+    [ClassInitialize]
+    public static void WriteImages(TestContext _)
+    {
+        string root = TestData.TempFolder();
+        (_train, _probe) = (Path.Combine(root, "train"), Path.Combine(root, "probe"));
+        ImageFolder.Write(TestData.Train.StratifiedHead(3), _train);
+        ImageFolder.Write(TestData.Test.StratifiedHead(1), _probe);
+    }
+
+    [TestMethod]
+    public void TheTestCoversEveryArchitecture()
+        => CollectionAssert.AreEquivalent(Enum.GetValues<Architecture>(),
+            typeof(EveryArchitectureTests).GetMethod(nameof(TrainsSavesAndScoresInAnotherProcessAsInMemory))!.GetCustomAttributes(typeof(DataRowAttribute), false)
+                .Select(a => (Architecture)((DataRowAttribute)a).Data[0]!).ToArray());
+
+    [TestMethod]
+    [DataRow(Architecture.SmallCnn, 28)]
+    [DataRow(Architecture.ResNet20, 28)]
+    [DataRow(Architecture.ResNet18, 32)]
+    [DataRow(Architecture.ResNet50, 32)]
+    [DataRow(Architecture.ResNet101, 32)]
+    [DataRow(Architecture.SmallVit, 28)]
+    [DataRow(Architecture.Mlp, 28)]
+    public void TrainsSavesAndScoresInAnotherProcessAsInMemory(Architecture architecture, int size)
+    {
+        var ml = new MLContext(seed: 1);
+        var options = new BayesianImageClassificationTrainer.Options
+        {
+            Architecture = architecture, ImageHeight = size, ImageWidth = size, DeterministicEpochs = 1, MeanFieldEpochs = 1, SharedEpochs = 1,
+            BatchSize = 32, PredictionSamples = 2, FeatureFitImages = 10, SharedPosterior = { ComponentBudget = 16, MinMembers = 5 },
+        };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var trainData = ImagePipelineTests.Load(ml, _train);
+        using var model = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath"))
+            .Append(ml.MulticlassClassification.Trainers.BayesianImageClassification(options)).Fit(trainData);
+        var classifier = model.LastTransformer;
+        Assert.AreEqual(MLNet.Bayesian.Training.BayesianStage.Shared, classifier.Model.Network.Stage, $"{architecture} went through every stage");
+        double trained = clock.Elapsed.TotalSeconds;
+
+        string folder = TestData.TempFolder();
+        string onnx = Path.Combine(folder, "model.onnx");
+        classifier.ExportOnnx(onnx);
+        OnnxChecker.AssertValid(onnx, architecture.ToString());
+        string zip = Path.Combine(folder, "model.zip");
+        BayesianModel.Save(ml, model, trainData.Schema, zip);
+
+        var expected = ml.Data.CreateEnumerable<BayesianPrediction>(model.Transform(ImagePipelineTests.Load(ml, _probe)), reuseRowObject: false).ToList();
+        var (code, stdout, stderr, csv) = LoadCheckProcess.Run(zip, _probe);
+        Assert.AreEqual(0, code, $"stdout: {stdout}\nstderr: {stderr}");
+        var lines = File.ReadAllLines(csv);
+        Assert.AreEqual(expected.Count, lines.Length);
+        double worst = 0;
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var fields = lines[i].Split(',');
+            Assert.AreEqual(expected[i].MutualInformation, float.Parse(fields[4], CultureInfo.InvariantCulture), 1e-4f, $"{architecture}: row {i}");
+            for (int c = 0; c < expected[i].Score.Length; c++)
+                worst = Math.Max(worst, Math.Abs(expected[i].Score[c] - float.Parse(fields[5 + c], CultureInfo.InvariantCulture)));
+        }
+        Console.WriteLine($"{architecture} at {size}x{size}: {classifier.Report.DeterministicParameters:N0} parameters, {classifier.Report.SharedParameters:N0} trainable in stage 3, " +
+                          $"zip {new FileInfo(zip).Length:N0} bytes, largest score difference in another process {worst:E2}, trained in {trained:F1} s, all in {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.IsTrue(worst <= 1e-4, $"{architecture}: {worst:E2}");
+        Directory.Delete(folder, recursive: true);
+    }
+}
