@@ -43,15 +43,7 @@ public static class PhotoClassifierModel
     {
         var (engine, rule) = Loaded.Value;
         var output = engine.Predict(input);
-        bool review = rule?.NeedsReview(score => score switch
-        {
-            UncertaintyScore.PredictiveEntropy => output.PredictiveEntropy,
-            UncertaintyScore.Energy => output.Energy,
-            UncertaintyScore.FeatureDistance => output.FeatureDistance,
-            UncertaintyScore.MutualInformation => output.MutualInformation,
-            UncertaintyScore.Confidence => output.Confidence,
-            _ => throw new ArgumentOutOfRangeException(nameof(score), score, "not in ModelOutput"),
-        }) ?? false;
+        bool review = rule?.NeedsReview(output) ?? false;
         return (output, review);
     }
 

@@ -9,7 +9,7 @@
 //       (the posterior fixes of issue 13, one row per change -> <dir>/ablation.md, ablation.json)
 //   ... -- --scale-sweep [--quick] [--epochs 5,2,2] [--samples 30] [--batch-size 128]
 //       (both 2DGBNN variants scored at posterior scales 1 to 0.25: validation NLL, test calibration, OOD AUROC; console)
-//   ... -- --transfer [--quick] [--seed 1] [--stamps artifacts/stamps] --out <dir>
+//   ... -- --transfer [--quick] [--part colour|fashion] [--seed 1] [--stamps artifacts/stamps] --out <dir>
 //       (issue 28: pretrained backbone against from scratch, deterministic against 2DGBNN, on the colour set of
 //       eng/make-stamps-dataset.py and Fashion-MNIST at 100 and 1,000 images per class -> <dir>/transfer.md, transfer.json)
 //   --device cpu|cuda (default cpu): where training and TorchSharp scoring run; recorded in results.json as "device".
@@ -30,7 +30,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--transfer", "--stamps", "--scale-sweep", "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction", "--seed", "--fashion-mnist" };
+var known = new HashSet<string> { "--transfer", "--part", "--stamps", "--scale-sweep", "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction", "--seed", "--fashion-mnist" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -57,7 +57,9 @@ if (args.Contains("--step-time"))
 bool quick = args.Contains("--quick");
 if (args.Contains("--transfer"))
 {
-    TransferBenchmark.Run(Value("--stamps") ?? Path.Combine("artifacts", "stamps"), quick, int.Parse(Value("--seed") ?? "1"), Value("--out") ?? Path.Combine("artifacts", "transfer"));
+    string? part = Value("--part");
+    if (part is not (null or "colour" or "fashion")) throw new ArgumentException($"--part is colour or fashion, not '{part}'.");
+    TransferBenchmark.Run(Value("--stamps") ?? Path.Combine("artifacts", "stamps"), quick, int.Parse(Value("--seed") ?? "1"), Value("--out") ?? Path.Combine("artifacts", "transfer"), part);
     return 0;
 }
 if (args.Contains("--scale-sweep"))

@@ -35,13 +35,33 @@ internal static class TransferBenchmark
 
     sealed record Split(string Name, ImageSet Train, ImageSet Validation, ImageSet Test, ImageSet Unfamiliar, string UnfamiliarName);
 
-    public static void Run(string stampsFolder, bool quick, int seed, string outDir)
+    /// <summary>
+    /// Runs <paramref name="part"/> ("colour", "fashion" or null for both) and writes transfer[-part].json and .md, again after
+    /// every pair of rows so that a run stopped half way keeps what it measured.
+    /// </summary>
+    public static void Run(string stampsFolder, bool quick, int seed, string outDir, string? part = null)
     {
         Directory.CreateDirectory(outDir);
-        var rows = new List<Row>();
+        var rows = new ObservedRows();
         var timings = new List<Timing>();
         var clock = Stopwatch.StartNew();
+        string name = part is null ? "transfer" : $"transfer-{part}";
+        rows.Added += () => Write(rows, timings, outDir, quick, seed, name);
+        if (part is null or "colour") RunColour(stampsFolder, quick, seed, rows, timings);
+        if (part is null or "fashion") RunFashion(quick, seed, rows, timings);
+        timings.Add(new("whole benchmark", clock.Elapsed.TotalMinutes, "min"));
+        Write(rows, timings, outDir, quick, seed, name);
+    }
 
+    /// <summary>Rows that say when some are added.</summary>
+    sealed class ObservedRows : List<Row>
+    {
+        public event Action? Added;
+        public void AddPair(IEnumerable<Row> rows) { AddRange(rows); Added?.Invoke(); }
+    }
+
+    static void RunColour(string stampsFolder, bool quick, int seed, ObservedRows rows, List<Timing> timings)
+    {
         // The colour set at the backbone's size (its pixels, 3 x 224 x 224, are what a frozen backbone featurizes) and at 64 x 64.
         var stamps224 = StampsAt(stampsFolder, 224, seed);
         var stamps64 = StampsAt(stampsFolder, 64, seed);
@@ -49,28 +69,30 @@ internal static class TransferBenchmark
         var epochs = quick ? (Scratch: (5, 1, 1), Head: (10, 1, 1), Tune: (1, 1, 1)) : (Scratch: (30, 5, 5), Head: (30, 5, 5), Tune: (5, 2, 2));
         int samples = quick ? 8 : 30;
 
-        rows.AddRange(RunPair(stamps64, "from scratch (SmallCnn, 64x64)", epochs.Scratch, samples, seed, null, BackboneTraining.Frozen, timings));
+        rows.AddPair(RunPair(stamps64, "from scratch (SmallCnn, 64x64)", epochs.Scratch, samples, seed, null, BackboneTraining.Frozen, timings));
         using (var frozen = ImageFeaturizer.Load(Backbone.ResNet18ImageNet, 224, null))
         {
             var featureClock = Stopwatch.StartNew();
             var featured = Featurize(stamps224, frozen);
             double perImage = featureClock.Elapsed.TotalMilliseconds / (stamps224.Train.Count + stamps224.Validation.Count + stamps224.Test.Count + stamps224.Unfamiliar.Count);
             timings.Add(new("ResNet-18 features of a 224x224 image, 2 cores, batches of 32", perImage, "ms"));
-            rows.AddRange(RunPair(featured, "ResNet-18 frozen + head", epochs.Head, samples, seed, null, BackboneTraining.Frozen, timings));
+            rows.AddPair(RunPair(featured, "ResNet-18 frozen + head", epochs.Head, samples, seed, null, BackboneTraining.Frozen, timings));
         }
         if (!quick)
             using (var tuned = ImageFeaturizer.Load(Backbone.ResNet18ImageNet, 224, null, training: BackboneTraining.LastStage))
-                rows.AddRange(RunPair(Featurize(stamps224, tuned), "ResNet-18 last stage fine-tuned + head", epochs.Tune, samples, seed, tuned, BackboneTraining.LastStage, timings));
+                rows.AddPair(RunPair(Featurize(stamps224, tuned), "ResNet-18 last stage fine-tuned + head", epochs.Tune, samples, seed, tuned, BackboneTraining.LastStage, timings));
+    }
 
+    static void RunFashion(bool quick, int seed, ObservedRows rows, List<Timing> timings)
+    {
+        int samples = quick ? 8 : 30;
         foreach (int perClass in quick ? new[] { 20 } : new[] { 100, 1000 })
         {
             var fashion = FashionAt(perClass, quick, seed);
-            rows.AddRange(RunPair(fashion, "from scratch (SmallCnn, 28x28)", quick ? (2, 1, 1) : (10, 2, 2), samples, seed, null, BackboneTraining.Frozen, timings));
+            rows.AddPair(RunPair(fashion, "from scratch (SmallCnn, 28x28)", quick ? (2, 1, 1) : (10, 2, 2), samples, seed, null, BackboneTraining.Frozen, timings));
             using var frozen = ImageFeaturizer.Load(Backbone.ResNet18ImageNet, 224, null);
-            rows.AddRange(RunPair(FeaturizeGray(fashion, frozen), "ResNet-18 frozen + head", quick ? (5, 1, 1) : (30, 5, 5), samples, seed, null, BackboneTraining.Frozen, timings));
+            rows.AddPair(RunPair(FeaturizeGray(fashion, frozen), "ResNet-18 frozen + head", quick ? (5, 1, 1) : (30, 5, 5), samples, seed, null, BackboneTraining.Frozen, timings));
         }
-        timings.Add(new("whole benchmark", clock.Elapsed.TotalMinutes, "min"));
-        Write(rows, timings, outDir, quick, seed);
     }
 
     /// <summary>Trains one network through every stage and reports stage 0 (deterministic) and the finished model on the same data.</summary>
@@ -202,14 +224,14 @@ internal static class TransferBenchmark
         return data with { Train = Convert(data.Train), Validation = Convert(data.Validation), Test = Convert(data.Test), Unfamiliar = Convert(data.Unfamiliar) };
     }
 
-    static void Write(List<Row> rows, List<Timing> timings, string outDir, bool quick, int seed)
+    static void Write(List<Row> rows, List<Timing> timings, string outDir, bool quick, int seed, string name)
     {
         var json = new { date = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), quick, seed, threads = TorchSharp.torch.get_num_threads(), rows, timings };
-        File.WriteAllText(Path.Combine(outDir, "transfer.json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(Path.Combine(outDir, name + ".json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
         var scores = new[] { "MutualInformation", "PredictiveEntropy", "Energy", "FeatureDistance" };
         var md = new List<string>
         {
-            $"Written by `dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- --transfer{(quick ? " --quick" : "")} --seed {seed}` " +
+            $"Written by `dotnet run -c Release --project tests/MLNet.Bayesian.Benchmarks -- --transfer{(quick ? " --quick" : "")}{(name == "transfer" ? "" : $" --part {name["transfer-".Length..]}")} --seed {seed}` " +
             $"on {json.date}, {json.threads} threads. Review rule: PredictiveEntropy, Energy and FeatureDistance (Fisher), fitted on the run's validation images at 90% coverage.",
             "",
             "| data | network | model | train images | accuracy | NLL | ECE | rule keeps (accuracy of kept) | unfamiliar flagged | rule AUROC | " + string.Join(" | ", scores.Select(s => $"AUROC {s}")) + " | note |",
@@ -224,7 +246,7 @@ internal static class TransferBenchmark
         md.Add("| timing | value |");
         md.Add("|---|---|");
         md.AddRange(timings.Select(t => $"| {t.What} | {t.Value.ToString("F1", CultureInfo.InvariantCulture)} {t.Unit} |"));
-        File.WriteAllLines(Path.Combine(outDir, "transfer.md"), md);
-        md.ForEach(Console.WriteLine);
+        File.WriteAllLines(Path.Combine(outDir, name + ".md"), md);
+        Console.WriteLine($"(wrote {name}.md: {rows.Count} rows)");
     }
 }

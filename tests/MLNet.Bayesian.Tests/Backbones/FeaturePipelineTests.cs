@@ -42,10 +42,8 @@ public sealed class FeaturePipelineTests
     [TestMethod]
     public void ABackboneTrainsTheHeadOnItsFeaturesAndTheSavedModelScoresImages()
     {
-        string root = TestData.TempFolder();
-        string train = Path.Combine(root, "train"), test = Path.Combine(root, "test");
-        ImageFolder.Write(TestData.Train.StratifiedHead(12), train);
-        ImageFolder.Write(TestData.Test.StratifiedHead(4), test);
+        var (train, test) = ImagePipelineTests.WriteFolders(12, 4);
+        string root = Path.GetDirectoryName(train)!;
         var ml = new MLContext(seed: 1);
         var log = new List<string>();
         ml.Log += (_, e) => { if (e.Message.Contains("BayesianImageClassification")) lock (log) log.Add(e.Message); };
@@ -83,10 +81,8 @@ public sealed class FeaturePipelineTests
     public void FineTuningTheLastStageMakesItBayesianAndTheSavedModelScoresLikeTheTrainedOne()
     {
         // 32 x 32 images keep it small: the last stage then works on 2 x 2 activations.
-        string root = TestData.TempFolder();
-        string train = Path.Combine(root, "train"), test = Path.Combine(root, "test");
-        ImageFolder.Write(TestData.Train.StratifiedHead(5), train);
-        ImageFolder.Write(TestData.Test.StratifiedHead(2), test);
+        var (train, test) = ImagePipelineTests.WriteFolders(5, 2);
+        string root = Path.GetDirectoryName(train)!;
         var ml = new MLContext(seed: 1);
         var options = Fast();
         (options.DeterministicEpochs, options.MeanFieldEpochs, options.SharedEpochs, options.PredictionSamples) = (2, 1, 1, 4);

@@ -11,10 +11,8 @@ public sealed class BackboneCliTests
     [TestMethod]
     public void TrainWithTheBackboneSavesAModelThatScoresImagesInAnotherProcess()
     {
-        string root = TestData.TempFolder();
-        string train = Path.Combine(root, "train"), test = Path.Combine(root, "test");
-        ImageFolder.Write(TestData.Train.StratifiedHead(12), train);
-        ImageFolder.Write(TestData.Test.StratifiedHead(3), test);
+        var (train, test) = MLNet.Bayesian.Tests.MLNetIntegration.ImagePipelineTests.WriteFolders(12, 3);
+        string root = Path.GetDirectoryName(train)!;
         string zip = Path.Combine(root, "backbone.zip");
         // The epochs are the frozen backbone's defaults (30,5,5): not given.
         var (code, output) = CliTool.Run("train", "--data", train, "--out", zip, "--backbone", "resnet18-imagenet", "--input-size", "128", "--samples", "8");

@@ -22,12 +22,12 @@ public sealed class ImagePipelineTests
         SharedPosterior = { MinMembers = 10, ComponentBudget = 64 },
     };
 
-    internal static (string Train, string Test) WriteFolders()
+    internal static (string Train, string Test) WriteFolders(int trainPerClass = 40, int testPerClass = 10)
     {
         string root = TestData.TempFolder();
         string train = Path.Combine(root, "train"), test = Path.Combine(root, "test");
-        ImageFolder.Write(TestData.Train.StratifiedHead(40), train);
-        ImageFolder.Write(TestData.Test.StratifiedHead(10), test);
+        ImageFolder.Write(TestData.Train.StratifiedHead(trainPerClass), train);
+        ImageFolder.Write(TestData.Test.StratifiedHead(testPerClass), test);
         return (train, test);
     }
 
