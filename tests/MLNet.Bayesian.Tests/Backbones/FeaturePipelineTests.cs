@@ -107,6 +107,36 @@ public sealed class FeaturePipelineTests
         Directory.Delete(root, recursive: true);
     }
 
+    [TestMethod]
+    public void MLNetsOwnDnnFeaturizeImageFeedsTheTrainerAndTheWholePipelineSaves()
+    {
+        // The ML.NET convention for transfer learning: LoadImages, ResizeImages(224), ExtractPixels, DnnFeaturizeImage(ResNet18);
+        // the trainer then reads the float-vector column it writes.
+        var (train, test) = ImagePipelineTests.WriteFolders(12, 3);
+        var ml = new MLContext(seed: 1);
+        var options = Fast();
+        options.FeatureColumnName = "Features";
+        var trainData = ImagePipelineTests.Load(ml, train);
+        using var model = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("ImageObject", imageFolder: null, "ImagePath"))
+            .Append(ml.Transforms.ResizeImages("ImageObject", 224, 224))
+            .Append(ml.Transforms.ExtractPixels("Pixels", "ImageObject"))
+            .Append(ml.Transforms.DnnFeaturizeImage("Features", m => m.ModelSelector.ResNet18(ml, m.OutputColumn, m.InputColumn), "Pixels"))
+            .Append(ml.MulticlassClassification.Trainers.BayesianImageClassification(options)).Fit(trainData);
+        Assert.AreEqual(512, model.LastTransformer.Model.Channels, "the trainer sees DnnFeaturizeImage's 512 features");
+        var scored = model.Transform(ImagePipelineTests.Load(ml, test));
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+        Console.WriteLine($"DnnFeaturizeImage + the Bayesian head: test accuracy {metrics.MicroAccuracy:P1} on 30");
+        Assert.IsTrue(metrics.MicroAccuracy >= 0.4, $"accuracy {metrics.MicroAccuracy:P1}");
+
+        string zip = Path.Combine(Path.GetDirectoryName(train)!, "dnn-featurizer.zip");
+        BayesianModel.Save(ml, model, trainData.Schema, zip);
+        var ml2 = new MLContext(seed: 9);
+        var loaded = BayesianModel.Load(ml2, zip, out _);
+        AssertSameScores(ml.Data.CreateEnumerable<BayesianPrediction>(scored, reuseRowObject: false).ToList(),
+            ml2.Data.CreateEnumerable<BayesianPrediction>(loaded.Transform(ImagePipelineTests.Load(ml2, test)), reuseRowObject: false).ToList(), "DnnFeaturizeImage pipeline");
+    }
+
     sealed class DigitRow
     {
         [VectorType(64)] public float[] Features { get; set; } = Array.Empty<float>();
