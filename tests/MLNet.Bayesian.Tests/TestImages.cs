@@ -27,7 +27,7 @@ internal static class TestImages
             return data.ToArray();
     }
 
-    // Skia 2.88 cannot write palette or 16-bit PNGs, so these are written by hand.
+    // Skia (2.88 and 3) cannot write palette or 16-bit PNGs, so these are written by hand.
     public static byte[] PalettePng(int width, int height)
     {
         var rows = new byte[height * (width + 1)];

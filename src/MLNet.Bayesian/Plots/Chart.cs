@@ -4,9 +4,10 @@ using SkiaSharp;
 namespace MLNet.Bayesian.Plots;
 
 /// <summary>
-/// A minimal chart (lines, bars, points, ellipses) written as PNG with SkiaSharp 2.88, the version ML.NET's
-/// ImageAnalytics needs. (ScottPlot 5, the plotting library served here, requires SkiaSharp 3, which breaks
-/// LoadImages in the same process: SKBitmap.GetPixelSpan is gone.)
+/// A minimal chart (lines, bars, points, ellipses) written as PNG with SkiaSharp 3, the version ML.NET 6's
+/// ImageAnalytics brings. Text goes through SKFont (SkiaSharp 3 made SKPaint's text members obsolete). ScottPlot 5
+/// would also run on SkiaSharp 3 now, but it adds HarfBuzzSharp's native library to every application that only
+/// wants a reliability diagram; these 200 lines draw the four plots the library makes.
 /// </summary>
 internal sealed class Chart
 {
@@ -107,23 +108,24 @@ internal sealed class Chart
         canvas.Clear(SKColors.White);
         using var axis = new SKPaint { Color = SKColors.Black, StrokeWidth = 1, IsAntialias = true };
         using var grid = new SKPaint { Color = new SKColor(225, 225, 225), StrokeWidth = 1 };
-        using var text = new SKPaint { Color = SKColors.Black, TextSize = 13, IsAntialias = true };
+        using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+        using var font = new SKFont(SKTypeface.Default, 13);
         foreach (double xv in TicksBetween(xMin, xMax, xStep))
         {
             canvas.DrawLine(Px(xv), Top, Px(xv), Height - Bottom, grid);
-            canvas.DrawText(Tick(xv, xStep), Px(xv) - 10, Height - Bottom + 18, text);
+            canvas.DrawText(Tick(xv, xStep), Px(xv) - 10, Height - Bottom + 18, SKTextAlign.Left, font, text);
         }
         foreach (double yv in TicksBetween(yMin, yMax, yStep))
         {
             canvas.DrawLine(Left, Py(yv), Width - Right, Py(yv), grid);
-            canvas.DrawText(Tick(yv, yStep), 8, Py(yv) + 4, text);
+            canvas.DrawText(Tick(yv, yStep), 8, Py(yv) + 4, SKTextAlign.Left, font, text);
         }
         canvas.DrawLine(Left, Height - Bottom, Width - Right, Height - Bottom, axis);
         canvas.DrawLine(Left, Top, Left, Height - Bottom, axis);
-        canvas.DrawText(_xLabel, Left + 150, Height - 12, text);
-        canvas.DrawText(_yLabel, 8, Top - 8, text);
-        using (var title = new SKPaint { Color = SKColors.Black, TextSize = 16, IsAntialias = true, FakeBoldText = true })
-            canvas.DrawText(_title, Left, 22, title);
+        canvas.DrawText(_xLabel, Left + 150, Height - 12, SKTextAlign.Left, font, text);
+        canvas.DrawText(_yLabel, 8, Top - 8, SKTextAlign.Left, font, text);
+        using (var titleFont = new SKFont(SKTypeface.Default, 16) { Embolden = true })
+            canvas.DrawText(_title, Left, 22, SKTextAlign.Left, titleFont, text);
         if (_reference is var (rx0, ry0, rx1, ry1))
             using (var dashed = new SKPaint { Color = SKColors.Gray, StrokeWidth = 1, PathEffect = SKPathEffect.CreateDash(new[] { 6f, 4f }, 0), IsAntialias = true })
                 canvas.DrawLine(Px(rx0), Py(ry0), Px(rx1), Py(ry1), dashed);
@@ -169,29 +171,30 @@ internal sealed class Chart
             }
         }
         using (var marker = new SKPaint { Color = new SKColor(200, 0, 0), StrokeWidth = 1.5f, PathEffect = SKPathEffect.CreateDash(new[] { 5f, 3f }, 0), IsAntialias = true })
-        using (var markerText = new SKPaint { Color = new SKColor(200, 0, 0), TextSize = 12, IsAntialias = true })
+        using (var markerText = new SKPaint { Color = new SKColor(200, 0, 0), IsAntialias = true })
+        using (var markerFont = new SKFont(SKTypeface.Default, 12))
             for (int m = 0; m < _markers.Count; m++)
             {
                 var (x, label) = _markers[m];
                 canvas.DrawLine(Px(x), Top, Px(x), Height - Bottom, marker);
                 // Below the legend, one line per marker, so that neither overlaps the other; on the line's left when the
                 // right of it has no room (a threshold near the largest value would lose its label at the edge).
-                float textX = Px(x) + 4, width = markerText.MeasureText(label);
+                float textX = Px(x) + 4, width = markerFont.MeasureText(label);
                 if (textX + width > Width - Right) textX = Math.Max(Left, Px(x) - 4 - width);
-                canvas.DrawText(label, textX, Top + 36 + 18 * _series.Count + 15 * m, markerText);
+                canvas.DrawText(label, textX, Top + 36 + 18 * _series.Count + 15 * m, SKTextAlign.Left, markerFont, markerText);
             }
         canvas.Restore();
 
         // Legend, top right.
         using var backdrop = new SKPaint { Color = new SKColor(255, 255, 255, 220), Style = SKPaintStyle.Fill };
         // As wide as the longest label (named data sets make long ones), never wider than the plot.
-        float legend = Math.Min(Width - Left - Right, 28 + _series.Select(s => text.MeasureText(s.Label)).DefaultIfEmpty(0).Max());
+        float legend = Math.Min(Width - Left - Right, 28 + _series.Select(s => font.MeasureText(s.Label)).DefaultIfEmpty(0).Max());
         for (int s = 0; s < _series.Count; s++)
         {
             using var swatch = new SKPaint { Color = (_series[s].Color ?? Palette[s % Palette.Length]).WithAlpha(255), Style = SKPaintStyle.Fill };
             canvas.DrawRect(SKRect.Create(Width - Right - legend - 2, Top + 5 + 18 * s, legend, 18), backdrop);
             canvas.DrawRect(SKRect.Create(Width - Right - legend + 2, Top + 8 + 18 * s, 12, 12), swatch);
-            canvas.DrawText(_series[s].Label, Width - Right - legend + 20, Top + 19 + 18 * s, text);
+            canvas.DrawText(_series[s].Label, Width - Right - legend + 20, Top + 19 + 18 * s, SKTextAlign.Left, font, text);
         }
         using var image = SKImage.FromBitmap(bitmap);
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);

@@ -147,7 +147,7 @@ public sealed class ImageFileCheckTests
         Assert.IsInstanceOfType<FileNotFoundException>(e.InnerException);
     }
 
-    // The smallest GIF in common use: one white pixel (Skia 2.88 has no GIF encoder).
+    // The smallest GIF in common use: one white pixel (Skia has no GIF encoder).
     static readonly byte[] OnePixelGif =
     [
         .. "GIF89a"u8, 1, 0, 1, 0, 0x80, 0, 0, 0xFF, 0xFF, 0xFF, 0, 0, 0,

@@ -57,7 +57,7 @@ public sealed class PreprocessingAgreementTests
 
     static void Write(string path, SKBitmap bitmap, int width, int height, SKEncodedImageFormat format)
     {
-        using var resized = bitmap.Resize(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque), SKFilterQuality.Medium);
+        using var resized = bitmap.Resize(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
         using var data = resized.Encode(format, 90);
         File.WriteAllBytes(path, data.ToArray());
     }
