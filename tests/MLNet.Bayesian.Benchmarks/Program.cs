@@ -7,6 +7,8 @@
 //   ... -- --serving [--quick] [--calls 100000] [--samples 30] --out <dir>   (in-memory against loaded model: PredictionEngine, threads, Transform)
 //   ... -- --ablation [--quick] [--epochs 3,1,1] [--samples 30] [--batch-size 128] [--row <name prefix>] --out <dir>
 //       (the posterior fixes of issue 13, one row per change -> <dir>/ablation.md, ablation.json)
+//   ... -- --batch-sweep [--quick] [--epochs 1,1,1] [--batch-sizes 32,64,128] [--variants Hierarchical,Shared] [--samples 10] [--seed 1]
+//       (issue 29: each variant at each batch size against its own stage 0, the guard off; console)
 //   ... -- --scale-sweep [--quick] [--epochs 5,2,2] [--samples 30] [--batch-size 128]
 //       (both 2DGBNN variants scored at posterior scales 1 to 0.25: validation NLL, test calibration, OOD AUROC; console)
 //   ... -- --transfer [--quick] [--part colour|fashion] [--seed 1] [--stamps artifacts/stamps] --out <dir>
@@ -30,7 +32,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--transfer", "--part", "--stamps", "--scale-sweep", "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction", "--seed", "--fashion-mnist" };
+var known = new HashSet<string> { "--batch-sweep", "--batch-sizes", "--variants", "--transfer", "--part", "--stamps", "--scale-sweep", "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction", "--seed", "--fashion-mnist" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -67,6 +69,16 @@ if (args.Contains("--scale-sweep"))
     int[] sweepEpochs = (Value("--epochs") ?? "5,2,2").Split(',').Select(int.Parse).ToArray();
     if (sweepEpochs.Length != 3 || sweepEpochs.Any(e => e < 1)) throw new ArgumentException("--epochs takes three positive counts: deterministic,mean-field,shared.");
     PosteriorScaleSweep.Run(BenchmarkData.Load(quick), sweepEpochs, int.Parse(Value("--samples") ?? "30"), int.Parse(Value("--batch-size") ?? "128"));
+    return 0;
+}
+if (args.Contains("--batch-sweep"))
+{
+    int[] sweepEpochs = (Value("--epochs") ?? (quick ? "1,1,1" : "5,2,2")).Split(',').Select(int.Parse).ToArray();
+    if (sweepEpochs.Length != 3 || sweepEpochs.Any(e => e < 1)) throw new ArgumentException("--epochs takes three positive counts: deterministic,mean-field,shared.");
+    BatchSweep.Run(BenchmarkData.Load(quick), sweepEpochs, int.Parse(Value("--samples") ?? (quick ? "10" : "30")),
+        (Value("--batch-sizes") ?? "32,64,128").Split(',').Select(int.Parse).ToArray(),
+        (Value("--variants") ?? "Hierarchical,Shared").Split(',').Select(v => Enum.Parse<MLNet.Bayesian.Posterior.SamplingVariant>(v, ignoreCase: true)).ToArray(),
+        int.Parse(Value("--seed") ?? "1"));
     return 0;
 }
 if (args.Contains("--ablation"))
