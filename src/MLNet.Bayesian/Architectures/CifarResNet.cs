@@ -62,7 +62,7 @@ public sealed class CifarResNet : Module<Tensor, Tensor>, IOnnxExportable
         {
             var y = functional.relu(bn1.call(conv1.call(x)));
             y = bn2.call(conv2.call(y));
-            return functional.relu(y.Plus(shortcut.call(x)));
+            return functional.relu(y.Plus(StridedPointwiseConvolution.Call(shortcut, x)));
         }
 
         string IOnnxExportable.ExportOnnx(OnnxNetworkExporter exporter, string x)

@@ -103,7 +103,7 @@ public sealed class ImageNetResNet : Module<Tensor, Tensor>, IOnnxExportable
             var y = functional.relu(bn1.call(conv1.call(x)));
             y = bn2.call(conv2.call(y));
             if (conv3 is not null) y = bn3!.call(conv3.call(functional.relu(y)));
-            return functional.relu(y.Plus(downsample?.call(x) ?? x));
+            return functional.relu(y.Plus(downsample is null ? x : StridedPointwiseConvolution.Call(downsample, x)));
         }
 
         string IOnnxExportable.ExportOnnx(OnnxNetworkExporter exporter, string x)

@@ -215,7 +215,7 @@ internal sealed class OnnxConvNet : Module<Tensor, Tensor>, IOnnxExportable
         /// <summary>Runs the node on its inputs.</summary>
         public Tensor Run(Tensor[] x) => Kind switch
         {
-            "Conv" => op!.call(Padded ? functional.pad(x[0], TorchPads) : x[0]),
+            "Conv" => StridedPointwiseConvolution.Call(op!, Padded ? functional.pad(x[0], TorchPads) : x[0]),
             "BatchNormalization" => op!.call(x[0]),
             "Relu" => functional.relu(x[0]),
             "Add" => x[0].Plus(x[1]),
