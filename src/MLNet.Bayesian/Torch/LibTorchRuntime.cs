@@ -37,8 +37,9 @@ public static class LibTorchRuntime
     {
         lock (Gate)
         {
-            // The thread count is set once the library is loaded, before any kernel runs (see IntraOpThreads).
-            return _description ??= $"{Load()}; {IntraOpThreads.Apply()}";
+            // The thread count is set once the library is loaded, before any kernel runs (see IntraOpThreads); then the
+            // oneDNN check, whose probe is the first kernel this process runs (see OneDnnConvolutionCheck).
+            return _description ??= $"{Load()}; {IntraOpThreads.Apply()}; {OneDnnConvolutionCheck.Apply()}";
         }
     }
 

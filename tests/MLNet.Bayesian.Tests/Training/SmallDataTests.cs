@@ -16,7 +16,10 @@ public sealed class SmallDataTests
     public void TheStageOneScaleRateCoversTheSameDistanceWhateverTheSteps()
     {
         var options = new TrainerOptions();
-        Assert.AreEqual(TrainerOptions.DefaultMeanFieldSigmaLearningRate, options.EffectiveMeanFieldSigmaLearningRate(7), "by default a rate per step");
+        Assert.AreEqual(TrainerOptions.DefaultMeanFieldSigmaLearningRate * options.BatchSize / TrainerOptions.SigmaRateReferenceBatchSize,
+            options.EffectiveMeanFieldSigmaLearningRate(7), 1e-15, "by default a rate per step, scaled by the batch size");
+        Assert.AreEqual(TrainerOptions.DefaultMeanFieldSigmaLearningRate, new TrainerOptions { BatchSize = 128 }.EffectiveMeanFieldSigmaLearningRate(7),
+            "the tuned rate at the batch size it was tuned at");
         options.MeanFieldSigmaTravel = 6.3;
         Assert.AreEqual(0.015, options.EffectiveMeanFieldSigmaLearningRate(844), 1e-4, "the full-data run the default was chosen on");
         Assert.AreEqual(options.EffectiveMeanFieldSigmaLearningRate(844) / 2, options.EffectiveMeanFieldSigmaLearningRate(1688), 1e-12, "half the batch size, twice the steps, half the rate");
