@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Torch;
 using static TorchSharp.torch;
 
 namespace MLNet.Bayesian.Ood;
@@ -137,8 +138,10 @@ public sealed class FeatureGaussians
         public Tensor Distances(Tensor features)
         {
             var z = features.to(float32).matmul(_whiteningT);
-            var squared = z.square().sum(1, keepdim: true) - 2 * z.matmul(_meansT) + _norms;
-            return squared.clamp_min(0).min(1).values.sqrt();
+            // Scalar-free arithmetic (see ScalarSafeOps): this runs per scoring batch, outside any GC pause.
+            using var two = ScalarSafeOps.Constant(2.0, z);
+            var squared = z.square().sum(1, keepdim: true).Minus(z.matmul(_meansT).mul(two)).Plus(_norms);
+            return ScalarSafeOps.ClampMin(squared, 0).min(1).values.sqrt();
         }
 
         public void Dispose()

@@ -35,7 +35,8 @@ internal static class ScalarSafeOps
     public static Tensor Add(Tensor x, double value)
     {
         using var scalar = value.ToScalar();
-        var result = x.add(scalar);
+        // Tensor.add(Scalar) forwards to add(scalar, 1), whose alpha is a temporary Scalar: pass a live one.
+        var result = x.add(scalar, One);
         GC.KeepAlive(scalar);
         return result;
     }

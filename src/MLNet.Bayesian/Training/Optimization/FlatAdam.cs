@@ -1,4 +1,5 @@
 using TorchSharp;
+using MLNet.Bayesian.Torch;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -66,7 +67,7 @@ internal sealed class FlatAdam : FlatOptimizer
             expAvg[i].mul_(_beta1Scalar).add_(grad, _oneMinusBeta1);
             expAvgSq[i].mul_(_beta2Scalar).addcmul_(grad, grad, _oneMinusBeta2);
             // A kept buffer rather than sqrt(): a fresh tensor of the model's size every step would be allocated and freed each time.
-            denominator[i].copy_(expAvgSq[i]).sqrt_().div_(sqrtBiasCorrection2).add_(_eps);
+            denominator[i].copy_(expAvgSq[i]).sqrt_().div_(sqrtBiasCorrection2).add_(_eps, ScalarSafeOps.OneScalar);
             values.addcdiv_(expAvg[i], denominator[i], stepSize);
         }
     }
