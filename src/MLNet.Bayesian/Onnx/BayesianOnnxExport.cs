@@ -220,7 +220,7 @@ public static class BayesianOnnxExport
 
     /// <summary>
     /// Writes the S draws (seed, s) of the posterior: for the shared variant its value tables gathered through
-    /// the compact index, otherwise the full weight vectors. Returns, per sample, the ONNX value name of every
+    /// each layer's compact index, otherwise each layer's S weight draws. Returns, per sample, the ONNX value name of every
     /// Bayesian layer's weight.
     /// </summary>
     static List<Dictionary<nn.Module, string>> WriteDraws(BayesianImageClassifier model, int samples, int seed, OnnxGraphBuilder g)
@@ -253,24 +253,44 @@ public static class BayesianOnnxExport
                 }
             }
 
-        int width = drawn[0].Length;
-        string source = g.Initializer(shared is not null ? "posterior_tables" : "weight_samples", drawn.SelectMany(v => v).ToArray(), samples, width);
-        // Weights point into [components | outliers | blends]; the compact index holds components only, and
-        // outliers and blends are scattered on top, as in SharedPosteriorPlan.GatherIndex.
-        string? index = shared is null ? null : ScatterIndex(g, shared.Plan);
+        // One index and one weight per layer, never a network-wide tensor that every layer slices: ONNX Runtime
+        // constant-folds the weight construction when a session starts, and folding 200 Slices of one 42M-value
+        // tensor (ResNet-101) took 2-3 minutes and gigabytes at every save and load; per layer it takes seconds.
         long[] offsets = new long[layers.Count];
         for (int i = 1; i < layers.Count; i++) offsets[i] = offsets[i - 1] + layers[i - 1].WeightCount;
-        for (int s = 0; s < samples; s++)
+        if (shared is null)
         {
-            string row = g.Node("Gather", new[] { source, g.Initializer("sample", new long[] { s }) }, ("axis", 0L));   // [1, width]
-            row = g.Node("Reshape", new[] { row, g.Int64s("flat", -1) });
-            string flat = index is null ? row : g.Node("Gather", new[] { row, index }, ("axis", 0L));
-            var names = new Dictionary<nn.Module, string>();
+            // Mean-field or hierarchical draws: each layer's S draws as one [S, weights] initializer.
+            var perLayer = new string[layers.Count];
             for (int i = 0; i < layers.Count; i++)
             {
-                string slice = g.Node("Slice", new[] { flat, g.Int64s("start", offsets[i]), g.Int64s("end", offsets[i] + layers[i].WeightCount), g.Int64s("axis", 0) });
-                names[layers[i]] = g.Node("Reshape", new[] { slice, g.Int64s("shape", layers[i].WeightShape) });
+                int start = (int)offsets[i], count = (int)layers[i].WeightCount;
+                var values = new float[samples * count];
+                for (int s = 0; s < samples; s++) Array.Copy(drawn[s], start, values, s * count, count);
+                perLayer[i] = g.Initializer($"weight_samples_{i}", values, samples, count);
             }
+            for (int s = 0; s < samples; s++)
+            {
+                string sample = g.Initializer("sample", new long[] { s });
+                var names = new Dictionary<nn.Module, string>();
+                for (int i = 0; i < layers.Count; i++)
+                    names[layers[i]] = g.Node("Reshape", new[] { g.Node("Gather", new[] { perLayer[i], sample }, ("axis", 0L)), g.Int64s("shape", layers[i].WeightShape) });
+                result.Add(names);
+            }
+            return result;
+        }
+
+        // 2DGBNN shared: the S value tables ([S, components + outliers + blends]) and a compact index per layer.
+        int width = drawn[0].Length;
+        string tables = g.Initializer("posterior_tables", drawn.SelectMany(v => v).ToArray(), samples, width);
+        var indices = Enumerable.Range(0, layers.Count).Select(i => ScatterIndex(g, shared.Plan, offsets[i], layers[i].WeightCount)).ToArray();
+        for (int s = 0; s < samples; s++)
+        {
+            string row = g.Node("Gather", new[] { tables, g.Initializer("sample", new long[] { s }) }, ("axis", 0L));   // [1, width]
+            row = g.Node("Reshape", new[] { row, g.Int64s("flat", -1) });
+            var names = new Dictionary<nn.Module, string>();
+            for (int i = 0; i < layers.Count; i++)
+                names[layers[i]] = g.Node("Reshape", new[] { g.Node("Gather", new[] { row, indices[i] }, ("axis", 0L)), g.Int64s("shape", layers[i].WeightShape) });
             result.Add(names);
         }
         return result;
@@ -327,18 +347,26 @@ public static class BayesianOnnxExport
     }
 
     /// <summary>
-    /// The per-weight gather index into a value table, built in the graph from the compact component index:
-    /// Cast(uint8/uint16 -> int64), then ScatterElements puts K + o at outlier positions and K + O + e at
-    /// ellipse positions (both position lists are small).
+    /// One layer's gather index into a value table, built in the graph from its part of the compact component index
+    /// (weights <paramref name="start"/> to start + count - 1): Cast(uint8/uint16 -> int64), then ScatterElements puts
+    /// K + o at the layer's outlier positions and K + O + e at its ellipse positions (both lists are small), as in
+    /// SharedPosteriorPlan.GatherIndex.
     /// </summary>
-    static string ScatterIndex(OnnxGraphBuilder g, SharedPosteriorPlan plan)
+    static string ScatterIndex(OnnxGraphBuilder g, SharedPosteriorPlan plan, long start, long count)
     {
-        string index = g.Node("Cast", new[] { g.IndexInitializer("component_index", plan.CompactComponentIndex) }, ("to", (long)DataType.Int64));
-        int k = plan.Components.Length, o = plan.OutlierPositions.Length, e = plan.EllipsePositions.Length;
-        if (o + e == 0) return index;
-        var positions = plan.OutlierPositions.Concat(plan.EllipsePositions).Select(p => (long)p).ToArray();
-        var slots = Enumerable.Range(0, o + e).Select(j => (long)(k + j)).ToArray();
-        return g.Node("ScatterElements", new[] { index, g.Initializer("positions", positions, positions.Length), g.Initializer("slots", slots, slots.Length) }, ("axis", 0L));
+        var compact = plan.CompactComponentIndex;
+        var part = Array.CreateInstance(compact.GetType().GetElementType()!, count);
+        Array.Copy(compact, start, part, 0, count);
+        string index = g.Node("Cast", new[] { g.IndexInitializer("component_index", part) }, ("to", (long)DataType.Int64));
+        int k = plan.Components.Length, o = plan.OutlierPositions.Length;
+        var positions = new List<long>();
+        var slots = new List<long>();
+        for (int j = 0; j < o; j++)
+            if (plan.OutlierPositions[j] >= start && plan.OutlierPositions[j] < start + count) { positions.Add(plan.OutlierPositions[j] - start); slots.Add(k + j); }
+        for (int e = 0; e < plan.EllipsePositions.Length; e++)
+            if (plan.EllipsePositions[e] >= start && plan.EllipsePositions[e] < start + count) { positions.Add(plan.EllipsePositions[e] - start); slots.Add(k + o + e); }
+        if (positions.Count == 0) return index;
+        return g.Node("ScatterElements", new[] { index, g.Initializer("positions", positions.ToArray(), positions.Count), g.Initializer("slots", slots.ToArray(), slots.Count) }, ("axis", 0L));
     }
 
     static float[] Broadcast(float[] values, int channels)

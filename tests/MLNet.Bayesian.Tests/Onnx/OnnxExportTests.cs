@@ -64,6 +64,29 @@ public sealed class OnnxExportTests
     }
 
     [TestMethod]
+    [DataRow(SamplingVariant.Shared)]
+    [DataRow(SamplingVariant.Hierarchical)]
+    public void EachLayerBuildsItsWeightsFromItsOwnInitializers(SamplingVariant variant)
+    {
+        // ONNX Runtime constant-folds the weight construction at every session start. A network-wide weight vector
+        // sliced by every layer made that quadratic: ResNet-101's session took minutes to start. Each layer's weights
+        // must come from initializers no bigger than that layer's S draws (plus the shared value tables).
+        using var model = Train(Architecture.SmallCnn, variant);
+        const int samples = 3;
+        var proto = global::Onnx.ModelProto.Parser.ParseFrom(BayesianOnnxExport.Export(model, samples, 7));
+        Assert.IsFalse(proto.Graph.Node.Any(n => n.OpType == "Slice"), "no layer slices a shared weight vector");
+        var largestLayer = model.Network.Layers.Max(l => l.Layer.WeightCount);
+        foreach (var t in proto.Graph.Initializer)
+        {
+            long size = t.Dims.Aggregate(1L, (a, b) => a * b);
+            if (t.Name.StartsWith("posterior_tables")) continue;
+            Assert.IsTrue(size <= samples * largestLayer, $"{t.Name} holds {size} values, more than {samples} draws of the largest layer ({largestLayer})");
+        }
+        int indices = proto.Graph.Initializer.Count(t => t.Name.StartsWith("component_index"));
+        Assert.AreEqual(variant == SamplingVariant.Shared ? model.Network.Layers.Count : 0, indices, "one compact index per Bayesian layer");
+    }
+
+    [TestMethod]
     public void MetadataDescribesTheModelAndOldFormatsAreRefused()
     {
         using var model = Train(Architecture.SmallCnn, SamplingVariant.Shared);
