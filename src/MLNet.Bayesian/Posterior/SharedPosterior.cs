@@ -7,12 +7,16 @@ using static TorchSharp.torch;
 namespace MLNet.Bayesian.Posterior;
 
 /// <summary>
-/// Stage 3's variational posterior as a TorchSharp module. Trainable in the hierarchical variant: components_mean
-/// (K x 2), components_cholesky (K x 3: log l11, l21, log l22), outliers_mu and outliers_rho (O each). The shared
-/// variant's draw reads only each component's weight coordinate (m_k[0] and l11): the other three numbers would get
-/// only the KL's gradient, which Adam turns into steps of the full learning rate all the same, so they stay fixed
-/// (buffers components_mean_fixed and components_cholesky_fixed) and components_mean and components_cholesky hold the
-/// one trainable column each (K x 1): the trainable count then says what training can change.
+/// Stage 3's variational posterior as a TorchSharp module. Each component k is N(m_k, L_k L_k^T) on the plane
+/// (weight, log sigma); components_mean holds the weight coordinate m_k[0] (K x 1). Trainable in the hierarchical
+/// variant: components_mean, components_log_scale (m_k[1], K x 1), components_cholesky (K x 3: log l11, l21, log l22),
+/// outliers_mu and outliers_rho (O each). m_k[1] is the mean of the log scale b that every member's noise is multiplied
+/// by (exp(b)), so it is a scale and trains with the scales (<see cref="ScaleParameters"/>): at the means' slow rate
+/// stage 3 could not move it from where stage 1 left it (issue 33). The shared variant's draw reads only each
+/// component's weight coordinate (m_k[0] and l11): the other three numbers would get only the KL's gradient, which
+/// Adam turns into steps of the full learning rate all the same, so they stay fixed (buffers components_mean_fixed
+/// and components_cholesky_fixed) and components_mean and components_cholesky hold the one trainable column each
+/// (K x 1): the trainable count then says what training can change.
 /// Each draw samples every component once by reparameterisation and builds all layers' weights by one gather
 /// from the table [components | outliers | ellipse blends], so the likelihood's gradient reaches every
 /// variational parameter.
@@ -21,6 +25,8 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
 {
     readonly Parameter components_mean;
     readonly Parameter components_cholesky;
+    // Hierarchical variant only: m_k[1], the mean of the log scale b (null otherwise).
+    readonly Parameter? components_log_scale;
     // Shared variant only: the columns a draw does not read (m_k[1]; l21, log l22), fixed at stage 2's fit (null otherwise).
     readonly Tensor? components_mean_fixed, components_cholesky_fixed;
     readonly Parameter outliers_mu;
@@ -90,7 +96,10 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
         }
         else
         {
-            components_mean = new Parameter(tensor(startMean, new long[] { k, 2 }, device: device));
+            var fullMean = tensor(startMean, new long[] { k, 2 }, device: device);
+            components_mean = new Parameter(fullMean[.., ..1].contiguous());
+            components_log_scale = new Parameter(fullMean[.., 1..].contiguous());
+            fullMean.Dispose();
             components_cholesky = new Parameter(tensor(startChol, new long[] { k, 3 }, device: device));
         }
         outliers_mu = new Parameter(tensor(startOutlierMu ?? plan.OutlierMu, device: device));
@@ -125,6 +134,7 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
         ellipse_second = tensor(plan.EllipseSecond.Select(v => (long)v).ToArray(), device: device);
         ellipse_alpha = stack(new[] { tensor(plan.EllipseAlphaFirst), tensor(plan.EllipseAlphaSecond) }, 1).to(device);
         // A module outlives any dispose scope it was built in.
+        components_log_scale?.DetachFromDisposeScope();
         foreach (var t in new Tensor[] { components_mean, components_cholesky, outliers_mu, outliers_rho, prior_mean, prior_cholesky,
                      prior_outlier_mu, prior_outlier_sigma, gather_index, ellipse_first, ellipse_second, ellipse_alpha })
             t.DetachFromDisposeScope();
@@ -153,11 +163,11 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
     public PriorVarianceFloors Floors { get; }
 
     /// <summary>
-    /// The full component tables, mean (K x 2) and raw Cholesky factor (K x 3): the parameters themselves in the
-    /// hierarchical variant, the trainable column joined to the fixed ones in the shared variant.
+    /// The full component tables, mean (K x 2) and raw Cholesky factor (K x 3): the weight-coordinate means joined to the
+    /// log-scale means (hierarchical) or to the fixed columns (shared).
     /// </summary>
     (Tensor Mean, Tensor Cholesky) ComponentTables() => components_mean_fixed is null
-        ? (components_mean, components_cholesky)
+        ? (cat(new[] { components_mean, components_log_scale! }, 1), components_cholesky)
         : (cat(new[] { components_mean, components_mean_fixed }, 1), cat(new[] { components_cholesky, components_cholesky_fixed! }, 1));
 
     /// <summary>
@@ -191,13 +201,20 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
     public SharedPosteriorPlan Plan { get; }
     /// <summary>How component draws become weights.</summary>
     public SamplingVariant Variant { get; }
-    /// <summary>Trainable component means: K x 2 (hierarchical), or K x 1, the weight coordinate m_k[0] (shared).</summary>
+    /// <summary>Trainable component means of the weight coordinate, m_k[0] (K x 1).</summary>
     public Parameter ComponentsMean => components_mean;
+    /// <summary>Hierarchical variant: the trainable means of the log-scale coordinate, m_k[1] (K x 1); null in the shared variant (fixed there).</summary>
+    public Parameter? ComponentsLogScale => components_log_scale;
     /// <summary>Trainable raw Cholesky factors: K x 3 (log l11, l21, log l22; hierarchical), or K x 1, log l11 (shared).</summary>
     public Parameter ComponentsCholesky => components_cholesky;
 
-    /// <summary>The parameters that set a scale (Cholesky factors, outlier rho): stage 3 trains them at their own rate.</summary>
-    public IEnumerable<Parameter> ScaleParameters => new[] { components_cholesky, outliers_rho };
+    /// <summary>
+    /// The parameters that set a scale (Cholesky factors, outlier rho, and in the hierarchical variant the log-scale means):
+    /// stage 3 trains them at their own rate.
+    /// </summary>
+    public IEnumerable<Parameter> ScaleParameters => components_log_scale is null
+        ? new[] { components_cholesky, outliers_rho }
+        : new[] { components_cholesky, components_log_scale, outliers_rho };
     /// <summary>Outlier means.</summary>
     public Parameter OutliersMu => outliers_mu;
     /// <summary>Outlier rho (sigma = softplus(rho) + floor).</summary>

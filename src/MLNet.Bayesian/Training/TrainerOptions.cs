@@ -192,22 +192,30 @@ public class TrainerOptions
                ? Math.Min(MaxSigmaLearningRate, (CosineSchedule ? 2 : 1) * travel / Math.Max(1, steps))
                : Math.Min(MaxSigmaLearningRate, DefaultMeanFieldSigmaLearningRate * BatchSize / SigmaRateReferenceBatchSize));
     /// <summary>
-    /// Learning rate of the scales in stage 3 (components' Cholesky factors, outliers' rho); the means keep
-    /// <see cref="SharedLearningRate"/>. Null takes the variant's default: 1 for <see cref="SamplingVariant.Shared"/>, 0.1 for
-    /// <see cref="SamplingVariant.Hierarchical"/> (<see cref="DefaultSharedVariantScaleLearningRate"/>,
-    /// <see cref="DefaultHierarchicalScaleLearningRate"/>). Why so fast: in a short stage 3 the scales at the means' rate stay
-    /// where stage 2 put them, and the draws then spread the weights by how far apart their means were, not by what the
-    /// data allow. The hierarchical variant exponentiates a drawn log scale, which overflowed at 0.3.
+    /// Learning rate of the scales in stage 3 (components' Cholesky factors, outliers' rho, and the hierarchical variant's
+    /// log-scale means); the means keep <see cref="SharedLearningRate"/>. A number is used as it is. Null takes the
+    /// variant's default, 1 for <see cref="SamplingVariant.Shared"/> and 0.1 for <see cref="SamplingVariant.Hierarchical"/>
+    /// (<see cref="DefaultSharedVariantScaleLearningRate"/>, <see cref="DefaultHierarchicalScaleLearningRate"/>), tuned at
+    /// batch <see cref="SigmaRateReferenceBatchSize"/> and scaled by <see cref="BatchSize"/> / that batch (at most
+    /// <see cref="MaxSigmaLearningRate"/>) as stage 1's: a rate per step is a distance per step, and there are twice as many
+    /// steps per epoch at half the batch. Why so fast: in a short stage 3 the scales at the means' rate stay where stage 2
+    /// put them, and the draws then spread the weights by how far apart their means were, not by what the data allow. The
+    /// hierarchical variant exponentiates a drawn log scale, which overflowed at 0.3.
     /// </summary>
     public double? SharedScaleLearningRate = null;
-    /// <summary>The shared variant's stage-3 scale learning rate when <see cref="SharedScaleLearningRate"/> is null.</summary>
+    /// <summary>The shared variant's stage-3 scale learning rate at batch <see cref="SigmaRateReferenceBatchSize"/> when <see cref="SharedScaleLearningRate"/> is null.</summary>
     public const double DefaultSharedVariantScaleLearningRate = 1.0;
-    /// <summary>The hierarchical variant's stage-3 scale learning rate when <see cref="SharedScaleLearningRate"/> is null.</summary>
+    /// <summary>The hierarchical variant's stage-3 scale learning rate at batch <see cref="SigmaRateReferenceBatchSize"/> when <see cref="SharedScaleLearningRate"/> is null.</summary>
     public const double DefaultHierarchicalScaleLearningRate = 0.1;
 
-    /// <summary>The stage-3 scale learning rate in effect: <see cref="SharedScaleLearningRate"/>, or the variant's default.</summary>
+    /// <summary>
+    /// The stage-3 scale learning rate in effect: <see cref="SharedScaleLearningRate"/>, or the variant's default scaled to
+    /// <see cref="BatchSize"/> (see <see cref="SharedScaleLearningRate"/>).
+    /// </summary>
     public double EffectiveSharedScaleLearningRate =>
-        SharedScaleLearningRate ?? (Variant == SamplingVariant.Hierarchical ? DefaultHierarchicalScaleLearningRate : DefaultSharedVariantScaleLearningRate);
+        SharedScaleLearningRate
+        ?? Math.Min(MaxSigmaLearningRate,
+            (Variant == SamplingVariant.Hierarchical ? DefaultHierarchicalScaleLearningRate : DefaultSharedVariantScaleLearningRate) * BatchSize / SigmaRateReferenceBatchSize);
     /// <summary>
     /// Stage 1 counts as having left log sigma flat when its standard deviation over all weights is below this (nats).
     /// Then a warning is logged and <see cref="FlatSigmaFallback"/> applies. 0 turns the check off.

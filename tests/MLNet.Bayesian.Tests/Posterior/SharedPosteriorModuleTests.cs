@@ -57,18 +57,19 @@ public sealed class SharedPosteriorModuleTests
             ("outliers_mu", posterior.OutliersMu.grad!), ("outliers_rho", posterior.OutliersRho.grad!),
         };
         if (variant == SamplingVariant.Hierarchical)
-            driven.AddRange(new[] { ("mean[:,1]", posterior.ComponentsMean.grad![.., 1]),
+            driven.AddRange(new[] { ("log-scale mean", posterior.ComponentsLogScale!.grad!),
                 ("l21", posterior.ComponentsCholesky.grad![.., 1]), ("l22", posterior.ComponentsCholesky.grad![.., 2]) });
         foreach (var (name, grad) in driven)
         {
             long zeros = (grad == 0).sum().item<long>();
             Assert.AreEqual(0L, zeros, $"{name}: {zeros} of {grad.numel()} entries have no gradient");
         }
-        var before = new[] { posterior.ComponentsMean, posterior.ComponentsCholesky, posterior.OutliersMu, posterior.OutliersRho }.Select(p => p.clone()).ToArray();
+        var after = new List<Tensor> { posterior.ComponentsMean, posterior.ComponentsCholesky, posterior.OutliersMu, posterior.OutliersRho };
+        if (posterior.ComponentsLogScale is { } logScale) after.Add(logScale);
+        var before = after.Select(p => p.clone()).ToArray();
         using var optimizer = optim.Adam(net.parameters(), 1e-3);
         optimizer.step();
-        var after = new[] { posterior.ComponentsMean, posterior.ComponentsCholesky, posterior.OutliersMu, posterior.OutliersRho };
-        for (int i = 0; i < after.Length; i++)
+        for (int i = 0; i < after.Count; i++)
             Assert.IsFalse(before[i].allclose(after[i], rtol: 0, atol: 0), $"parameter {i} moved");
     }
 
@@ -239,6 +240,7 @@ public sealed class SharedPosteriorModuleTests
         {
             // Training moved component 1 onto component 0.
             posterior.ComponentsMean[1].copy_(posterior.ComponentsMean[0]);
+            posterior.ComponentsLogScale![1].copy_(posterior.ComponentsLogScale[0]);
             posterior.ComponentsCholesky[1].copy_(posterior.ComponentsCholesky[0]);
         }
         var merged = posterior.Remerge(1e-12);
