@@ -84,9 +84,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
          DefaultValue("fisher")]
         public string ReviewCombination { get; set; } = "fisher";
 
-        [CommandOption("--conformal-coverage <F>"), Description("Coverage of the conformal prediction sets fitted on the validation images (the saved model then has PredictionSet and PredictionSetSize; score writes prediction_set); 0 turns them off."),
+        [CommandOption("--conformal-coverage <F>"), Description("Coverage of the conformal prediction sets, calibrated on their own share of the validation images (--calibration-share; the saved model then has PredictionSet and PredictionSetSize; score writes prediction_set); 0 turns them off."),
          DefaultValue(0.9)]
         public double ConformalCoverage { get; set; } = 0.9;
+
+        [CommandOption("--calibration-share <F>"), Description("With prediction sets: the share of the validation images that calibrates them and nothing else. The rest tunes the posterior scale and the review rule; keeping the two apart is what makes the sets' coverage hold on new images as stated."),
+         DefaultValue(0.5)]
+        public double CalibrationShare { get; set; } = 0.5;
 
         [CommandOption("--conformal-method <NAME>"), Description("Conformity score of the prediction sets: lac (every class with p >= 1 - threshold: the smallest sets), aps or raps (sets that adapt to how hard an image is)."),
          DefaultValue(ConformalMethod.Lac)]
@@ -133,6 +137,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             if (ReviewCoverage <= 0 || ReviewCoverage > 1) return ValidationResult.Error("--review-coverage must be in (0, 1].");
             if (ConformalCoverage != 0 && !(ConformalCoverage > 0 && ConformalCoverage < 1))
                 return ValidationResult.Error("--conformal-coverage must be between 0 and 1 (e.g. 0.9), or 0 for no prediction sets.");
+            if (!(CalibrationShare > 0 && CalibrationShare < 1))
+                return ValidationResult.Error("--calibration-share must be between 0 and 1 (e.g. 0.5): the validation images are split between calibrating the prediction sets and tuning the rest.");
             if (ConformalRandomized && ConformalMethod == ConformalMethod.Lac)
                 return ValidationResult.Error("--conformal-randomized true is for --conformal-method aps or raps: lac's sets reach their coverage without a draw.");
             try { _ = UncertaintyScores.ParseList(ReviewScore); }
@@ -167,8 +173,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var ml = new MLContext(settings.Seed);
         var entries = ImageInputs.Entries(folder);
         var split = ml.Data.TrainTestSplit(ImageInputs.Load(ml, entries), settings.ValidationFraction, seed: settings.Seed);
+        // Split conformal coverage holds when the calibration rows play no other part: tau, early stopping, the stage-0
+        // guard and the review rule are all chosen on the tuning rows, the sets on the calibration rows alone.
+        IDataView tuning = split.TestSet, calibration = split.TestSet;
+        if (settings.ConformalCoverage > 0)
+            (tuning, calibration) = ml.Data.TrainTestSplit(split.TestSet, settings.CalibrationShare, seed: settings.Seed) switch { var s => (s.TrainSet, s.TestSet) };
         var prepare = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath")).Fit(split.TrainSet);
-        options.ValidationSet = prepare.Transform(split.TestSet);
+        options.ValidationSet = prepare.Transform(tuning);
         string network = options.Backbone == Backbones.Backbone.None ? settings.Architecture.ToString() : $"backbone {BackboneNames.NameOf(options.Backbone)} ({settings.BackboneTraining}) + {Architecture.Mlp} head";
         AnsiConsole.MarkupLine($"training on [bold]{entries.Count}[/] images from {Markup.Escape(folder)} ({Markup.Escape(network)}, {options.Variant}, epochs {settings.EpochsOrDefault})");
 
@@ -194,7 +205,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         if (rows is null)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            rows = UncertaintyEvaluation.ReadScoredRows(pipeline.Transform(split.TestSet));
+            rows = UncertaintyEvaluation.ReadScoredRows(pipeline.Transform(tuning));
             AnsiConsole.MarkupLine($"scored the {rows.Count:N0} validation images for the review rule in {clock.Elapsed.TotalSeconds:F1} s");
         }
         var report = UncertaintyEvaluator.Evaluate(rows, settings.ReviewCoverage);
@@ -207,16 +218,17 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
                                    $"the review rule uses {string.Join(" and ", rule.Scores)} without it[/]");
         if (settings.ConformalCoverage > 0)
         {
-            // Fitted on the validation pass's in-memory scores; the saved model computes the sets from its own (ONNX) scores.
-            var conformal = ConformalCalibration.Fit(rows.Probabilities, rows.Classes, rows.Labels, new ConformalCalibration.Options
+            // Scored by the trained model (its seeded draws, as the saved model's); the saved model computes the sets from its own (ONNX) scores.
+            var calibrationRows = UncertaintyEvaluation.ReadScoredRows(pipeline.Transform(calibration));
+            var conformal = ConformalCalibration.Fit(calibrationRows.Probabilities, calibrationRows.Classes, calibrationRows.Labels, new ConformalCalibration.Options
             {
                 Coverage = settings.ConformalCoverage, Method = settings.ConformalMethod, Randomized = settings.ConformalRandomized, Seed = settings.Seed,
             });
             pipeline = prepare.Append(model.WithConformal(conformal));
-            var onValidation = conformal.Evaluate(rows.Probabilities, rows.Labels);
+            var onTuning = conformal.Evaluate(rows.Probabilities, rows.Labels);
             string kind = conformal.Method == ConformalMethod.Lac ? "LAC: every class with p >= 1 - threshold" : $"{conformal.Method}, {(conformal.Randomized ? "randomised" : "deterministic")}";
-            AnsiConsole.MarkupLine($"conformal sets ({kind}) at {conformal.Coverage:P0}: threshold {conformal.Threshold:G4}, " +
-                $"mean size {onValidation.MeanSetSize:F2} on the {rows.Count:N0} validation images they were fitted on");
+            AnsiConsole.MarkupLine($"conformal sets ({kind}) at {conformal.Coverage:P0}: threshold {conformal.Threshold:G4}, calibrated on {calibrationRows.Count:N0} validation images; " +
+                $"on the other {rows.Count:N0} (not used to calibrate them) coverage {onTuning.Coverage:P1}, mean size {onTuning.MeanSetSize:F2}");
         }
         string outPath = Path.GetFullPath(settings.Out);
         Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);

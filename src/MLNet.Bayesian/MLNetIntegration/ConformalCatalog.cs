@@ -8,8 +8,9 @@ namespace MLNet.Bayesian.MLNetIntegration;
 public static class ConformalCatalog
 {
     /// <summary>
-    /// Scores <paramref name="calibrationData"/> (raw rows: the image column and a key label column, rows the model did
-    /// not train on) with <paramref name="model"/>, fits a split-conformal calibration (see
+    /// Scores <paramref name="calibrationData"/> (raw rows: the image column and a key label column; rows that played no
+    /// other part: not trained on, and not the trainer's ValidationSet, which chose the posterior scale and the stage-0
+    /// guard, nor the rows a review rule was fitted on; reusing them makes the coverage approximate) with <paramref name="model"/>, fits a split-conformal calibration (see
     /// <see cref="ConformalCalibration"/>) and returns the model with PredictionSet (one boolean per class, key order)
     /// and PredictionSetSize (float) columns, which it saves and loads with. The returned transformer shares the
     /// network with <paramref name="model"/>: dispose only one of them.

@@ -49,6 +49,12 @@ internal static class CliTool
         Assert.IsTrue(progress.Count is >= 5 and <= 12, $"a line per tenth: {progress.Count}\n{output}");
         Assert.AreEqual(progress.Count, progress.Distinct().Count(), "no line twice");
         Assert.IsFalse(output.Contains("scored the "), "the validation images are not scored a second time after training");
+        // The prediction sets are calibrated on validation images that tuned nothing else (issue 33).
+        var calibrated = System.Text.RegularExpressions.Regex.Match(output, @"calibrated on (\d+) validation images; on the other (\d+) \(not used to calibrate them\)");
+        Assert.IsTrue(calibrated.Success, output);
+        int calibrationImages = int.Parse(calibrated.Groups[1].Value), tuningImages = int.Parse(calibrated.Groups[2].Value);
+        Assert.IsTrue(calibrationImages >= 5 && tuningImages >= 5 && calibrationImages + tuningImages <= 60,
+            $"the 10% validation split of 300 images is shared between calibration ({calibrationImages}) and tuning ({tuningImages})");
         StringAssert.Contains(output, "saved ");
         Assert.IsTrue(File.Exists(zip));
         return (root, zip);
