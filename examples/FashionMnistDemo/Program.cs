@@ -8,6 +8,7 @@ using Microsoft.ML;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.Training;
+using MLNet.Bayesian.Uncertainty;
 
 bool quick = args.Contains("--quick");
 string dataDir = Arg("--data") ?? FashionMnist.DebianDirectory;
@@ -36,12 +37,15 @@ var options = new TrainerOptions
 };
 Console.WriteLine($"sampling variant: {variant}");
 var trainer = new BayesianTrainer(options, line => Console.WriteLine($"  {line}"));
-using var model = trainer.Fit((c, h, w, k) => new SmallCnn(c, h, w, k), train, validation: test);
+// The validation images (tau, the stage-0 guard) come from the training set: the test set only measures.
+var (fit, validation) = train.StratifiedSplit(0.1, seed);
+using var model = trainer.Fit((c, h, w, k) => new SmallCnn(c, h, w, k), fit, validation);
 
 Console.WriteLine();
 Console.WriteLine(model.Report);
 var final = model.Predict(test, options.PredictionSamples);
-Console.WriteLine($"test accuracy (2DGBNN, S={options.PredictionSamples}): {model.Report.Stages[^1].Validation!.Accuracy:P2}");
+var testMetrics = ClassificationMetrics.Compute(final.Probabilities, test.Labels, test.ClassNames.Count);
+Console.WriteLine($"test accuracy (2DGBNN, S={options.PredictionSamples}): {testMetrics.Accuracy:P2}, NLL {testMetrics.Nll:F4}, ECE {testMetrics.Ece:F4}");
 if (File.Exists(digitsPath))
 {
     var digits = DigitsCsvReader.ReadResized(digitsPath, 28);
