@@ -54,8 +54,10 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// The spread of the scoring draws about the posterior's means: every standard normal number a scoring draw (a seeded
     /// <see cref="Draw"/>, or <see cref="forward"/> in evaluation mode) takes is multiplied by it, so a Gaussian posterior (mean-field, 2DGBNN) is scored with its
     /// standard deviations times this (1: as trained). Fitted after training on validation NLL
-    /// (PosteriorScaleFit), the way a Laplace approximation tunes its prior precision: the
-    /// ELBO fixes where the spread is large relative to elsewhere, and held-out data fix how large it is overall.
+    /// (PosteriorScaleFit): a uniform tempering (not a prior precision, which would change the shape): the
+    /// ELBO fixes where the spread is large relative to elsewhere, and held-out data fix how large it is overall. In the
+    /// hierarchical variant it scales both the component draw and each member's noise, so a weight's spread shrinks by
+    /// more than this factor where the log scale varies.
     /// Training's draws ignore it. MC dropout's masks and a deep ensemble's members have no Gaussian spread and ignore it too.
     /// Back to 1 when the stage changes.
     /// </summary>

@@ -2,8 +2,9 @@ namespace MLNet.Bayesian.Uncertainty;
 
 /// <summary>
 /// Chooses the posterior scale tau (<see cref="Training.BayesianNetwork.PosteriorScale"/>): the factor on a Gaussian
-/// posterior's standard deviations that gives the lowest NLL on held-out data, the way laplace-torch tunes a Laplace
-/// approximation's prior precision. Why: the ELBO sets the posterior's shape (which weights, and so which inputs, vary
+/// posterior's noise (every standard normal number of a scoring draw) that gives the lowest NLL on held-out data: a
+/// uniform tempering, chosen on held-out data as laplace-torch chooses a prior precision, but unlike a prior precision
+/// it does not change the posterior's shape. Why: the ELBO sets the posterior's shape (which weights, and so which inputs, vary
 /// most) well, but its overall size follows the KL weight and the prior, and a spread that is too wide makes every
 /// prediction underconfident and costs accuracy. Scaling all standard deviations by one number keeps the shape: to first
 /// order it multiplies every input's mutual information alike, so the ranking that finds unfamiliar images stays.
