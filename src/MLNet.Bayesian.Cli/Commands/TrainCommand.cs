@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Backbones;
 using MLNet.Bayesian.Conformal;
@@ -84,9 +85,16 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
          DefaultValue("fisher")]
         public string ReviewCombination { get; set; } = "fisher";
 
-        [CommandOption("--conformal-coverage <F>"), Description("Coverage of the conformal prediction sets, calibrated on their own share of the validation images (--calibration-share; the saved model then has PredictionSet and PredictionSetSize; score writes prediction_set); 0 turns them off."),
-         DefaultValue(0.9)]
-        public double ConformalCoverage { get; set; } = 0.9;
+        /// <summary>The prediction sets' coverage when --conformal-coverage is not given.</summary>
+        internal const double DefaultConformalCoverage = 0.9;
+
+        // Nullable so that the default can give way on small data (too few calibration images: no sets, with a warning)
+        // while a coverage the user asked for stops the run before training instead.
+        [CommandOption("--conformal-coverage <F>"), Description("Coverage of the conformal prediction sets, calibrated on their own share of the validation images (--calibration-share; the saved model then has PredictionSet and PredictionSetSize; score writes prediction_set); 0 turns them off. Default: 0.9, left out with a warning when the calibration share holds too few images for it (fewer than 9).")]
+        public double? ConformalCoverage { get; set; }
+
+        /// <summary>The coverage asked for, or the default.</summary>
+        internal double ConformalCoverageOrDefault => ConformalCoverage ?? DefaultConformalCoverage;
 
         [CommandOption("--calibration-share <F>"), Description("With prediction sets: the share of the validation images that calibrates them and nothing else. The rest tunes the posterior scale and the review rule; keeping the two apart is what makes the sets' coverage hold on new images as stated."),
          DefaultValue(0.5)]
@@ -135,7 +143,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
                 return ValidationResult.Error("--epochs takes three non-negative numbers, e.g. 3,1,1.");
             if (ValidationFraction <= 0 || ValidationFraction >= 1) return ValidationResult.Error("--validation-fraction must be between 0 and 1.");
             if (ReviewCoverage <= 0 || ReviewCoverage > 1) return ValidationResult.Error("--review-coverage must be in (0, 1].");
-            if (ConformalCoverage != 0 && !(ConformalCoverage > 0 && ConformalCoverage < 1))
+            if (ConformalCoverageOrDefault != 0 && !(ConformalCoverageOrDefault > 0 && ConformalCoverageOrDefault < 1))
                 return ValidationResult.Error("--conformal-coverage must be between 0 and 1 (e.g. 0.9), or 0 for no prediction sets.");
             if (!(CalibrationShare > 0 && CalibrationShare < 1))
                 return ValidationResult.Error("--calibration-share must be between 0 and 1 (e.g. 0.5): the validation images are split between calibrating the prediction sets and tuning the rest.");
@@ -176,8 +184,24 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         // Split conformal coverage holds when the calibration rows play no other part: tau, early stopping, the stage-0
         // guard and the review rule are all chosen on the tuning rows, the sets on the calibration rows alone.
         IDataView tuning = split.TestSet, calibration = split.TestSet;
-        if (settings.ConformalCoverage > 0)
+        double conformalCoverage = settings.ConformalCoverageOrDefault;
+        if (conformalCoverage > 0)
+        {
             (tuning, calibration) = ml.Data.TrainTestSplit(split.TestSet, settings.CalibrationShare, seed: settings.Seed) switch { var s => (s.TrainSet, s.TestSet) };
+            // Checked before training, not after it: a folder of a hundred images leaves a handful to calibrate on.
+            int calibrationImages = calibration.GetColumn<string>("ImagePath").Count(), needed = ConformalCalibration.MinimumRows(conformalCoverage);
+            if (calibrationImages < needed)
+            {
+                string why = $"the calibration share (--calibration-share {settings.CalibrationShare.ToString(CultureInfo.InvariantCulture)} of the validation images) holds {calibrationImages} images, " +
+                             $"and prediction sets at coverage {conformalCoverage.ToString(CultureInfo.InvariantCulture)} need at least {needed}";
+                string fixes = "more images, a larger --validation-fraction or --calibration-share, or a lower --conformal-coverage";
+                if (settings.ConformalCoverage is not null)
+                    throw new InvalidOperationException($"--conformal-coverage {conformalCoverage.ToString(CultureInfo.InvariantCulture)}: {why}. Give {fixes}; --conformal-coverage 0 trains without prediction sets.");
+                AnsiConsole.MarkupLine($"[yellow]no prediction sets: {Markup.Escape(why)}. Give {Markup.Escape(fixes)} to have them. All validation images tune the rest.[/]");
+                conformalCoverage = 0;
+                tuning = calibration = split.TestSet;
+            }
+        }
         var prepare = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadImages("Image", imageFolder: null, "ImagePath")).Fit(split.TrainSet);
         options.ValidationSet = prepare.Transform(tuning);
         string network = options.Backbone == Backbones.Backbone.None ? settings.Architecture.ToString() : $"backbone {BackboneNames.NameOf(options.Backbone)} ({settings.BackboneTraining}) + {Architecture.Mlp} head";
@@ -216,13 +240,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         foreach (var left in reviewScores.Except(rule.Scores))
             AnsiConsole.MarkupLine($"[yellow]{left} is the same on every validation image ({(left == UncertaintyScore.FeatureDistance ? "the model has no feature fit: FeatureFitImages is 0" : "a deterministic model has no epistemic uncertainty")}): " +
                                    $"the review rule uses {string.Join(" and ", rule.Scores)} without it[/]");
-        if (settings.ConformalCoverage > 0)
+        if (conformalCoverage > 0)
         {
             // Scored by the trained model (its seeded draws, as the saved model's); the saved model computes the sets from its own (ONNX) scores.
             var calibrationRows = UncertaintyEvaluation.ReadScoredRows(pipeline.Transform(calibration));
             var conformal = ConformalCalibration.Fit(calibrationRows.Probabilities, calibrationRows.Classes, calibrationRows.Labels, new ConformalCalibration.Options
             {
-                Coverage = settings.ConformalCoverage, Method = settings.ConformalMethod, Randomized = settings.ConformalRandomized, Seed = settings.Seed,
+                Coverage = conformalCoverage, Method = settings.ConformalMethod, Randomized = settings.ConformalRandomized, Seed = settings.Seed,
             });
             pipeline = prepare.Append(model.WithConformal(conformal));
             var onTuning = conformal.Evaluate(rows.Probabilities, rows.Labels);

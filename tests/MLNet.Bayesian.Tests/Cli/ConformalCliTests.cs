@@ -55,6 +55,30 @@ public sealed class ConformalCliTests
     }
 
     [TestMethod]
+    public void OnAFolderTooSmallToCalibrateTheDefaultSetsGiveWayAndAnAskedCoverageStopsBeforeTraining()
+    {
+        // 40 images: 4 validation images, 2 of them to calibrate; coverage 0.9 needs 9.
+        var (train, test) = MLNet.Bayesian.Tests.MLNetIntegration.ImagePipelineTests.WriteFolders(4, 1);
+        string root = Path.GetDirectoryName(train)!, zip = Path.Combine(root, "small.zip");
+        var (code, output) = CliTool.Run("train", "--data", train, "--out", zip, "--conformal-coverage", "0.9", "--epochs", "1,1,1");
+        Assert.AreNotEqual(0, code, output);
+        StringAssert.Contains(output, "--conformal-coverage 0.9: the calibration share");
+        StringAssert.Contains(output, "need at least 9");
+        Assert.IsFalse(output.Contains("stage 0"), "refused before training:\n" + output);
+        Assert.IsFalse(File.Exists(zip));
+
+        (code, output) = CliTool.Run("train", "--data", train, "--out", zip, "--epochs", "1,1,1", "--samples", "4");
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "no prediction sets: the calibration share");
+        string csv = Path.Combine(root, "small-predictions.csv");
+        (code, output) = CliTool.Run("score", "--model", zip, "--images", test, "--out", csv);
+        Assert.AreEqual(0, code, output);
+        var header = CliTool.Fields(File.ReadAllLines(csv)[0]);
+        Assert.IsFalse(header.Contains("prediction_set"), string.Join(",", header));
+        Assert.AreEqual(10, CliTool.RowsByPath(csv).Count);
+    }
+
+    [TestMethod]
     public void TrainRefusesACoverageOutsideZeroToOneAndADrawForLac()
     {
         var (code, output) = CliTool.Run("train", "--data", Path.Combine(CliTool.Root, "train"), "--out", Path.Combine(CliTool.Root, "never.zip"), "--conformal-coverage", "1.5");
