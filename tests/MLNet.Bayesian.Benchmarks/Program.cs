@@ -14,6 +14,12 @@
 //   ... -- --transfer [--quick] [--part colour|fashion] [--seed 1] [--stamps artifacts/stamps] --out <dir>
 //       (issue 28: pretrained backbone against from scratch, deterministic against 2DGBNN, on the colour set of
 //       eng/make-stamps-dataset.py and Fashion-MNIST at 100 and 1,000 images per class -> <dir>/transfer.md, transfer.json)
+//   ... -- --method-table [--quick] [--seeds 1,2,3] [--batch-sizes 32,64,128] [--epochs 3,1,1] [--samples 30] [--train-images 20000]
+//       [--test-images 5000] [--unseen-classes 5,8] [--out tests/MLNet.Bayesian.Benchmarks/results/method-table]
+//       (issue 33 part 3: over the seeds, det+Energy, det+FeatureDistance and 2DGBNN shared/hierarchical by each score at each batch size,
+//       trained on 8 Fashion-MNIST classes; OOD AUROC on digits, inverted digits, upside-down test images and the 2 never-seen classes;
+//       accuracy, NLL, ECE, conformal coverage and set size -> <dir>/method-table.md, method-table.json; --quick: the committed subset,
+//       epochs 1,1,1, S = 10; see MethodTable.cs)
 //   --device cpu|cuda (default cpu): where training and TorchSharp scoring run; recorded in results.json as "device".
 // Methods comparison (always): deterministic, mean-field, 2DGBNN (shared, hierarchical), MC dropout (p chosen on a
 // 10% validation split) and a 3-member deep ensemble on the same data
@@ -32,7 +38,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--batch-sweep", "--batch-sizes", "--variants", "--transfer", "--part", "--stamps", "--scale-sweep", "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction", "--seed", "--fashion-mnist" };
+var known = new HashSet<string> { "--method-table", "--seeds", "--unseen-classes", "--batch-sweep", "--batch-sizes", "--variants", "--transfer", "--part", "--stamps", "--scale-sweep", "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction", "--seed", "--fashion-mnist" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -57,6 +63,20 @@ if (args.Contains("--step-time"))
 }
 
 bool quick = args.Contains("--quick");
+int[] IntList(string name, string fallback) => (Value(name) ?? fallback).Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+if (args.Contains("--method-table"))
+{
+    int[] tableEpochs = IntList("--epochs", quick ? "1,1,1" : string.Join(",", MLNet.Bayesian.Training.TrainerOptions.DefaultDeterministicEpochs,
+        MLNet.Bayesian.Training.TrainerOptions.DefaultMeanFieldEpochs, MLNet.Bayesian.Training.TrainerOptions.DefaultSharedEpochs));
+    if (tableEpochs.Length != 3 || tableEpochs.Any(e => e < 1)) throw new ArgumentException("--epochs takes three positive counts: deterministic,mean-field,shared.");
+    int? OptionalInt(string name) => Value(name) is string v ? int.Parse(v, CultureInfo.InvariantCulture) : null;
+    MethodTable.Execute(new MethodTable.Settings(quick, IntList("--seeds", "1,2,3"), IntList("--batch-sizes", "32,64,128"), tableEpochs,
+        int.Parse(Value("--samples") ?? (quick ? "10" : MLNet.Bayesian.Training.TrainerOptions.DefaultPredictionSamples.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
+        OptionalInt("--train-images"), OptionalInt("--test-images"),
+        Value("--unseen-classes") is string unseen ? unseen.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray() : MethodTable.DefaultUnseenClasses,
+        Value("--out") ?? Path.Combine("tests", "MLNet.Bayesian.Benchmarks", "results", "method-table"), string.Join(" ", args)));
+    return 0;
+}
 if (args.Contains("--transfer"))
 {
     string? part = Value("--part");

@@ -217,7 +217,7 @@ internal static class ResultsWriter
         catch (System.ComponentModel.Win32Exception) { return "CUDA device"; }
     }
 
-    static string Cpu()
+    internal static string Cpu()
     {
         try
         {
@@ -228,7 +228,7 @@ internal static class ResultsWriter
     }
 
     /// <summary>The checked-out commit, marked "+changes" when the work tree differs; "unknown" outside a git checkout.</summary>
-    static string Commit()
+    internal static string Commit()
     {
         string? Git(string arguments)
         {
