@@ -3,6 +3,7 @@ using MLNet.Bayesian.Backbones;
 using MLNet.Bayesian.Data;
 using MLNet.Bayesian.MLNetIntegration;
 using MLNet.Bayesian.Persistence;
+using MLNet.Bayesian.Scoring;
 using MLNet.Bayesian.Uncertainty;
 
 namespace ColourPhotos;

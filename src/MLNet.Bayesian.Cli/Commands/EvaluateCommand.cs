@@ -125,7 +125,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             var thresholds = new Dictionary<string, double>();
             if (values.Max() > values.Min())
             {
-                double atCoverage = UncertaintyEvaluator.FitReviewRule(rows, score, coverage: settings.Coverage).Threshold;
+                double atCoverage = UncertaintyEvaluator.FitReviewRule(rows, score, coverage: settings.Coverage).Cuts[0].Threshold;
                 thresholds[$"{settings.Coverage:P0} coverage: {atCoverage:G3}"] = atCoverage;
             }
             if (stored?.Cuts.FirstOrDefault(c => c.Score == score) is { } cut) thresholds[$"stored review rule: {cut.Threshold:G3}"] = cut.Threshold;

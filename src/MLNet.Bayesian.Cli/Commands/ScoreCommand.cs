@@ -202,7 +202,7 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         var scores = settings.ReviewScore is null ? null : UncertaintyScores.ParseList(settings.ReviewScore);
         if (settings.Threshold is double t)
         {
-            var score = scores?[0] ?? (stored is { Cuts.Count: 1 } ? stored.Score : UncertaintyScore.MutualInformation);
+            var score = scores?[0] ?? (stored is { Cuts.Count: 1 } ? stored.Cuts[0].Score : UncertaintyScore.MutualInformation);
             return new ReviewRule(score, t, double.NaN, double.NaN);
         }
         if (stored is null) return null;

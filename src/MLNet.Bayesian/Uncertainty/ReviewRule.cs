@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using MLNet.Bayesian.Scoring;
 
 namespace MLNet.Bayesian.Uncertainty;
 
@@ -60,7 +59,11 @@ public sealed class ReviewRule
     /// <summary>How a rule combines its scores unless told otherwise.</summary>
     public const ScoreCombination DefaultCombination = ScoreCombination.Fisher;
 
-    /// <summary>A rule on one score with a threshold of your own (the rule of earlier versions).</summary>
+    /// <summary>
+    /// A rule on one score with a threshold of your own (the rule of earlier versions). It is asked like every rule, with
+    /// the whole row (<c>NeedsReview(prediction)</c>, or <see cref="NeedsReview(Func{UncertaintyScore, float})"/>): there is no call that takes one score's value, so an
+    /// app cannot pass one number to a rule that reads several.
+    /// </summary>
     public ReviewRule(UncertaintyScore score, double threshold, double coverage, double accuracy)
         : this(new[] { new ReviewCut(score, threshold, Array.Empty<float>()) }, double.NaN, coverage, accuracy) { }
 
@@ -94,18 +97,8 @@ public sealed class ReviewRule
     public double Accuracy { get; }
     /// <summary>The scores the rule reads.</summary>
     public IReadOnlyList<UncertaintyScore> Scores => Cuts.Select(c => c.Score).ToArray();
-    /// <summary>The score of a one-score rule (an error naming the scores for a rule over several; use <see cref="NeedsReview(BayesianPrediction)"/>).</summary>
-    public UncertaintyScore Score => Single.Score;
-    /// <summary>The threshold of a one-score rule.</summary>
-    public double Threshold => Single.Threshold;
     /// <summary>Whether <see cref="CombinedUncertainty(Func{UncertaintyScore, float})"/> can be computed (the rule was fitted on validation rows).</summary>
     public bool HasRanks => Cuts.All(c => c.Quantiles.Length >= 2);
-
-    ReviewCut Single => Cuts.Count == 1 ? Cuts[0]
-        : throw new InvalidOperationException($"The review rule uses {string.Join(" and ", Scores)}; pass the whole row (NeedsReview(row)).");
-
-    /// <summary>Whether a row whose only rule score has this value goes to a person (one-score rules). NaN or infinity always does.</summary>
-    public bool NeedsReview(float value) => Single.Exceeded(value);
 
     /// <summary>Whether a row goes to a person, given each score's value; NaN or infinity in any score always does.</summary>
     public bool NeedsReview(Func<UncertaintyScore, float> value)
@@ -116,9 +109,6 @@ public sealed class ReviewRule
         foreach (var cut in Cuts) if (cut.Exceeded(value(cut.Score))) return true;
         return false;
     }
-
-    /// <summary>Whether a scored row goes to a person.</summary>
-    public bool NeedsReview(BayesianPrediction row) => NeedsReview(row.Value);
 
     /// <summary>Whether row <paramref name="i"/> of <paramref name="rows"/> goes to a person.</summary>
     public bool NeedsReview(ScoredRows rows, int i) => NeedsReview(s => rows.Values(s)[i]);

@@ -70,14 +70,14 @@ public sealed class BadInputTests
         var confidence = new ReviewRule(UncertaintyScore.Confidence, 0.8, 0.9, 0.95);
         foreach (var rule in new[] { entropy, confidence })
         {
-            Assert.IsTrue(rule.NeedsReview(float.NaN), $"{rule.Score}: NaN");
-            Assert.IsTrue(rule.NeedsReview(float.PositiveInfinity), $"{rule.Score}: +inf");
-            Assert.IsTrue(rule.NeedsReview(float.NegativeInfinity), $"{rule.Score}: -inf");
+            Assert.IsTrue(rule.NeedsReview(_ => float.NaN), $"{rule.Scores[0]}: NaN");
+            Assert.IsTrue(rule.NeedsReview(_ => float.PositiveInfinity), $"{rule.Scores[0]}: +inf");
+            Assert.IsTrue(rule.NeedsReview(_ => float.NegativeInfinity), $"{rule.Scores[0]}: -inf");
         }
-        Assert.IsFalse(entropy.NeedsReview(0.01f));
-        Assert.IsTrue(entropy.NeedsReview(0.2f));
-        Assert.IsFalse(confidence.NeedsReview(0.95f), "high confidence is decided automatically");
-        Assert.IsTrue(confidence.NeedsReview(0.5f), "low confidence goes to review");
+        Assert.IsFalse(entropy.NeedsReview(_ => 0.01f));
+        Assert.IsTrue(entropy.NeedsReview(_ => 0.2f));
+        Assert.IsFalse(confidence.NeedsReview(_ => 0.95f), "high confidence is decided automatically");
+        Assert.IsTrue(confidence.NeedsReview(_ => 0.5f), "low confidence goes to review");
     }
 
     [TestMethod]
