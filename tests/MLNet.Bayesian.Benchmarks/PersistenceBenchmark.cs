@@ -7,6 +7,7 @@ using MLNet.Bayesian.Data;
 using MLNet.Bayesian.MLNetIntegration;
 using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Posterior;
+using MLNet.Bayesian.Persistence;
 
 namespace MLNet.Bayesian.Benchmarks;
 

@@ -113,9 +113,10 @@ internal sealed class OnnxGraphBuilder
 
     public void Input(string name, DataType type, params long[] dims) => _graph.Input.Add(ValueInfo(name, type, dims));
 
-    public ModelProto Build(IReadOnlyDictionary<string, string> metadata)
+    /// <summary>The model: this graph, <paramref name="metadata"/>, and the version of the format it is written in.</summary>
+    public ModelProto Build(IReadOnlyDictionary<string, string> metadata, string formatVersion)
     {
-        var model = new ModelProto { IrVersion = 7, Graph = _graph, ProducerName = "MLNet.Bayesian", ProducerVersion = BayesianOnnxExport.FormatVersion };
+        var model = new ModelProto { IrVersion = 7, Graph = _graph, ProducerName = "MLNet.Bayesian", ProducerVersion = formatVersion };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         foreach (var (k, v) in metadata) model.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
         return model;

@@ -1,4 +1,3 @@
-using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -23,7 +22,7 @@ internal sealed class OnnxNetworkExporter
 
     public OnnxGraphBuilder Graph { get; }
 
-    /// <summary>A layer whose input to record (the feature layer, see <see cref="Ood.FeatureTaps"/>).</summary>
+    /// <summary>A layer whose input to record (the feature layer, see <c>Training.FeatureTaps</c>).</summary>
     public nn.Module? Tap { get; init; }
     /// <summary>The value that went into <see cref="Tap"/> (null until it is exported).</summary>
     public string? TappedInput { get; private set; }
@@ -74,9 +73,6 @@ internal sealed class OnnxNetworkExporter
             case MaxPool2d pool:
                 return Graph.Node("MaxPool", new[] { x }, ("kernel_shape", Pair(pool.kernel_size)), ("strides", Pair(pool.stride ?? pool.kernel_size)),
                     ("pads", Pads(pool.padding ?? new long[] { 0 })), ("ceil_mode", pool.ceil_mode ? 1L : 0L));
-            case FastMaxPool2d pool:
-                return Graph.Node("MaxPool", new[] { x }, ("kernel_shape", new[] { pool.Size, pool.Size }), ("strides", new[] { pool.Size, pool.Size }),
-                    ("pads", new long[] { 0, 0, 0, 0 }), ("ceil_mode", 0L));
             case Flatten flatten when flatten.start_dim == 1 && flatten.end_dim == -1:
                 return Graph.Node("Flatten", new[] { x }, ("axis", 1L));
             case AdaptiveAvgPool2d pool when pool.output_size.All(s => s == 1):

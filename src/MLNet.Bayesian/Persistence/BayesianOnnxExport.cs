@@ -4,6 +4,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using MLNet.Bayesian.Backbones;
 using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Training;
@@ -12,7 +13,7 @@ using Onnx;
 using static TorchSharp.torch;
 using DataType = Onnx.TensorProto.Types.DataType;
 
-namespace MLNet.Bayesian.Onnx;
+namespace MLNet.Bayesian.Persistence;
 
 /// <summary>
 /// Exports a trained classifier as one ONNX graph that runs S posterior samples and averages them.
@@ -162,7 +163,7 @@ public static class BayesianOnnxExport
             ["stage"] = network.Stage.ToString(),
             ["variant"] = network.SharedPosterior?.Variant.ToString() ?? "",
         };
-        return OnnxDigest.Seal(g.Build(metadata));
+        return OnnxDigest.Seal(g.Build(metadata, FormatVersion));
     }
 
     /// <summary>Every <see cref="PredictionStatistic"/> of the [S, N, K] per-sample probabilities, as in <see cref="PredictiveDistribution"/>.</summary>
@@ -184,7 +185,7 @@ public static class BayesianOnnxExport
         };
     }
 
-    /// <summary>The N x D features of a feature layer's input, as <see cref="Ood.FeatureTaps.Features"/> reads them.</summary>
+    /// <summary>The N x D features of a feature layer's input, as <see cref="FeatureTaps.Features"/> reads them.</summary>
     static string Features(OnnxGraphBuilder g, string input, IReadOnlyList<long> pooled)
         => pooled.Count == 0 ? input : g.Node("ReduceMean", new[] { input }, ("axes", pooled.ToArray()), ("keepdims", 0L));
 

@@ -1,9 +1,8 @@
 using MLNet.Bayesian.Layers;
-using MLNet.Bayesian.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MLNet.Bayesian.Ood;
+namespace MLNet.Bayesian.Training;
 
 /// <summary>
 /// Reads a network's features, the input of its last layer, while it scores: a forward pre-hook on the last

@@ -81,7 +81,7 @@ public sealed class ImageFeaturizerTests
         g.Input("pixels", global::Onnx.TensorProto.Types.DataType.Float, -1, 3, 224, 224);
         var exporter = new OnnxNetworkExporter(g, new Dictionary<nn.Module, string>());
         g.Output(ResNet18.ExportOnnx(exporter, "pixels"), "features", global::Onnx.TensorProto.Types.DataType.Float, -1, 512, 1, 1);
-        byte[] onnx = Google.Protobuf.MessageExtensions.ToByteArray(g.Build(new Dictionary<string, string>()));
+        byte[] onnx = Google.Protobuf.MessageExtensions.ToByteArray(g.Build(new Dictionary<string, string>(), "test"));
         using var session = new InferenceSession(onnx);
         using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor("pixels", new DenseTensor<float>(pixels, new[] { 2, 3, 224, 224 })) });
         var exported = results.First().AsTensor<float>().ToArray();

@@ -4,6 +4,7 @@ using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Training;
+using MLNet.Bayesian.Persistence;
 
 namespace MLNet.Bayesian.Tests.Onnx;
 

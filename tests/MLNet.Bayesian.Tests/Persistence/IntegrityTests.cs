@@ -152,14 +152,14 @@ public sealed class IntegrityTests
     [TestMethod]
     public void AGraphWithoutItsDigestOrWithAnOtherDigestIsRefused()
     {
-        var onnx = MLNet.Bayesian.Onnx.BayesianOnnxExport.Export(
+        var onnx = MLNet.Bayesian.Persistence.BayesianOnnxExport.Export(
             ((IEnumerable<ITransformer>)SaveLoadTests.Model).OfType<MLNet.Bayesian.MLNetIntegration.BayesianImageClassificationTransformer>().Single().Model, 2, 1);
         var model = global::Onnx.ModelProto.Parser.ParseFrom(onnx);
         model.MetadataProps.Single(p => p.Key == "labels").Value = "[\"x\"]";
-        var e = Assert.ThrowsExactly<InvalidDataException>(() => MLNet.Bayesian.Onnx.BayesianOnnxExport.ReadMetadata(Google.Protobuf.MessageExtensions.ToByteArray(model), "edited.onnx"));
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => MLNet.Bayesian.Persistence.BayesianOnnxExport.ReadMetadata(Google.Protobuf.MessageExtensions.ToByteArray(model), "edited.onnx"));
         StringAssert.Contains(e.Message, "edited.onnx is damaged");
         model.MetadataProps.Remove(model.MetadataProps.Single(p => p.Key == MLNet.Bayesian.Onnx.OnnxDigest.Key));
-        e = Assert.ThrowsExactly<InvalidDataException>(() => MLNet.Bayesian.Onnx.BayesianOnnxExport.ReadMetadata(Google.Protobuf.MessageExtensions.ToByteArray(model), "bare.onnx"));
+        e = Assert.ThrowsExactly<InvalidDataException>(() => MLNet.Bayesian.Persistence.BayesianOnnxExport.ReadMetadata(Google.Protobuf.MessageExtensions.ToByteArray(model), "bare.onnx"));
         StringAssert.Contains(e.Message, "no 'content_sha256' digest");
     }
 }

@@ -199,7 +199,7 @@ public sealed class SaveLoadTests
         string onnx = Path.Combine(TestData.TempFolder(), "bare.onnx");
         model.ExportOnnx(onnx);
         Tests.Onnx.OnnxChecker.AssertValid(onnx, "ExportOnnx of a vector-input model");
-        Assert.AreEqual("4", MLNet.Bayesian.Onnx.BayesianOnnxExport.ReadMetadata(File.ReadAllBytes(onnx))["samples"]);
+        Assert.AreEqual("4", MLNet.Bayesian.Persistence.BayesianOnnxExport.ReadMetadata(File.ReadAllBytes(onnx))["samples"]);
     }
 
     [TestMethod]
