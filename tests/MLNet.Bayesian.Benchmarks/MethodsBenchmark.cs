@@ -125,7 +125,7 @@ internal sealed partial class MethodsBenchmark
         deterministic.to(_settings.Device);
         meanField.to(_settings.Device);
         mcDropout.to(_settings.Device);
-        using var dropout = InputDropout.Install(mcDropout.Network, dropoutRate);
+        using var dropout = InputDropout.Install(mcDropout.Network, dropoutRate, mcDropout.TrainingNoise);
         int n = Math.Min(_settings.BatchSize, _data.Train.Count);
         using var x = shared.ToInput(_data.Train.Pixels.AsSpan(0, n * _data.Train.ImageSize), n);
         using var y = tensor(_data.Train.Labels.Take(n).Select(l => (long)l).ToArray()).to(_settings.Device);

@@ -8,25 +8,46 @@ namespace MLNet.Bayesian.Torch;
 /// example in BatchNorm's running-statistics update and in its optimisers); a collection during such a call
 /// lets the finalizer free the Scalar while LibTorch reads it (CI saw "alpha must not be a floating point
 /// number" from BatchNorm.forward). With no collection inside the block, the temporaries outlive their calls.
-/// Nested pauses are no-ops; if the block allocates past the budget the runtime collects anyway and the
-/// pause simply ends. Starting a pause costs a full blocking collection, so scoring pauses only for networks that
-/// contain a module outside <see cref="IsScalarSafe"/>: serving one row at a time would otherwise collect per row.
+/// If the block allocates past the budget the runtime collects anyway and the pause simply ends. Starting a pause costs a
+/// full blocking collection, so scoring pauses only for networks that contain a module outside <see cref="IsScalarSafe"/>:
+/// serving one row at a time would otherwise collect per row.
+/// The no-GC region is one per process, so the pauses of all threads share it: the first to begin starts it, the last
+/// to end ends it. Two trainers (or a trainer and a scoring thread) in one process then never end the region under
+/// each other's LibTorch call, and a nested pause on the same thread is just one more holder.
 /// </summary>
 internal readonly struct GcPause : IDisposable
 {
     /// <summary>Managed bytes a training step or scoring batch may allocate without a collection.</summary>
     public const long DefaultBudget = 64L * 1024 * 1024;
 
-    readonly bool _started;
+    static readonly object Gate = new();
+    static int _holders;
+    static bool _regionStarted;
 
-    GcPause(bool started) => _started = started;
+    readonly bool _holding;
 
-    /// <summary>Starts a pause unless one is already running.</summary>
+    GcPause(bool holding) => _holding = holding;
+
+    /// <summary>Pauses collection until the returned pause and every other thread's are disposed.</summary>
     public static GcPause Begin(long budget = DefaultBudget)
     {
-        if (GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) return new GcPause(false);
-        return new GcPause(GC.TryStartNoGCRegion(budget));
+        lock (Gate)
+        {
+            if (_holders == 0)
+            {
+                // A region the application started itself is left to it.
+                if (GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) return new GcPause(false);
+                // Not restarted while others hold it (it may have ended on its budget): starting one collects first, which
+                // is the very thing that must not happen during their calls.
+                _regionStarted = GC.TryStartNoGCRegion(budget);
+            }
+            _holders++;
+            return new GcPause(true);
+        }
     }
+
+    /// <summary>How many pauses are in force in this process (for tests).</summary>
+    internal static int Holders { get { lock (Gate) return _holders; } }
 
     /// <summary>
     /// Whether a forward pass in evaluation mode through <paramref name="module"/> and all its children passes no
@@ -44,9 +65,19 @@ internal readonly struct GcPause : IDisposable
         "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "Identity", "Dropout",
     };
 
-    /// <summary>Ends the pause if it is still in force.</summary>
+    /// <summary>Ends the region when this was the last pause in force.</summary>
     public void Dispose()
     {
-        if (_started && GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
+        if (!_holding) return;
+        lock (Gate)
+        {
+            if (--_holders > 0 || !_regionStarted) return;
+            _regionStarted = false;
+            // The region ends by itself once the process allocates past the budget (any thread, at any moment, also
+            // between this check and the call); then there is nothing to end, which is the one case the filter lets pass.
+            if (GCSettings.LatencyMode != GCLatencyMode.NoGCRegion) return;
+            try { GC.EndNoGCRegion(); }
+            catch (InvalidOperationException) when (GCSettings.LatencyMode != GCLatencyMode.NoGCRegion) { }
+        }
     }
 }

@@ -9,8 +9,8 @@ namespace MLNet.Bayesian.Training;
 /// <summary>
 /// A classifier that moves through the stages of 2DGBNN: deterministic, then mean-field, then shared
 /// posterior. It wraps any TorchSharp module built from Conv2d/Linear (+ other layers). From stage 1 on, every
-/// forward pass runs on one draw of the posterior: <see cref="forward"/> draws with LibTorch's global
-/// generator (training), <see cref="Draw"/> hands out the seeded draw s that prediction and export use.
+/// forward pass runs on one draw of the posterior: <see cref="forward"/> draws a fresh one (training),
+/// <see cref="Draw"/> hands out the seeded draw s that prediction and export use.
 /// Children: "network" (the user's module) and, in the shared stage, "posterior". The baselines end in their own
 /// stages: MC dropout (<see cref="BayesianStage.McDropout"/>) draws masks of the trained weights; a deep ensemble
 /// (<see cref="BayesianStage.DeepEnsemble"/>) also holds members "member1", "member2", ... and draw s runs member s mod M.
@@ -25,12 +25,15 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     long _deterministicWeightCount;
     nn.Module<Tensor, Tensor>[] _members;
 
-    // A network built directly (not through BayesianTrainer) still finds the machine's LibTorch when asked to.
-    static BayesianNetwork() => LibTorchRuntime.EnsureLoaded();
+    NoiseSource? _trainingNoise;
 
     /// <summary>Wraps a deterministic network (stage 0).</summary>
     public BayesianNetwork(nn.Module<Tensor, Tensor> network) : base(nameof(BayesianNetwork))
     {
+        // A network built directly (not through BayesianTrainer) still finds the machine's LibTorch when asked to. Called
+        // here rather than in a static constructor: a failure (no PyTorch found) then reaches the caller as the error that
+        // says how to fix it, every time, instead of a TypeInitializationException that poisons the type for the process.
+        LibTorchRuntime.EnsureLoaded();
         this.network = network;
         _members = new[] { network };
         RegisterComponents();
@@ -258,7 +261,29 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// One forward pass on a fresh draw from LibTorch's global generator (training; a random member of a deep ensemble).
+    /// Where training's draws take their noise: the generator the trainer seeded for this network (on the CPU), so that
+    /// two networks training in one process do not share a stream; LibTorch's global generator when none was given
+    /// (a network trained by hand, or on a GPU, where TorchSharp 0.107 cannot make a generator of its own).
+    /// </summary>
+    internal NoiseSource TrainingNoise => _trainingNoise ?? NoiseSource.Global;
+
+    /// <summary>Makes <paramref name="noise"/> (owned from now on) the source of training's draws; null: the global generator.</summary>
+    internal void UseTrainingNoise(NoiseSource? noise)
+    {
+        _trainingNoise?.Dispose();
+        _trainingNoise = noise;
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) UseTrainingNoise(null);
+        base.Dispose(disposing);
+    }
+
+    /// <summary>
+    /// One forward pass on a fresh draw (training: from <see cref="TrainingNoise"/>; evaluation mode: from LibTorch's global
+    /// generator; a deep ensemble: a random member).
     /// In evaluation mode the draw spreads by <see cref="PosteriorScale"/>, as seeded draws do.
     /// </summary>
     public override Tensor forward(Tensor input)
@@ -271,7 +296,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         }
         if (_weights is null) return network.call(input);
         // Training draws the posterior as it is; unseeded scoring (evaluation mode) with the scale it scores with.
-        using var weights = WeightContext.Use(_layerModules, _weights.Draw(training ? NoiseSource.Global : NoiseSource.GlobalScaled(_posteriorScale)));
+        using var weights = WeightContext.Use(_layerModules, _weights.Draw(training ? TrainingNoise : NoiseSource.GlobalScaled(_posteriorScale)));
         return network.call(input);
     }
 }

@@ -159,7 +159,7 @@ public sealed partial class BayesianTrainer
         }
         _log(what + $" The model is stage 0's deterministic network ({nameof(TrainerOptions.WhenWorseThanStage0)} = {WorseThanStage0.KeepStage0}; " +
              $"{WorseThanStage0.Warn} keeps the {stage} model): it has no epistemic uncertainty, so MutualInformation is 0.");
-        var replacement = NewClassifier(factory, train, device, report);
+        var replacement = NewClassifier(factory, train, device, report, _options.Seed ?? 0);
         try
         {
             replacement.Network.load_state_dict(_stage0Weights);
@@ -242,7 +242,6 @@ public sealed partial class BayesianTrainer
         if (validation is not null) CheckFinite(validation, "validation");
         device ??= CPU;
         int seed = _options.Seed ?? 0;
-        random.manual_seed(seed);
         var rng = new Random(seed);
         if (_options.Method != BayesianMethod.TwoDGbnn) return FitBaseline(factory, train, validation, device, seed, rng);
 
@@ -250,7 +249,7 @@ public sealed partial class BayesianTrainer
         _batchesDone = 0;
         _batchesPlanned = (long)StepsPerEpoch(train) * (_options.DeterministicEpochs + Math.Max(0, _options.MeanFieldEpochs) +
             (_options.MeanFieldEpochs > 0 && !_options.StopAfterMeanField ? _options.SharedEpochs : 0));
-        var classifier = NewClassifier(factory, train, device, new TrainingReport());
+        var classifier = NewClassifier(factory, train, device, new TrainingReport(), seed);
         var (network, report) = (classifier.Network, classifier.Report);
         try
         {
@@ -526,9 +525,15 @@ public sealed partial class BayesianTrainer
     /// A fresh network of the factory's architecture on <paramref name="device"/>, wrapped with what scoring needs, reporting
     /// into <paramref name="report"/> (whose deterministic parameter count it sets when not yet set: an ensemble's members share one report).
     /// </summary>
-    BayesianImageClassifier NewClassifier(NetworkFactory factory, ImageSet train, Device device, TrainingReport report)
+    /// <summary>
+    /// A fresh network from <paramref name="factory"/>, its initial weights from <paramref name="seed"/>, and its training
+    /// draws from a generator of its own with that seed (on the CPU; see <see cref="BayesianNetwork.TrainingNoise"/>):
+    /// same seed, same result, also with other trainers running in the process.
+    /// </summary>
+    BayesianImageClassifier NewClassifier(NetworkFactory factory, ImageSet train, Device device, TrainingReport report, long seed)
     {
-        var network = new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count));
+        var network = SeededConstruction.Build(seed, () => new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count)));
+        network.UseTrainingNoise(device.type == DeviceType.CPU ? NoiseSource.Seeded(seed) : null);
         network.to(device);
         if (report.DeterministicParameters == 0) report.DeterministicParameters = network.TrainableParameterCount;
         var (mean, std) = _options.NormalizeMean is null || _options.NormalizeStd is null

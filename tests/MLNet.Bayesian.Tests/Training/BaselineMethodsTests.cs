@@ -7,6 +7,7 @@ using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Persistence;
 using MLNet.Bayesian.Scoring;
 using MLNet.Bayesian.Training;
+using MLNet.Bayesian.Torch;
 using Microsoft.ML.OnnxRuntime;
 using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 using TorchSharp.Modules;
@@ -115,7 +116,7 @@ public sealed class BaselineMethodsTests
         var net = nn.Sequential(nn.Linear(10, 30), nn.ReLU(), nn.Linear(30, 2));
         using var rows = ones(4, 10);
         using var plain = net.call(rows).detach().clone();
-        using (InputDropout.Install(net, 0.5))
+        using (InputDropout.Install(net, 0.5, NoiseSource.Global))
         {
             net.train();
             using var dropped = net.call(rows);

@@ -31,12 +31,12 @@ public sealed partial class BayesianTrainer
     {
         int epochs = _options.DeterministicEpochs + _options.MeanFieldEpochs + _options.SharedEpochs;
         _batchesPlanned = (long)StepsPerEpoch(train) * epochs;
-        var classifier = NewClassifier(factory, train, device, new TrainingReport());
+        var classifier = NewClassifier(factory, train, device, new TrainingReport(), seed);
         var (network, report) = (classifier.Network, classifier.Report);
         try
         {
             _log($"MC dropout: {epochs} epochs with dropout rate {_options.DropoutRate} on the input of every Conv2d/Linear layer but the first");
-            using (InputDropout.Install(network.Network, _options.DropoutRate))
+            using (InputDropout.Install(network.Network, _options.DropoutRate, network.TrainingNoise))
                 RunStage(classifier, BayesianStage.Deterministic, epochs, _options.LearningRate, train, validation, rng, report, null, null);
             network.UseMcDropout(_options.DropoutRate);
             report.BayesianWeights = network.BayesianWeightCount;
@@ -70,9 +70,8 @@ public sealed partial class BayesianTrainer
         {
             for (int m = 0; m < members; m++)
             {
-                random.manual_seed(seed + m);
                 var memberRng = m == 0 ? rng : new Random(seed + m);
-                var member = NewClassifier(factory, train, device, report);
+                var member = NewClassifier(factory, train, device, report, seed + m);
                 var network = member.Network;
                 if (m == 0) ensemble = member;
                 else others.Add(network);

@@ -15,25 +15,25 @@ namespace MLNet.Bayesian.Training;
 /// </summary>
 internal static class InputDropout
 {
-    /// <summary>Hooks the layers of <paramref name="network"/>; dispose the result to remove the hooks.</summary>
-    public static IDisposable Install(nn.Module network, double rate)
+    /// <summary>Hooks the layers of <paramref name="network"/>, masks drawn from <paramref name="noise"/>; dispose the result to remove the hooks.</summary>
+    public static IDisposable Install(nn.Module network, double rate, NoiseSource noise)
     {
         var layers = network.modules().Where(m => m is Conv2d or Linear).Cast<nn.Module<Tensor, Tensor>>().ToList();
         foreach (var conv in layers.Skip(1).OfType<Conv2d>())
             if (conv.groups != 1)
                 throw new NotSupportedException($"MC dropout drops whole input channels, which a grouped Conv2d ({conv.groups} groups) does not map to its weight's columns; " +
                     "use another method for this network.");
-        var removers = layers.Skip(1).Select(layer => layer.register_forward_pre_hook((module, x) => module.training ? Drop(x, module is Conv2d, rate) : x)).ToList();
+        var removers = layers.Skip(1).Select(layer => layer.register_forward_pre_hook((module, x) => module.training ? Drop(x, module is Conv2d, rate, noise) : x)).ToList();
         return new Removal(() => removers.ForEach(r => r.remove()));
     }
 
-    static Tensor Drop(Tensor x, bool channels, double rate)
+    static Tensor Drop(Tensor x, bool channels, double rate, NoiseSource noise)
     {
         var shape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
         shape[0] = x.shape[0];
         if (channels) shape[1] = x.shape[1];
         else shape[^1] = x.shape[^1];
-        return x.mul(DropoutMask.Draw(shape, rate, NoiseSource.Global, x));
+        return x.mul(DropoutMask.Draw(shape, rate, noise, x));
     }
 
     sealed class Removal(Action remove) : IDisposable
