@@ -9,7 +9,7 @@ namespace MLNet.Bayesian.Architectures;
 /// CIFAR-style ResNet (He et al. 2016, section 4.2): a 3x3 stem with 16 channels, three stages of n basic
 /// blocks with 16, 32, 64 channels, global average pooling, one linear layer. Depth 6n + 2 (ResNet-20: n = 3).
 /// </summary>
-public sealed class CifarResNet : Module<Tensor, Tensor>, IOnnxExportable
+internal sealed class CifarResNet : Module<Tensor, Tensor>, IOnnxExportable
 {
     readonly Module<Tensor, Tensor> stem;
     readonly Module<Tensor, Tensor> stages;

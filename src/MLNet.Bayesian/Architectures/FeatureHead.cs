@@ -8,7 +8,7 @@ namespace MLNet.Bayesian.Architectures;
 /// A classifier on feature vectors (inputs of D x 1 x 1, or any shape, flattened): one hidden layer with ReLU, then
 /// the classes. The head that trains on a pretrained backbone's features, or on a tabular float-vector column.
 /// </summary>
-public sealed class FeatureHead : Module<Tensor, Tensor>, IOnnxExportable
+internal sealed class FeatureHead : Module<Tensor, Tensor>, IOnnxExportable
 {
     /// <summary>Hidden units of the default head.</summary>
     public const int DefaultHidden = 128;

@@ -11,7 +11,7 @@ namespace MLNet.Bayesian.Architectures;
 /// (ResNet-18) or bottlenecks (ResNet-50, -101), global average pooling, one linear layer. Written here rather than taken
 /// from TorchSharp's TorchVision so that every module writes itself to ONNX (the saved model is an ONNX graph).
 /// </summary>
-public sealed class ImageNetResNet : Module<Tensor, Tensor>, IOnnxExportable
+internal sealed class ImageNetResNet : Module<Tensor, Tensor>, IOnnxExportable
 {
     // Declared as Module<Tensor, Tensor>, so that the Bayesian conversion can put its layers in their place.
     readonly Module<Tensor, Tensor> conv1, bn1, maxpool, layer1, layer2, layer3, layer4, fc;

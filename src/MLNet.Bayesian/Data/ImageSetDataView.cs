@@ -4,7 +4,7 @@ using Microsoft.ML.Data;
 namespace MLNet.Bayesian.Data;
 
 /// <summary>A row of an <see cref="ImageSet"/> as an ML.NET data view sees it.</summary>
-public sealed class ImagePixelsRow
+internal sealed class ImagePixelsRow
 {
     /// <summary>Class name.</summary>
     public string Label { get; set; } = "";

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace MLNet.Bayesian.Layers;
 
 /// <summary>Bayesian replacement of <see cref="Conv2d"/> with the same geometry.</summary>
-public sealed class BayesianConv2d : StochasticLayer
+internal sealed class BayesianConv2d : StochasticLayer
 {
     readonly long[] _stride, _padding, _dilation;
     readonly long _groups;

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace MLNet.Bayesian.Layers;
 
 /// <summary>Turns a deterministic TorchSharp module into its mean-field Bayesian form, in place.</summary>
-public static class BayesianConversion
+internal static class BayesianConversion
 {
     /// <summary>
     /// Replaces every Conv2d and Linear inside <paramref name="module"/> (at any depth) by its

@@ -12,7 +12,7 @@ namespace MLNet.Bayesian.Layers;
 /// BayesianNetwork draws it. The bias stays a point estimate, as 2dgbnn.md prescribes.
 /// State-dict names: weight_mu, weight_rho, bias.
 /// </summary>
-public abstract class StochasticLayer : nn.Module<Tensor, Tensor>
+internal abstract class StochasticLayer : nn.Module<Tensor, Tensor>
 {
     /// <summary>Lower bound added to softplus(rho) so that sigma never reaches zero.</summary>
     public const double SigmaFloor = 1e-6;

@@ -1,7 +1,7 @@
 namespace MLNet.Bayesian.Layers;
 
 /// <summary>Where a <see cref="StochasticLayer"/> takes its weight from.</summary>
-public enum WeightMode
+internal enum WeightMode
 {
     /// <summary>Stage 1: its own Gaussian per weight, parameters <c>weight_mu</c> and <c>weight_rho</c>.</summary>
     MeanField,

@@ -41,7 +41,7 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
     /// <summary>The trained network and its training report.</summary>
     public BayesianImageClassifier Model { get; }
     /// <summary>The image column and the shape the network sees.</summary>
-    public ImageInputSpec Input { get; }
+    internal ImageInputSpec Input { get; }
     /// <summary>Class names: the label's key values, in key order.</summary>
     public IReadOnlyList<string> ClassNames { get; }
     /// <summary>Name of the predicted-label column.</summary>

@@ -14,7 +14,7 @@ namespace MLNet.Bayesian.Ood;
 /// <para>Immutable: stored whitened (W = C^-1 with Sigma = C C^T, lower triangular), so that the in-memory scorer and
 /// the ONNX graph compute the same d_c^2 = |W f|^2 - 2 (W f)^T (W mu_c) + |W mu_c|^2 from the same numbers.</para>
 /// </summary>
-public sealed class FeatureGaussians
+internal sealed class FeatureGaussians
 {
     /// <summary>Relative ridge added to the covariance by default: this times its mean variance, on the diagonal.</summary>
     public const double DefaultShrinkage = 1e-3;

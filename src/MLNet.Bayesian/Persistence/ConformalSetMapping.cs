@@ -13,7 +13,7 @@ namespace MLNet.Bayesian.Persistence;
 /// every class index to the same vector of <see cref="ConformalCalibration"/>'s parameters, which ML.NET saves exactly.
 /// </summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class ConformalSetMapping : CustomMappingFactory<ConformalSetMapping.Input, ConformalSetMapping.Output>
+internal sealed class ConformalSetMapping : CustomMappingFactory<ConformalSetMapping.Input, ConformalSetMapping.Output>
 {
     /// <summary>Name under which the mapping is saved in the model zip.</summary>
     public const string ContractName = "MLNet.Bayesian.ConformalSet.v1";

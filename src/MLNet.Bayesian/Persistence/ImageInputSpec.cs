@@ -1,7 +1,7 @@
 namespace MLNet.Bayesian.Persistence;
 
 /// <summary>What the trainer's image column holds.</summary>
-public enum ImageColumnKind
+internal enum ImageColumnKind
 {
     /// <summary>An MLImage (mlContext.Transforms.LoadImages).</summary>
     Image,
@@ -12,7 +12,7 @@ public enum ImageColumnKind
 }
 
 /// <summary>How the image column becomes the network's input: the column, its kind and the shape the network sees.</summary>
-public sealed record ImageInputSpec(string ColumnName, ImageColumnKind Kind, int Channels, int Height, int Width, float VectorPixelScale)
+internal sealed record ImageInputSpec(string ColumnName, ImageColumnKind Kind, int Channels, int Height, int Width, float VectorPixelScale)
 {
     /// <summary>Values per image (C x H x W).</summary>
     public int Size => Channels * Height * Width;

@@ -13,7 +13,7 @@ namespace MLNet.Bayesian.Persistence;
 /// whose scores are not finite numbers is an error here, as in memory, never a decision.
 /// </summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class OnnxOutputSqueeze : CustomMappingFactory<OnnxOutputSqueeze.Input, OnnxOutputSqueeze.Output>
+internal sealed class OnnxOutputSqueeze : CustomMappingFactory<OnnxOutputSqueeze.Input, OnnxOutputSqueeze.Output>
 {
     /// <summary>Name under which the mapping is saved in the model zip.</summary>
     public const string ContractName = "MLNet.Bayesian.OnnxOutputSqueeze.v3";

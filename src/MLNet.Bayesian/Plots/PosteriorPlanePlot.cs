@@ -8,7 +8,7 @@ namespace MLNet.Bayesian.Plots;
 /// as a point (mu, log sigma), the fitted components it shares as 2-sigma ellipses, and the weights kept
 /// individual (outliers) in red.
 /// </summary>
-public static class PosteriorPlanePlot
+internal static class PosteriorPlanePlot
 {
     /// <summary>
     /// Draws layer <paramref name="layer"/> (stage-1 points from BayesianNetwork.PosteriorPoints) with the components

@@ -21,7 +21,7 @@ namespace MLNet.Bayesian.Posterior;
 /// from the table [components | outliers | ellipse blends], so the likelihood's gradient reaches every
 /// variational parameter.
 /// </summary>
-public sealed class SharedPosterior : nn.Module, IWeightPosterior
+internal sealed class SharedPosterior : nn.Module, IWeightPosterior
 {
     readonly Parameter components_mean;
     readonly Parameter components_cholesky;
@@ -392,7 +392,7 @@ public sealed class SharedPosterior : nn.Module, IWeightPosterior
 /// </summary>
 /// <param name="Weight">Least variance of a component's weight coordinate (and squared sigma of an outlier's prior).</param>
 /// <param name="LogSigma">Least variance of a component's log-sigma coordinate.</param>
-public sealed record PriorVarianceFloors(double Weight, double LogSigma)
+internal sealed record PriorVarianceFloors(double Weight, double LogSigma)
 {
     /// <summary><paramref name="g"/> with its variances raised to the floors (the covariance scaled to stay positive definite).</summary>
     public Gaussian2 Apply(Gaussian2 g)

@@ -7,7 +7,7 @@ namespace MLNet.Bayesian.Posterior;
 /// out first; a Gaussian mixture is fitted to the rest (per pool); small components are dropped, close
 /// ones merged by W2 distance; every inlier is then assigned, far ones blended between two components.
 /// </summary>
-public static class SharedPosteriorBuilder
+internal static class SharedPosteriorBuilder
 {
     /// <summary>Builds the plan for the given layers (one pool, or one per layer).</summary>
     public static SharedPosteriorPlan Build(IReadOnlyList<PosteriorLayerPoints> layers, SharedPosteriorOptions? options = null)

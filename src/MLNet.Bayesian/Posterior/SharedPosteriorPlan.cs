@@ -1,7 +1,7 @@
 namespace MLNet.Bayesian.Posterior;
 
 /// <summary>One layer's slice of the flat weight vector.</summary>
-public sealed record LayerSlice(string Name, long Offset, long Count, long[] Shape);
+internal sealed record LayerSlice(string Name, long Offset, long Count, long[] Shape);
 
 /// <summary>Counts that describe a built shared posterior.</summary>
 public sealed record SharedPosteriorStatistics(
@@ -13,7 +13,7 @@ public sealed record SharedPosteriorStatistics(
 /// when EllipseSlot[p] &gt;= 0, and otherwise takes its component's draw. Per-weight tables are compact
 /// typed arrays; the component index is 8-bit when there are at most 256 components, else 16-bit.
 /// </summary>
-public sealed class SharedPosteriorPlan
+internal sealed class SharedPosteriorPlan
 {
     internal SharedPosteriorPlan(IReadOnlyList<LayerSlice> layers, Gaussian2[] components, int[] memberCounts, int[] componentPools,
         Array componentIndex, int[] outlierPositions, float[] outlierMu, float[] outlierSigma,

@@ -27,7 +27,7 @@ namespace MLNet.Bayesian.Torch;
 /// LibTorch take this road.
 /// </para>
 /// </summary>
-public static class StridedPointwiseConvolution
+internal static class StridedPointwiseConvolution
 {
     /// <summary>True for a 1x1 kernel with a stride above 1 and no padding: the geometry that takes the workaround.</summary>
     public static bool AppliesTo(ReadOnlySpan<long> kernel, ReadOnlySpan<long> stride, ReadOnlySpan<long> padding)

@@ -46,7 +46,7 @@ public sealed class BayesianImageClassifier : IDisposable
     /// them after the last stage, <see cref="FitFeatureGaussians"/>), and null again once the network has moved to
     /// another stage (its layers, and so its features, are new then).
     /// </summary>
-    public IReadOnlyList<FeatureGaussians>? FeatureGaussians => Network.Stage == _fittedStage ? _featureGaussians : null;
+    internal IReadOnlyList<FeatureGaussians>? FeatureGaussians => Network.Stage == _fittedStage ? _featureGaussians : null;
 
     IReadOnlyList<FeatureGaussians>? _featureGaussians;
     BayesianStage _fittedStage;

@@ -90,9 +90,9 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// <summary>The wrapped network (member 0 of a deep ensemble).</summary>
     public nn.Module<Tensor, Tensor> Network => network;
     /// <summary>The Bayesian layers (empty in stage 0).</summary>
-    public IReadOnlyList<(string Name, StochasticLayer Layer)> Layers => _layers;
+    internal IReadOnlyList<(string Name, StochasticLayer Layer)> Layers => _layers;
     /// <summary>The shared posterior (stage 3 only).</summary>
-    public SharedPosterior? SharedPosterior => posterior;
+    internal SharedPosterior? SharedPosterior => posterior;
 
     /// <summary>Whether scoring may skip the garbage-collection pause (see <see cref="GcPause.IsScalarSafe"/>); the modules are fixed after conversion.</summary>
     internal bool ScalarSafeForward => _scalarSafe ??= GcPause.IsScalarSafe(this);
@@ -151,7 +151,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     internal nn.Module<Tensor, Tensor> MemberFor(int sample) => _members[sample % _members.Length];
 
     /// <summary>The stage-1 posterior as points, with the recorded gradient magnitudes (may be null).</summary>
-    public IReadOnlyList<PosteriorLayerPoints> PosteriorPoints(IReadOnlyList<float[]>? gradientMagnitudes)
+    internal IReadOnlyList<PosteriorLayerPoints> PosteriorPoints(IReadOnlyList<float[]>? gradientMagnitudes)
     {
         if (Stage != BayesianStage.MeanField) throw new InvalidOperationException("Posterior points exist only in the mean-field stage.");
         using var scope = NewDisposeScope();
@@ -162,7 +162,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Stage 2 to 3: the layers give up their own Gaussians and take draws of the shared posterior.</summary>
-    public void UseSharedPosterior(SharedPosterior shared)
+    internal void UseSharedPosterior(SharedPosterior shared)
     {
         if (Stage != BayesianStage.MeanField) throw new InvalidOperationException($"A shared posterior replaces a mean-field one, not stage {Stage}.");
         if (shared.Plan.Layers.Count != _layers.Count)
@@ -178,7 +178,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Swaps in a re-merged shared posterior (see <see cref="SharedPosterior.Remerge"/>); the old one is disposed.</summary>
-    public void ReplaceSharedPosterior(SharedPosterior replacement)
+    internal void ReplaceSharedPosterior(SharedPosterior replacement)
     {
         if (Stage != BayesianStage.Shared) throw new InvalidOperationException("Only a shared posterior can be replaced.");
         if (replacement.Plan.WeightCount != posterior!.Plan.WeightCount)

@@ -4,7 +4,7 @@ namespace MLNet.Bayesian.Uncertainty;
 /// Post-hoc calibration by one temperature T fitted on validation data (Guo et al. 2017): probabilities
 /// become softmax(log p / T). Works on the posterior-mean probabilities, so it applies to any model here.
 /// </summary>
-public sealed class TemperatureScaling
+internal sealed class TemperatureScaling
 {
     TemperatureScaling(double temperature) => Temperature = temperature;
 
