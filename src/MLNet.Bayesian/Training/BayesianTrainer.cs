@@ -509,7 +509,7 @@ public sealed partial class BayesianTrainer
         }
         optimizer.Dispose();
         var median = stepTimes.Count == 0 ? 0 : stepTimes.OrderBy(t => t).ElementAt(stepTimes.Count / 2);
-        report.Stages.Add(new StageReport(stage, ran, network.TrainableParameterCount, metrics, median));
+        report.StageList.Add(new StageReport(stage, ran, network.TrainableParameterCount, metrics, median));
     }
 
     /// <summary>The names of the parameters whose gradient missed <paramref name="optimizer"/>'s buffers (at most five, then a count); null when none did.</summary>

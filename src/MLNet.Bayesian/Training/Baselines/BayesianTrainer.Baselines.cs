@@ -42,7 +42,7 @@ public sealed partial class BayesianTrainer
             report.BayesianWeights = network.BayesianWeightCount;
             // The loop validated without dropout; the model scores with S masks, and its report says so.
             var trained = report.Stages[^1];
-            report.Stages[^1] = trained with { Stage = BayesianStage.McDropout, Validation = ValidateFinal(classifier, validation, seed, report) };
+            report.StageList[^1] = trained with { Stage = BayesianStage.McDropout, Validation = ValidateFinal(classifier, validation, seed, report) };
             OnStageCompleted(classifier, BayesianStage.McDropout);
             return classifier;
         }
@@ -82,7 +82,7 @@ public sealed partial class BayesianTrainer
             assembled = true;
             var memberSteps = report.Stages.Select(s => s.MedianStepMilliseconds).OrderBy(t => t).ToList();
             var validationMetrics = ValidateFinal(ensemble, validation, seed, report);
-            report.Stages.Add(new StageReport(BayesianStage.DeepEnsemble, _options.DeterministicEpochs, ensemble.Network.TrainableParameterCount,
+            report.StageList.Add(new StageReport(BayesianStage.DeepEnsemble, _options.DeterministicEpochs, ensemble.Network.TrainableParameterCount,
                 validationMetrics, memberSteps[memberSteps.Count / 2]));
             OnStageCompleted(ensemble, BayesianStage.DeepEnsemble);
             return ensemble;
