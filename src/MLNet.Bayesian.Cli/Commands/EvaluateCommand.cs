@@ -129,14 +129,8 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
                 thresholds[$"{settings.Coverage:P0} coverage: {atCoverage:G3}"] = atCoverage;
             }
             if (stored?.Cuts.FirstOrDefault(c => c.Score == score) is { } cut) thresholds[$"stored review rule: {cut.Threshold:G3}"] = cut.Threshold;
-            UncertaintyPlots.Histogram($"{score}: {versus}", histograms, Path.Combine(settings.Report, $"histogram_{Snake(score)}.png"),
-                unit: score switch
-                {
-                    UncertaintyScore.Confidence => "probability of the predicted class",
-                    UncertaintyScore.FeatureDistance => "Mahalanobis distance to the nearest class",
-                    UncertaintyScore.Energy => "-log sum exp of the logits",
-                    _ => "nats",
-                }, thresholds: thresholds);
+            UncertaintyPlots.Histogram($"{score}: {versus}", histograms, Path.Combine(settings.Report, $"histogram_{score.Describe().SnakeName}.png"),
+                unit: score.Describe().Unit, thresholds: thresholds);
         }
         if (conformal is { } c)
         {
@@ -182,9 +176,6 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
     static string DataName(string source)
         => string.Equals(source, ImageInputs.FashionMnistName, StringComparison.OrdinalIgnoreCase) ? "fashion-mnist test"
             : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(source)));
-
-    static string Snake(UncertaintyScore score)
-        => string.Concat(score.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     /// <summary>Empirical coverage and sizes of the model's prediction sets on the labelled rows (label -1 rows are left out).</summary>
     static MLNet.Bayesian.Conformal.ConformalEvaluation ConformalFigures(IDataView scored, int[] labels)

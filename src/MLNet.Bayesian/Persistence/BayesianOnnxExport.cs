@@ -36,18 +36,11 @@ public static class BayesianOnnxExport
     /// <summary>The format this version writes and reads.</summary>
     public const string FormatVersion = "mlnet-bayesian-onnx/3";
 
-    /// <summary>Output names of the bare (batch) graph, by statistic.</summary>
-    public static IReadOnlyDictionary<PredictionStatistic, string> BatchOutputNames { get; } = new Dictionary<PredictionStatistic, string>
-    {
-        [PredictionStatistic.Probabilities] = "probabilities",
-        [PredictionStatistic.PredictedClass] = "predicted_class",
-        [PredictionStatistic.Confidence] = "confidence",
-        [PredictionStatistic.PredictiveEntropy] = "predictive_entropy",
-        [PredictionStatistic.ExpectedEntropy] = "expected_entropy",
-        [PredictionStatistic.MutualInformation] = "mutual_information",
-        [PredictionStatistic.FeatureDistance] = "feature_distance",
-        [PredictionStatistic.Energy] = "energy",
-    };
+    /// <summary>Output names of the bare (batch) graph, by statistic: the class outputs, then each score's snake-case name (<see cref="UncertaintyScores.Descriptors"/>).</summary>
+    public static IReadOnlyDictionary<PredictionStatistic, string> BatchOutputNames { get; } =
+        new[] { (PredictionStatistic.Probabilities, "probabilities"), (PredictionStatistic.PredictedClass, "predicted_class") }
+            .Concat(UncertaintyScores.Descriptors.Select(d => (d.Statistic, d.SnakeName)))
+            .ToDictionary(p => p.Item1, p => p.Item2);
 
     /// <summary>Exports with batch-shaped outputs, for any ONNX runtime.</summary>
     public static byte[] Export(BayesianImageClassifier model, int samples, int seed, float inputScale = 1f)

@@ -25,14 +25,13 @@ public class BayesianPrediction
     /// <summary>Free energy of the logits, -log sum exp, mean over samples: high for unfamiliar images.</summary>
     public float Energy { get; set; }
 
-    /// <summary>The value of one uncertainty score.</summary>
-    public float Value(UncertaintyScore score) => score switch
-    {
-        UncertaintyScore.Confidence => Confidence,
-        UncertaintyScore.PredictiveEntropy => PredictiveEntropy,
-        UncertaintyScore.ExpectedEntropy => ExpectedEntropy,
-        UncertaintyScore.MutualInformation => MutualInformation,
-        UncertaintyScore.FeatureDistance => FeatureDistance,
-        _ => Energy,
-    };
+    /// <summary>The value of one uncertainty score: the property named by its column (<see cref="ScoreDescriptor.ColumnName"/>).</summary>
+    public float Value(UncertaintyScore score) => Getters[score](this);
+
+    // One getter per row of the score table, found by column name once: a new score needs only its property here.
+    static readonly IReadOnlyDictionary<UncertaintyScore, Func<BayesianPrediction, float>> Getters = UncertaintyScores.Descriptors.ToDictionary(
+        d => d.Score,
+        d => typeof(BayesianPrediction).GetProperty(d.ColumnName) is { PropertyType: var t } property && t == typeof(float)
+            ? property.GetMethod!.CreateDelegate<Func<BayesianPrediction, float>>()
+            : throw new InvalidOperationException($"{nameof(BayesianPrediction)} has no float property '{d.ColumnName}' for the score {d.Score}."));
 }
