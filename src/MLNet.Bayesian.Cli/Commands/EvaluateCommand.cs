@@ -49,8 +49,25 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
     {
         var ml = new MLContext(seed: 1);
         var model = BayesianModel.Load(ml, settings.Model, out var inputSchema);
-        bool sets = model.GetOutputSchema(inputSchema).GetColumnOrNull(BayesianColumnNames.PredictionSet) is not null;
         var stored = BayesianModel.Inspect(settings.Model).ReviewRule;
+        var data = Score(ml, model, inputSchema, settings);
+        Directory.CreateDirectory(settings.Report);
+        var report = UncertaintyEvaluator.Evaluate(data.Rows, settings.Coverage, data.Ood, stored);
+        WritePlots(data, report, stored, settings);
+        AtomicFile.WriteAllText(Path.Combine(settings.Report, "metrics.json"), JsonSerializer.Serialize(MetricsJson(data, report, stored, settings), Json));
+        PrintSummary(data, report, stored, settings);
+        AnsiConsole.MarkupLine($"report written to {Markup.Escape(Path.GetFullPath(settings.Report))}");
+        return 0;
+    }
+
+    /// <summary>The scored evaluation images (and out-of-distribution images), their names, and the files left out.</summary>
+    sealed record ScoredData(ScoredRows Rows, ScoredRows? Ood, MLNet.Bayesian.Conformal.ConformalEvaluation? Conformal,
+        string DataName, string OodName, List<(string File, string Error)> Skipped);
+
+    /// <summary>Scores the evaluation folder and, when asked, the out-of-distribution images; unreadable files are left out by name.</summary>
+    static ScoredData Score(MLContext ml, ITransformer model, DataViewSchema inputSchema, Settings settings)
+    {
+        bool sets = model.GetOutputSchema(inputSchema).GetColumnOrNull(BayesianColumnNames.PredictionSet) is not null;
         string folder = ImageInputs.ResolveFolder(settings.Data, train: false);
         string dataName = DataName(settings.Data), oodName = settings.Ood is null ? "" : DataName(settings.Ood);
         // Unreadable files are left out by name (and listed in metrics.json) rather than stopping the evaluation midway.
@@ -79,14 +96,18 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
                 oodFiles.Select(f => new MLNet.Bayesian.Data.ImageFolderEntry { ImagePath = Path.GetFullPath(f), Label = "" }))), labelColumnName: null);
             AnsiConsole.MarkupLine($"scored {ood.Count:N0} out-of-distribution images of {Markup.Escape(oodName)} in {clock.Elapsed.TotalSeconds:F1} s");
         }
-        foreach (var (file, error) in skipped.Take(10)) AnsiConsole.MarkupLine($"[yellow]left out: {Markup.Escape(error)}[/]");
+        foreach (var (_, error) in skipped.Take(10)) AnsiConsole.MarkupLine($"[yellow]left out: {Markup.Escape(error)}[/]");
         if (skipped.Count > 10) AnsiConsole.MarkupLine($"[yellow]... {skipped.Count} unreadable files left out in all (listed in metrics.json)[/]");
-        Directory.CreateDirectory(settings.Report);
-        var report = UncertaintyEvaluator.Evaluate(rows, settings.Coverage, ood, stored);
+        return new ScoredData(rows, ood, conformal, dataName, oodName, skipped);
+    }
+
+    /// <summary>metrics.json: the classification figures, selective accuracy, the stored rule's effect, OOD figures and prediction sets.</summary>
+    static Dictionary<string, object?> MetricsJson(ScoredData data, UncertaintyReport report, ReviewRule? stored, Settings settings)
+    {
         var m = report.Classification;
         var json = new Dictionary<string, object?>
         {
-            ["data"] = dataName, ["images"] = m.Count, ["accuracy"] = m.Accuracy, ["nll"] = m.Nll, ["ece"] = m.Ece, ["brier"] = m.Brier,
+            ["data"] = data.DataName, ["images"] = m.Count, ["accuracy"] = m.Accuracy, ["nll"] = m.Nll, ["ece"] = m.Ece, ["brier"] = m.Brier,
             ["coverage"] = settings.Coverage,
             ["selective_accuracy"] = report.Selective.ToDictionary(s => s.Key.ToString(), s => s.Value.AccuracyAtCoverage),
             ["aurc"] = report.Selective.ToDictionary(s => s.Key.ToString(), s => s.Value.Aurc),
@@ -95,11 +116,11 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             ["review_rule_scores"] = stored?.Scores.Select(sc => sc.ToString()).ToList(),
             ["review_rule_kept"] = report.Rule?.Kept,
             ["review_rule_accuracy_of_kept"] = report.Rule is { } kept && double.IsFinite(kept.AccuracyOfKept) ? kept.AccuracyOfKept : null,
-            ["skipped_files"] = skipped.Select(f => new Dictionary<string, string> { ["file"] = f.File, ["error"] = f.Error }).ToList(),
+            ["skipped_files"] = data.Skipped.Select(f => new Dictionary<string, string> { ["file"] = f.File, ["error"] = f.Error }).ToList(),
         };
-        if (ood is not null)
+        if (data.Ood is { } ood)
         {
-            json["ood_data"] = oodName;
+            json["ood_data"] = data.OodName;
             json["ood_images"] = ood.Count;
             json["ood"] = report.OutOfDistribution!.ToDictionary(o => o.Key.ToString(), o => o.Value);
             json["ood_flagged_at_coverage"] = report.OutOfDistributionFlagged!.ToDictionary(o => o.Key.ToString(), o => o.Value);
@@ -110,12 +131,27 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             json["ood_review_rule"] = report.Rule?.OutOfDistribution;
             json["ood_flagged_by_review_rule"] = report.Rule?.OutOfDistributionFlagged;
         }
+        if (data.Conformal is { } c)
+        {
+            json["conformal_coverage"] = c.Coverage;
+            json["conformal_mean_set_size"] = c.MeanSetSize;
+            json["conformal_empty_sets"] = c.EmptyShare;
+            json["conformal_multi_class_sets"] = c.MultiClassShare;
+        }
+        return json;
+    }
+
+    /// <summary>
+    /// The reliability diagram, the risk-coverage curves, and one histogram per score, data sets named, with the stored
+    /// review rule's cut on that score and this score's own threshold at the coverage marked: a person sees at a glance
+    /// which score separates the two sets and where the rule cuts. The rule's combined score gets one too.
+    /// </summary>
+    static void WritePlots(ScoredData data, UncertaintyReport report, ReviewRule? stored, Settings settings)
+    {
+        var (rows, ood, dataName, oodName) = (data.Rows, data.Ood, data.DataName, data.OodName);
         UncertaintyPlots.Reliability(report.Reliability, Path.Combine(settings.Report, "reliability.png"));
         UncertaintyPlots.RiskCoverage(UncertaintyScores.All.Where(rows.Scores.ContainsKey).ToDictionary(s => s.ToString(), s => UncertaintyEvaluator.Curve(rows, s)),
             Path.Combine(settings.Report, "risk_coverage.png"));
-        // One histogram per score, data sets named, with the stored review rule's cut on that score and this score's own
-        // threshold at the coverage marked: a person sees at a glance which score separates the two sets and where the
-        // rule cuts. The rule's combined score (highest validation rank of its scores) gets one too.
         string versus = ood is null ? dataName : $"{dataName} vs {oodName}";
         foreach (var score in UncertaintyScores.All.Where(rows.Scores.ContainsKey))
         {
@@ -132,13 +168,6 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             UncertaintyPlots.Histogram($"{score}: {versus}", histograms, Path.Combine(settings.Report, $"histogram_{score.Describe().SnakeName}.png"),
                 unit: score.Describe().Unit, thresholds: thresholds);
         }
-        if (conformal is { } c)
-        {
-            json["conformal_coverage"] = c.Coverage;
-            json["conformal_mean_set_size"] = c.MeanSetSize;
-            json["conformal_empty_sets"] = c.EmptyShare;
-            json["conformal_multi_class_sets"] = c.MultiClassShare;
-        }
         if (stored is { HasRanks: true } && stored.Scores.All(rows.Scores.ContainsKey) && (ood is null || stored.Scores.All(ood.Scores.ContainsKey)))
         {
             // Non-finite scores rank +inf (always reviewed); the histogram shows the finite ranks.
@@ -147,13 +176,17 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             UncertaintyPlots.Histogram($"review rule ({string.Join(stored.Combination == ScoreCombination.Fisher ? " + " : " or ", stored.Scores)}): {versus}", histograms, Path.Combine(settings.Report, "histogram_review_rule.png"),
                 unit: stored.Combination == ScoreCombination.Fisher ? "sum of the scores' -ln tail shares on validation" : "highest validation rank of the rule's scores", thresholds: new Dictionary<string, double> { [$"stored review rule: {stored.CombinedThreshold:G3}"] = stored.CombinedThreshold });
         }
-        AtomicFile.WriteAllText(Path.Combine(settings.Report, "metrics.json"), JsonSerializer.Serialize(json, Json));
-        if (conformal is { } figures)
-            AnsiConsole.MarkupLine($"prediction sets: coverage {figures.Coverage:P2}, mean size {figures.MeanSetSize:F3}, empty {figures.EmptyShare:P2}, more than one class {figures.MultiClassShare:P2}");
+    }
 
+    /// <summary>The console summary: prediction sets, accuracy and selective accuracy, each score's OOD figures, and the stored rule's effect.</summary>
+    static void PrintSummary(ScoredData data, UncertaintyReport report, ReviewRule? stored, Settings settings)
+    {
+        var m = report.Classification;
+        if (data.Conformal is { } figures)
+            AnsiConsole.MarkupLine($"prediction sets: coverage {figures.Coverage:P2}, mean size {figures.MeanSetSize:F3}, empty {figures.EmptyShare:P2}, more than one class {figures.MultiClassShare:P2}");
         AnsiConsole.MarkupLine($"{m.Count} images: accuracy {m.Accuracy:P2}, NLL {m.Nll:F4}, ECE {m.Ece:F4}, Brier {m.Brier:F4}; accuracy of the {settings.Coverage:P0} most certain: " +
             string.Join(", ", report.Selective.Select(s => $"{s.Value.AccuracyAtCoverage:P2} by {s.Key}")));
-        if (ood is not null) AnsiConsole.MarkupLine($"out of distribution: {Markup.Escape(oodName)}, {ood.Count:N0} images");
+        if (data.Ood is { } ood) AnsiConsole.MarkupLine($"out of distribution: {Markup.Escape(data.OodName)}, {ood.Count:N0} images");
         if (report.OutOfDistribution is { } o)
             foreach (var (score, metrics) in o)
                 AnsiConsole.MarkupLine($"OOD by {score}: AUROC {metrics.Auroc:F3}, AUPR {metrics.Aupr:F3}, FPR at 95% TPR {metrics.FprAt95Tpr:F3}; " +
@@ -165,11 +198,9 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
             string aurocs = report.OutOfDistribution is { } all
                 ? "OOD AUROC " + string.Join(", ", all.Select(a => $"{a.Key} {a.Value.Auroc:F3}")) + (r.OutOfDistribution is { } byRule ? $", review rule {byRule.Auroc:F3}" : "") + "; "
                 : "";
-            string flaggedOod = r.OutOfDistributionFlagged is double f ? $"flags {f:P1} of {Markup.Escape(oodName)} and " : "";
-            AnsiConsole.MarkupLine($"summary: {aurocs}the stored review rule ({stored!.Coverage:P0} coverage on validation) {flaggedOod}keeps {r.Kept:P1} of {Markup.Escape(dataName)} at {r.AccuracyOfKept:P2} accuracy");
+            string flaggedOod = r.OutOfDistributionFlagged is double f ? $"flags {f:P1} of {Markup.Escape(data.OodName)} and " : "";
+            AnsiConsole.MarkupLine($"summary: {aurocs}the stored review rule ({stored!.Coverage:P0} coverage on validation) {flaggedOod}keeps {r.Kept:P1} of {Markup.Escape(data.DataName)} at {r.AccuracyOfKept:P2} accuracy");
         }
-        AnsiConsole.MarkupLine($"report written to {Markup.Escape(Path.GetFullPath(settings.Report))}");
-        return 0;
     }
 
     /// <summary>How a data source is named in plots and the report: 'fashion-mnist test', or the folder's or file's name.</summary>
