@@ -13,6 +13,9 @@ internal interface IWeightPosterior
 {
     /// <summary>One draw of every layer's weight tensor.</summary>
     Tensor[] Draw(NoiseSource noise);
+
+    /// <summary>KL(q || prior), the loss's complexity term (a scalar tensor; zero for a posterior that is not variational).</summary>
+    Tensor KL(double priorSigma);
 }
 
 /// <summary>The seed of posterior draw s of a scorer seeded with k: the one rule every scoring path shares.</summary>

@@ -17,6 +17,9 @@ internal sealed class MeanFieldPosterior : IWeightPosterior
     public Tensor[] Draw(NoiseSource noise)
         => _layers.Select(l => l.WeightMu!.Plus(l.WeightSigma() * noise.Normal(l.WeightMu!))).ToArray();
 
+    /// <summary>The sum over layers of KL(N(mu, sigma^2) || N(0, <paramref name="priorSigma"/>^2)).</summary>
+    public Tensor KL(double priorSigma) => _layers.Select(l => l.KLToZeroMeanPrior(priorSigma)).Aggregate((a, b) => a.Plus(b));
+
     /// <summary>The posterior means (no noise).</summary>
     public Tensor[] Mean() => _layers.Select(l => l.WeightMu!.detach()).ToArray();
 }

@@ -270,6 +270,9 @@ internal sealed class SharedPosterior : nn.Module, IWeightPosterior
         return (z, outlierSigma);
     }
 
+    /// <summary>The shared posterior's KL; its prior is the one fitted in stage 2 (<paramref name="priorSigma"/> is stage 1's and plays no part).</summary>
+    Tensor IWeightPosterior.KL(double priorSigma) => KL();
+
     /// <summary>KL(q || prior): closed-form 2-D KL per component plus 1-D KL per outlier, summed.</summary>
     /// <remarks>
     /// Per component, with q = N(m, L L^T) and the prior N(m0, S0) of precision P = S0^-1:

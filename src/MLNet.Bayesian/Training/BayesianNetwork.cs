@@ -21,7 +21,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     SharedPosterior? posterior;
     IReadOnlyList<(string Name, StochasticLayer Layer)> _layers = Array.Empty<(string, StochasticLayer)>();
     StochasticLayer[] _layerModules = Array.Empty<StochasticLayer>();
-    IWeightPosterior? _weights;
+    NetworkPosterior _posterior = new PointEstimate();
     long _deterministicWeightCount;
     nn.Module<Tensor, Tensor>[] _members;
 
@@ -40,17 +40,17 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The current stage.</summary>
-    public BayesianStage Stage
+    public BayesianStage Stage => _posterior.Stage;
+
+    /// <summary>Moves to the stage of <paramref name="next"/>, which from now on draws, runs and weighs the network.</summary>
+    void Become(NetworkPosterior next)
     {
-        get => _stage;
-        private set
-        {
-            _stage = value;
-            // A scale belongs to the posterior it was fitted for.
-            _posteriorScale = 1.0;
-        }
+        _posterior = next;
+        // A scale belongs to the posterior it was fitted for.
+        _posteriorScale = 1.0;
+        _scalarSafe = null;
     }
-    BayesianStage _stage = BayesianStage.Deterministic;
+
     double _posteriorScale = 1.0;
 
     /// <summary>
@@ -80,12 +80,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// The draws a prediction averages when <paramref name="requested"/> are asked for: 1 for a deterministic network,
     /// the number of members for a deep ensemble (its draws are its members), <paramref name="requested"/> otherwise.
     /// </summary>
-    public int SampleCount(int requested) => Stage switch
-    {
-        BayesianStage.Deterministic => 1,
-        BayesianStage.DeepEnsemble => _members.Length,
-        _ => requested,
-    };
+    public int SampleCount(int requested) => _posterior.SampleCount(requested);
 
     /// <summary>The wrapped network (member 0 of a deep ensemble).</summary>
     public nn.Module<Tensor, Tensor> Network => network;
@@ -111,9 +106,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         _layers = BayesianConversion.ToMeanField(network, initialSigma);
         _layerModules = _layers.Select(l => l.Layer).ToArray();
         _deterministicWeightCount = _layers.Sum(l => l.Layer.WeightCount);
-        _weights = new MeanFieldPosterior(_layerModules);
-        _scalarSafe = null;
-        Stage = BayesianStage.MeanField;
+        Become(new LayerPosterior(BayesianStage.MeanField, _layerModules, new MeanFieldPosterior(_layerModules)));
     }
 
     /// <summary>
@@ -127,9 +120,8 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         foreach (var (_, layer) in _layers) layer.UsePointWeight();
         _layerModules = _layers.Select(l => l.Layer).ToArray();
         _deterministicWeightCount = _layers.Sum(l => l.Layer.WeightCount);
-        _weights = new McDropoutPosterior(_layerModules, _layers.Select((_, i) => i == 0 ? 0.0 : rate).ToArray());
-        _scalarSafe = null;
-        Stage = BayesianStage.McDropout;
+        Become(new LayerPosterior(BayesianStage.McDropout, _layerModules,
+            new McDropoutPosterior(_layerModules, _layers.Select((_, i) => i == 0 ? 0.0 : rate).ToArray())));
     }
 
     /// <summary>
@@ -143,8 +135,7 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
             throw new ArgumentException("A deep ensemble needs at least one other deterministic network.", nameof(others));
         for (int i = 0; i < others.Count; i++) register_module($"member{i + 1}", others[i]);
         _members = others.Select(o => o.Network).Prepend(network).ToArray();
-        _scalarSafe = null;
-        Stage = BayesianStage.DeepEnsemble;
+        Become(new EnsemblePosterior(_members));
     }
 
     /// <summary>The module that runs draw <paramref name="sample"/>: member s mod M of a deep ensemble, else <see cref="Network"/> (its draws are weights).</summary>
@@ -172,9 +163,8 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
                 throw new ArgumentException($"Layer {_layers[i].Name}: the plan holds {shared.Plan.Layers[i].Count} weights, the layer {_layers[i].Layer.WeightCount}.");
         foreach (var (_, layer) in _layers) layer.UseSharedWeights();
         posterior = shared;
-        _weights = shared;
         register_module("posterior", shared);
-        Stage = BayesianStage.Shared;
+        Become(new LayerPosterior(BayesianStage.Shared, _layerModules, shared));
     }
 
     /// <summary>Swaps in a re-merged shared posterior (see <see cref="SharedPosterior.Remerge"/>); the old one is disposed.</summary>
@@ -186,34 +176,21 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
         var old = posterior;
         register_module("posterior", null!);
         posterior = replacement;
-        _weights = replacement;
         register_module("posterior", replacement);
+        // The same stage on a new posterior: the scale stays (the trainer re-merges before it fits one).
+        _posterior = new LayerPosterior(BayesianStage.Shared, _layerModules, replacement);
         old.Dispose();
     }
 
     /// <summary>KL(q || prior) of the whole network (zero in stage 0).</summary>
-    public Tensor KL(double priorSigma)
-    {
-        return Stage switch
-        {
-            BayesianStage.MeanField => _layers.Select(l => l.Layer.KLToZeroMeanPrior(priorSigma)).Aggregate((a, b) => a.Plus(b)),
-            BayesianStage.Shared => posterior!.KL(),
-            _ => zeros(1).squeeze(),
-        };
-    }
+    public Tensor KL(double priorSigma) => _posterior.KL(priorSigma);
 
     /// <summary>
     /// Posterior draw <paramref name="sample"/> for the scorer seed <paramref name="seed"/>: one weight tensor per
     /// layer (in <see cref="Layers"/> order), a function of (seed, sample) alone, the same numbers on every device.
     /// Empty in stage 0. Dispose it (or create it inside a dispose scope) to free the tensors.
     /// </summary>
-    public WeightDraw Draw(int seed, int sample)
-    {
-        if (Stage == BayesianStage.DeepEnsemble) return new WeightDraw(Array.Empty<Tensor>()) { Member = sample % _members.Length };
-        if (_weights is null) return new WeightDraw(Array.Empty<Tensor>());
-        using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, sample), _posteriorScale);
-        return new WeightDraw(_weights.Draw(noise));
-    }
+    public WeightDraw Draw(int seed, int sample) => _posterior.Draw(seed, sample, _posteriorScale);
 
     /// <summary>
     /// MC dropout: the masks of draw <paramref name="sample"/> (the ones <see cref="Draw"/> multiplies into the weights),
@@ -221,23 +198,17 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     internal Tensor?[] McDropoutMasks(int seed, int sample)
     {
-        if (_weights is not McDropoutPosterior dropout) throw new InvalidOperationException($"The network is in stage {Stage}, not MC dropout.");
+        if ((_posterior as LayerPosterior)?.Weights is not McDropoutPosterior dropout) throw new InvalidOperationException($"The network is in stage {Stage}, not MC dropout.");
         using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, sample));
         return dropout.DrawMasks(noise);
     }
 
     /// <summary>Stage 1: the posterior mean of every layer (mu), as a draw.</summary>
     internal WeightDraw MeanFieldMean()
-        => _weights is MeanFieldPosterior meanField ? new WeightDraw(meanField.Mean()) : throw new InvalidOperationException($"The network is in stage {Stage}, not mean-field.");
+        => (_posterior as LayerPosterior)?.Weights is MeanFieldPosterior meanField ? new WeightDraw(meanField.Mean()) : throw new InvalidOperationException($"The network is in stage {Stage}, not mean-field.");
 
     /// <summary>One forward pass on the given draw (stage 0 ignores it).</summary>
-    public Tensor Forward(Tensor input, WeightDraw draw)
-    {
-        if (Stage == BayesianStage.Deterministic) return network.call(input);
-        if (Stage == BayesianStage.DeepEnsemble) return _members[draw.Member].call(input);
-        using var weights = WeightContext.Use(_layerModules, draw.Weights);
-        return network.call(input);
-    }
+    public Tensor Forward(Tensor input, WeightDraw draw) => _posterior.Forward(network, input, draw);
 
     /// <summary>
     /// S forward passes at once, one per stacked draw: <paramref name="stackedWeights"/> holds every layer's S draws
@@ -247,16 +218,14 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     internal Tensor ForwardStacked(Tensor input, IReadOnlyList<Tensor> stackedWeights, int samples)
     {
-        if (Stage == BayesianStage.DeepEnsemble)
+        if (_posterior is EnsemblePosterior)
             throw new InvalidOperationException("A deep ensemble's draws are its members, not stacked weights: run them one by one with Forward.");
         long n = input.shape[0];
         var repeats = new long[input.dim()];
         Array.Fill(repeats, 1L);
         repeats[0] = samples;
         var copies = samples == 1 ? input : input.repeat(repeats);
-        Tensor output;
-        if (Stage == BayesianStage.Deterministic) output = network.call(copies);
-        else using (WeightContext.Use(_layerModules, stackedWeights, samples)) output = network.call(copies);
+        var output = _posterior.ForwardStacked(network, copies, stackedWeights, samples);
         return output.view(new[] { samples, n }.Concat(output.shape.Skip(1)).ToArray());
     }
 
@@ -287,16 +256,6 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// In evaluation mode the draw spreads by <see cref="PosteriorScale"/>, as seeded draws do.
     /// </summary>
     public override Tensor forward(Tensor input)
-    {
-        if (Stage == BayesianStage.DeepEnsemble)
-        {
-            // A draw of the ensemble's posterior, the uniform mixture of its members.
-            using var member = randint(_members.Length, new long[] { 1 }, dtype: ScalarType.Int64);
-            return _members[member.item<long>()].call(input);
-        }
-        if (_weights is null) return network.call(input);
         // Training draws the posterior as it is; unseeded scoring (evaluation mode) with the scale it scores with.
-        using var weights = WeightContext.Use(_layerModules, _weights.Draw(training ? TrainingNoise : NoiseSource.GlobalScaled(_posteriorScale)));
-        return network.call(input);
-    }
+        => _posterior.ForwardFresh(network, input, training ? TrainingNoise : NoiseSource.GlobalScaled(_posteriorScale));
 }

@@ -1,8 +1,5 @@
 using System.Diagnostics;
-using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Data;
-using MLNet.Bayesian.Layers;
-using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Training.Optimization;
 using MLNet.Bayesian.Uncertainty;
@@ -35,6 +32,11 @@ public sealed partial class BayesianTrainer
         return groups.Where(g => g.Parameters.Count > 0).ToList();
     }
 
+    /// <summary>
+    /// Trains one stage for <paramref name="epochs"/> epochs: per batch one <see cref="TrainStep"/> (and, in stage 1's last
+    /// epoch, the gradient sums stage 2 reads); per epoch a line with the loss and the validation figures, then re-merging
+    /// (stage 3) and early stopping (variational stages). Adds the stage's report.
+    /// </summary>
     void RunStage(BayesianImageClassifier classifier, BayesianStage stage, int epochs, double learningRate, ImageSet train,
         ImageSet? validation, Random rng, TrainingReport report, List<Tensor>? gradientSums, List<Tensor>? squaredGradientSums)
     {

@@ -33,6 +33,9 @@ internal sealed class McDropoutPosterior : IWeightPosterior
         return _layers.Select((layer, i) => masks[i] is Tensor mask ? layer.WeightMu!.mul(mask) : layer.WeightMu!.alias()).ToArray();
     }
 
+    /// <summary>MC dropout trains by its dropout alone: no KL term.</summary>
+    public Tensor KL(double priorSigma) => zeros(1).squeeze();
+
     /// <summary>
     /// The masks of one draw, one per layer in layer order ([1, in, 1, ...], broadcast over the weight), null for a
     /// layer with rate 0. <see cref="Draw"/> multiplies them in; the saved model stores them beside one copy of the
