@@ -37,7 +37,7 @@ public sealed partial class BayesianTrainer
     /// epoch, the gradient sums stage 2 reads); per epoch a line with the loss and the validation figures, then re-merging
     /// (stage 3) and early stopping (variational stages). Adds the stage's report.
     /// </summary>
-    void RunStage(BayesianImageClassifier classifier, BayesianStage stage, int epochs, double learningRate, ImageSet train,
+    internal void RunStage(BayesianImageClassifier classifier, BayesianStage stage, int epochs, double learningRate, ImageSet train,
         ImageSet? validation, Random rng, TrainingReport report, List<Tensor>? gradientSums, List<Tensor>? squaredGradientSums)
     {
         var network = classifier.Network;
@@ -262,5 +262,17 @@ public sealed partial class BayesianTrainer
         }
 
         public void Dispose() => Optimizer?.Dispose();
+    }
+
+    /// <summary>The validation set scored as the finished model scores (its seeded draws), kept in the report; null without one.</summary>
+    internal ClassificationMetrics? ValidateFinal(BayesianImageClassifier classifier, ImageSet? validation, int seed, TrainingReport report)
+    {
+        report.FinalValidation = null;
+        if (validation is null) return null;
+        var prediction = classifier.Predict(validation.Pixels, _options.PredictionSamples, seed: seed);
+        report.FinalValidation = ScoredRows.From(prediction, validation.Labels);
+        var metrics = ClassificationMetrics.Compute(prediction.Probabilities, validation.Labels, classifier.ClassNames.Count);
+        _log($"{classifier.Network.Stage}: validation {metrics} at S = {prediction.Samples}");
+        return metrics;
     }
 }

@@ -15,7 +15,7 @@ namespace MLNet.Bayesian.Training;
 /// Runs 2DGBNN end to end on an <see cref="ImageSet"/>: stage 0 (deterministic), stage 1 (mean-field VI,
 /// recording gradient magnitudes over its last epoch), stage 2 (shared posterior construction) and
 /// stage 3 (VI on the shared posterior). Independent of ML.NET. <see cref="TrainerOptions.Method"/> picks the
-/// MC-dropout or deep-ensemble baseline instead (BayesianTrainer.Baselines.cs).
+/// MC-dropout or deep-ensemble baseline instead: each method is a <c>TrainingMethod</c> (Training/Methods), picked by one factory.
 /// </summary>
 public sealed partial class BayesianTrainer
 {
@@ -68,7 +68,16 @@ public sealed partial class BayesianTrainer
     Stopwatch _runClock = new();
     long _batchesDone, _batchesPlanned;
 
-    void OnStageCompleted(BayesianImageClassifier classifier, BayesianStage stage)
+    /// <summary>The options this trainer was made with (validated).</summary>
+    internal TrainerOptions Options => _options;
+
+    /// <summary>Writes a line to the trainer's log.</summary>
+    internal void Log(string line) => _log(line);
+
+    /// <summary>How many batches the whole run will take, for progress: a method says so before it trains.</summary>
+    internal void PlanBatches(long batches) => _batchesPlanned = batches;
+
+    internal void OnStageCompleted(BayesianImageClassifier classifier, BayesianStage stage)
     {
         if (StageCompleted is null) return;
         using var state = random.get_rng_state();
@@ -243,10 +252,15 @@ public sealed partial class BayesianTrainer
         device ??= CPU;
         int seed = _options.Seed ?? 0;
         var rng = new Random(seed);
-        if (_options.Method != BayesianMethod.TwoDGbnn) return FitBaseline(factory, train, validation, device, seed, rng);
-
         _runClock = Stopwatch.StartNew();
         _batchesDone = 0;
+        return TrainingMethod.For(_options.Method).Fit(this, new MethodInputs(factory, train, validation, device, seed, rng));
+    }
+
+    /// <summary>2DGBNN: stage 0, then (unless MeanFieldEpochs is 0) stages 1 to 3, the stage-0 guard and the posterior scale.</summary>
+    internal BayesianImageClassifier FitTwoDGbnn(MethodInputs inputs)
+    {
+        var (factory, train, validation, device, seed, rng) = inputs;
         _batchesPlanned = (long)StepsPerEpoch(train) * (_options.DeterministicEpochs + Math.Max(0, _options.MeanFieldEpochs) +
             (_options.MeanFieldEpochs > 0 && !_options.StopAfterMeanField ? _options.SharedEpochs : 0));
         var classifier = NewClassifier(factory, train, device, new TrainingReport(), seed);
@@ -365,7 +379,7 @@ public sealed partial class BayesianTrainer
     /// draws from a generator of its own with that seed (on the CPU; see <see cref="BayesianNetwork.TrainingNoise"/>):
     /// same seed, same result, also with other trainers running in the process.
     /// </summary>
-    BayesianImageClassifier NewClassifier(NetworkFactory factory, ImageSet train, Device device, TrainingReport report, long seed)
+    internal BayesianImageClassifier NewClassifier(NetworkFactory factory, ImageSet train, Device device, TrainingReport report, long seed)
     {
         var network = SeededConstruction.Build(seed, () => new BayesianNetwork(factory(train.Channels, train.Height, train.Width, train.ClassNames.Count)));
         network.UseTrainingNoise(device.type == DeviceType.CPU ? NoiseSource.Seeded(seed) : null);
@@ -377,7 +391,7 @@ public sealed partial class BayesianTrainer
         return new BayesianImageClassifier(network, train.Channels, train.Height, train.Width, train.ClassNames, mean, std, device, report);
     }
 
-    int StepsPerEpoch(ImageSet train) => (train.Count + _options.BatchSize - 1) / _options.BatchSize;
+    internal int StepsPerEpoch(ImageSet train) => (train.Count + _options.BatchSize - 1) / _options.BatchSize;
 
     static string LearningRateName(BayesianStage stage) => stage switch
     {
