@@ -214,12 +214,10 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// S forward passes at once, one per stacked draw: <paramref name="stackedWeights"/> holds every layer's S draws
     /// ([S, ...] each, in <see cref="Layers"/> order). The batch is copied S times (sample-major), so the other layers
     /// see one batch of S x N rows; the Bayesian layers give copy s weight s (a grouped convolution, a batched matmul).
-    /// Returns [S, N, ...].
+    /// Returns [S, N, ...]. A deep ensemble has no weights to stack: its posterior (EnsemblePosterior) refuses.
     /// </summary>
     internal Tensor ForwardStacked(Tensor input, IReadOnlyList<Tensor> stackedWeights, int samples)
     {
-        if (_posterior is EnsemblePosterior)
-            throw new InvalidOperationException("A deep ensemble's draws are its members, not stacked weights: run them one by one with Forward.");
         long n = input.shape[0];
         var repeats = new long[input.dim()];
         Array.Fill(repeats, 1L);
