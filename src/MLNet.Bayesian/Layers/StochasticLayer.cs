@@ -109,7 +109,7 @@ internal abstract class StochasticLayer : nn.Module<Tensor, Tensor>
         var sigma = WeightSigma();
         var logPrior = ScalarSafeOps.Constant(Math.Log(priorSigma) - 0.5, sigma);
         var inverseTwiceVariance = ScalarSafeOps.Constant(1 / (2 * priorSigma * priorSigma), sigma);
-        return logPrior.Minus(sigma.log()).Plus(sigma.square().Plus(weight_mu!.square()) * inverseTwiceVariance).sum();
+        return logPrior.Minus(sigma.log()).Plus(sigma.Square().Plus(weight_mu!.Square()) * inverseTwiceVariance).sum();
     }
 
     /// <inheritdoc />

@@ -140,7 +140,7 @@ internal sealed class FeatureGaussians
             var z = features.to(float32).matmul(_whiteningT);
             // Scalar-free arithmetic (see ScalarSafeOps): this runs per scoring batch, outside any GC pause.
             using var two = ScalarSafeOps.Constant(2.0, z);
-            var squared = z.square().sum(1, keepdim: true).Minus(z.matmul(_meansT).mul(two)).Plus(_norms);
+            var squared = z.Square().sum(1, keepdim: true).Minus(z.matmul(_meansT).mul(two)).Plus(_norms);
             return ScalarSafeOps.ClampMin(squared, 0).min(1).values.sqrt();
         }
 

@@ -288,15 +288,15 @@ internal sealed class SharedPosterior : nn.Module, IWeightPosterior
         // [l11, l21, l22] from the raw table [log l11, l21, log l22]: exp of the masked table is 1 in the l21 column.
         var l = (cholesky * c.LogColumns).exp().mul(c.LogColumns).addcmul(cholesky, c.PlainColumn, ScalarSafeOps.OneScalar);
         // tr(P L L^T) = Pxx l11^2 + Pyy (l21^2 + l22^2) + 2 Pxy l11 l21.
-        var trace = l.square().mul(c.TraceWeights).sum().Plus(l.select(1, 0).mul(l.select(1, 1)).mul(c.TwicePxy).sum());
+        var trace = l.Square().mul(c.TraceWeights).sum().Plus(l.select(1, 0).mul(l.select(1, 1)).mul(c.TwicePxy).sum());
         var d = mean.Minus(prior_mean);
-        var quad = d.square().mul(c.QuadWeights).sum().Plus(d.select(1, 0).mul(d.select(1, 1)).mul(c.TwicePxy).sum());
+        var quad = d.Square().mul(c.QuadWeights).sum().Plus(d.select(1, 0).mul(d.select(1, 1)).mul(c.TwicePxy).sum());
         // log det(L L^T) = 2 (log l11 + log l22): the raw table's first and last columns.
         var logDetQ = cholesky.mul(c.TwiceLogColumns).sum();
         var components = trace.Plus(quad).Minus(logDetQ).mul(c.Half);
 
         var sigma = ScalarSafeOps.Add(ScalarSafeOps.Softplus(outliers_rho), StochasticLayer.SigmaFloor);
-        var outliers = sigma.square().Plus(outliers_mu.Minus(prior_outlier_mu).square()).mul(c.InverseTwicePriorVariance).sum()
+        var outliers = sigma.Square().Plus(outliers_mu.Minus(prior_outlier_mu).Square()).mul(c.InverseTwicePriorVariance).sum()
             .Minus(sigma.log().sum());
         return components.Plus(outliers).Plus(c.Constant);
     }
@@ -341,7 +341,7 @@ internal sealed class SharedPosterior : nn.Module, IWeightPosterior
             _klConstants = new KlConstants(device, dtype,
                 LogColumns: Row(1, 0, 1), PlainColumn: Row(0, 1, 0), TwiceLogColumns: Row(2, 0, 2),
                 TraceWeights: Keep(stack(new[] { pxx, pyy, pyy }, 1)), QuadWeights: Keep(stack(new[] { pxx, pyy }, 1)), TwicePxy: Keep(pxy * two),
-                InverseTwicePriorVariance: Keep((priorSigma.square() * two).reciprocal()), Half: Keep(ScalarSafeOps.Constant(0.5, prior_cholesky)),
+                InverseTwicePriorVariance: Keep((priorSigma.Square() * two).reciprocal()), Half: Keep(ScalarSafeOps.Constant(0.5, prior_cholesky)),
                 Constant: Keep(constant));
         }
         return _klConstants;

@@ -24,6 +24,10 @@ internal static class ScalarSafeOps
     /// <summary>a - b.</summary>
     public static Tensor Minus(this Tensor a, Tensor b) => a.add(b, MinusOne);
 
+    /// <summary>x * x. TorchSharp's <c>square()</c> is <c>pow(2)</c>, whose exponent is a temporary Scalar (CI saw
+    /// "Unknown scalar type" from it in the feature distance while scoring).</summary>
+    public static Tensor Square(this Tensor x) => x.mul(x);
+
     /// <summary>softplus(x) = max(x, 0) + log(1 + exp(-|x|)), built from scalar-free operations.</summary>
     public static Tensor Softplus(Tensor x) => x.relu().Plus(x.abs().neg().exp().log1p());
 
