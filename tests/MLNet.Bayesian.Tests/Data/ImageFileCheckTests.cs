@@ -116,11 +116,8 @@ public sealed class ImageFileCheckTests
         string path = Write("huge.png", png);
         long workingSetBefore = Process.GetCurrentProcess().WorkingSet64;
         long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        var watch = Stopwatch.StartNew();
         var e = Assert.ThrowsExactly<InvalidDataException>(() => ImageFileCheck.CheckFile(path));
-        watch.Stop();
         Assert.AreEqual($"'{path}' is 100000x100000 = 10,000,000,000 pixels, more than the limit of 16,000,000; resize it or raise MaxImagePixels.", e.Message);
-        Assert.IsTrue(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
         long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         long grown = Process.GetCurrentProcess().WorkingSet64 - workingSetBefore;
         Assert.IsTrue(allocated < 200_000_000, $"{allocated:N0} managed bytes allocated");
