@@ -136,10 +136,10 @@ public sealed partial class BayesianImageClassificationTrainer : IEstimator<Baye
         if (!columns.ContainsKey(inputColumn))
             throw new ArgumentException($"{(_options.FeatureColumnName is null ? "Image" : "Feature")} column '{inputColumn}' was not found in the input.");
         foreach (var column in OutputColumns.All(_options.PredictedLabelColumnName, _options.ScoreColumnName))
-            columns[column.Name] = column.Statistic switch
+            columns[column.Name] = column.Kind switch
             {
-                PredictionStatistic.PredictedClass => MLNetInternals.Column(column.Name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, isKey: true, label.Annotations),
-                PredictionStatistic.Probabilities => MLNetInternals.Column(column.Name, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, isKey: false),
+                OutputColumnKind.PredictedLabel => MLNetInternals.Column(column.Name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, isKey: true, label.Annotations),
+                OutputColumnKind.Score => MLNetInternals.Column(column.Name, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, isKey: false),
                 _ => MLNetInternals.Column(column.Name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, isKey: false),
             };
         return new SchemaShape(columns.Values);

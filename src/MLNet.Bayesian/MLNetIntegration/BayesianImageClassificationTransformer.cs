@@ -182,13 +182,13 @@ public sealed class BayesianImageClassificationTransformer : ITransformer, IDisp
         foreach (var column in Columns)
         {
             var annotations = new DataViewSchema.Annotations.Builder();
-            switch (column.Statistic)
+            switch (column.Kind)
             {
-                case PredictionStatistic.PredictedClass:
+                case OutputColumnKind.PredictedLabel:
                     annotations.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, k), getNames);
                     yield return (column.Name, new KeyDataViewType(typeof(uint), k), annotations.ToAnnotations());
                     break;
-                case PredictionStatistic.Probabilities:
+                case OutputColumnKind.Score:
                     annotations.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, k), getNames);
                     ValueGetter<ReadOnlyMemory<char>> kind = (ref ReadOnlyMemory<char> v) => v = "MulticlassClassification".AsMemory();
                     ValueGetter<ReadOnlyMemory<char>> valueKind = (ref ReadOnlyMemory<char> v) => v = "Score".AsMemory();

@@ -9,16 +9,16 @@ namespace MLNet.Bayesian.MLNetIntegration;
 internal static class ScoredValues
 {
     /// <summary>A getter for <paramref name="column"/>: a key for the predicted class, a vector for the probabilities, else a float.</summary>
-    public static Delegate Getter(OutputColumn column, Func<(PredictiveDistribution Batch, int Row)> current) => column.Statistic switch
+    public static Delegate Getter(OutputColumn column, Func<(PredictiveDistribution Batch, int Row)> current) => column.Kind switch
     {
-        PredictionStatistic.PredictedClass => (ValueGetter<uint>)((ref uint v) => { var (b, i) = current(); v = (uint)b.PredictedClass[i] + 1; }),
-        PredictionStatistic.Probabilities => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
+        OutputColumnKind.PredictedLabel => (ValueGetter<uint>)((ref uint v) => { var (b, i) = current(); v = (uint)b.PredictedClass[i] + 1; }),
+        OutputColumnKind.Score => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
         {
             var (b, i) = current();
             var editor = VBufferEditor.Create(ref v, b.Classes);
             b.Row(i).CopyTo(editor.Values);
             v = editor.Commit();
         }),
-        _ => (ValueGetter<float>)((ref float v) => { var (b, i) = current(); v = b.Scalar(column.Statistic, i); }),
+        _ => (ValueGetter<float>)((ref float v) => { var (b, i) = current(); v = b.Value(column.Uncertainty!.Value, i); }),
     };
 }

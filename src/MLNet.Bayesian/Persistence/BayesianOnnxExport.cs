@@ -36,11 +36,17 @@ public static class BayesianOnnxExport
     /// <summary>The format this version writes and reads.</summary>
     public const string FormatVersion = "mlnet-bayesian-onnx/3";
 
-    /// <summary>Output names of the bare (batch) graph, by statistic: the class outputs, then each score's snake-case name (<see cref="UncertaintyScores.Descriptors"/>).</summary>
-    public static IReadOnlyDictionary<PredictionStatistic, string> BatchOutputNames { get; } =
-        new[] { (PredictionStatistic.Probabilities, "probabilities"), (PredictionStatistic.PredictedClass, "predicted_class") }
-            .Concat(UncertaintyScores.Descriptors.Select(d => (d.Statistic, d.SnakeName)))
-            .ToDictionary(p => p.Item1, p => p.Item2);
+    /// <summary>The graph's output of the posterior-mean probabilities ([batch, K]; a [K] vector per row in the row graph).</summary>
+    internal const string ProbabilitiesOutput = "probabilities";
+    /// <summary>The graph's output of the predicted class index (int64).</summary>
+    internal const string PredictedClassOutput = "predicted_class";
+
+    /// <summary>Output names of the bare (batch) graph: the class outputs, then each score's snake-case name (<see cref="UncertaintyScores.Descriptors"/>), then predicted_label.</summary>
+    public static IReadOnlyList<string> BatchOutputNames { get; } =
+        new[] { ProbabilitiesOutput, PredictedClassOutput }.Concat(UncertaintyScores.Descriptors.Select(d => d.SnakeName)).Append("predicted_label").ToArray();
+
+    static IReadOnlyDictionary<string, string> BatchOutputs { get; } =
+        new[] { ProbabilitiesOutput, PredictedClassOutput }.Concat(UncertaintyScores.Descriptors.Select(d => d.SnakeName)).ToDictionary(n => n, n => n);
 
     /// <summary>Exports with batch-shaped outputs, for any ONNX runtime.</summary>
     public static byte[] Export(BayesianImageClassifier model, int samples, int seed, float inputScale = 1f)
@@ -48,7 +54,7 @@ public static class BayesianOnnxExport
 
     /// <summary>Exports with batch-shaped outputs; with a <paramref name="featurizer"/>, the graph takes its images and runs it first.</summary>
     internal static byte[] Export(BayesianImageClassifier model, int samples, int seed, float inputScale, ImageFeaturizer? featurizer)
-        => Build(model, samples, seed, inputScale, "pixels", BatchOutputNames, rowMode: false, featurizer: featurizer).ToByteArray();
+        => Build(model, samples, seed, inputScale, "pixels", BatchOutputs, rowMode: false, featurizer: featurizer).ToByteArray();
 
     /// <summary>Exports to a file.</summary>
     public static void Export(BayesianImageClassifier model, string path, int samples, int seed, float inputScale = 1f)
@@ -56,12 +62,12 @@ public static class BayesianOnnxExport
 
     /// <summary>
     /// The graph ML.NET's OnnxTransformer runs: one row at a time, input and outputs named by the caller
-    /// (<paramref name="outputs"/>: the statistics to emit and their names), the probabilities a [K] vector and
-    /// every scalar statistic a one-element vector (OnnxTransformer reads tensors only). <paramref name="packed"/>
-    /// emits scalar statistics together as one vector, in the order given.
+    /// (<paramref name="outputs"/>: from the graph's output name, <see cref="ProbabilitiesOutput"/>, <see cref="PredictedClassOutput"/>
+    /// or a score's snake-case name, to the name to give it), the probabilities a [K] vector and every scalar a one-element
+    /// vector (OnnxTransformer reads tensors only). <paramref name="packed"/> emits scores together as one vector, in the order given.
     /// </summary>
     internal static byte[] ExportRows(BayesianImageClassifier model, int samples, int seed, float inputScale, string inputName,
-        IReadOnlyDictionary<PredictionStatistic, string> outputs, (string Name, IReadOnlyList<PredictionStatistic> Statistics)? packed = null,
+        IReadOnlyDictionary<string, string> outputs, (string Name, IReadOnlyList<UncertaintyScore> Scores)? packed = null,
         ImageFeaturizer? featurizer = null)
         => Build(model, samples, seed, inputScale, inputName, outputs, rowMode: true, packed, featurizer).ToByteArray();
 
@@ -80,7 +86,7 @@ public static class BayesianOnnxExport
     }
 
     static ModelProto Build(BayesianImageClassifier model, int samples, int seed, float inputScale, string inputName,
-        IReadOnlyDictionary<PredictionStatistic, string> outputs, bool rowMode, (string Name, IReadOnlyList<PredictionStatistic> Statistics)? packed = null,
+        IReadOnlyDictionary<string, string> outputs, bool rowMode, (string Name, IReadOnlyList<UncertaintyScore> Scores)? packed = null,
         ImageFeaturizer? featurizer = null)
     {
         if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), "at least one sample is needed");
@@ -104,7 +110,7 @@ public static class BayesianOnnxExport
 
         var perSampleWeights = WriteDraws(model, samples, seed, g);
         var probabilities = new List<string>();
-        var energies = new List<string>();
+        var allLogits = new List<string>();
         var taps = model.FeatureGaussians is null ? null : model.FeatureTaps;
         var memberFeatures = network.Members.Select(_ => new List<string>()).ToArray();
         for (int s = 0; s < samples; s++)
@@ -114,30 +120,35 @@ public static class BayesianOnnxExport
             string logits = exporter.Export(network.MemberFor(s), x);
             string p = g.Node("Softmax", new[] { logits }, ("axis", 1L));
             probabilities.Add(g.Node("Unsqueeze", new[] { p, g.Int64s("axes", 0) }));
-            energies.Add(g.Node("Neg", new[] { g.Node("ReduceLogSumExp", new[] { logits }, ("axes", new long[] { 1 }), ("keepdims", 0L)) }));   // [N]
+            allLogits.Add(g.Node("Unsqueeze", new[] { logits, g.Int64s("axes", 0) }));
             if (taps is not null)
                 memberFeatures[member].Add(Features(g, exporter.TappedInput ?? throw new InvalidOperationException("The feature layer is not part of the exported graph."),
                     taps.PooledDimensions(member)));
         }
-        string all = probabilities.Count == 1 ? probabilities[0] : g.Node("Concat", probabilities.ToArray(), ("axis", 0L));   // [S, N, K]
-        var statistics = Statistics(g, all);
-        statistics[PredictionStatistic.FeatureDistance] = taps is null
-            ? g.Node("Sub", new[] { statistics[PredictionStatistic.Confidence], statistics[PredictionStatistic.Confidence] })   // 0: no feature fit
+        string all = Stack(g, probabilities);                                                                        // [S, N, K]
+        string meanP = g.Node("ReduceMean", new[] { all }, ("axes", new long[] { 0 }), ("keepdims", 0L));               // [N, K]
+        string predicted = g.Node("ArgMax", new[] { meanP }, ("axis", 1L), ("keepdims", 0L));                            // [N]
+        string distance = taps is null
+            ? g.Node("Cast", new[] { g.Node("Sub", new[] { predicted, predicted }) }, ("to", (long)DataType.Float))   // [N] zeros: no feature fit
             : FeatureDistance(g, memberFeatures, model.FeatureGaussians!);
-        statistics[PredictionStatistic.Energy] = Mean(g, energies);
+        var inputs = new ScoreGraphInputs(g, all, meanP, Stack(g, allLogits), distance);
+        var values = new Dictionary<string, string> { [ProbabilitiesOutput] = meanP, [PredictedClassOutput] = predicted };
+        var scores = new Dictionary<UncertaintyScore, string>();
+        foreach (var d in UncertaintyScores.Descriptors.Where(d => outputs.ContainsKey(d.SnakeName) || packed?.Scores.Contains(d.Score) == true))
+            values[d.SnakeName] = scores[d.Score] = d.Export(inputs);
 
-        foreach (var (statistic, name) in outputs)
+        foreach (var (source, name) in outputs)
         {
-            string value = statistics[statistic];
-            var type = statistic == PredictionStatistic.PredictedClass ? DataType.Int64 : DataType.Float;
-            if (!rowMode) g.Output(value, name, type, statistic == PredictionStatistic.Probabilities ? new long[] { -1, k } : new long[] { -1 });
-            else if (statistic == PredictionStatistic.Probabilities) g.Output(g.Node("Squeeze", new[] { value, g.Int64s("axes", 0) }), name, type, k);
+            string value = values.TryGetValue(source, out var v) ? v : throw new ArgumentException($"The graph has no output '{source}'.", nameof(outputs));
+            var type = source == PredictedClassOutput ? DataType.Int64 : DataType.Float;
+            if (!rowMode) g.Output(value, name, type, source == ProbabilitiesOutput ? new long[] { -1, k } : new long[] { -1 });
+            else if (source == ProbabilitiesOutput) g.Output(g.Node("Squeeze", new[] { value, g.Int64s("axes", 0) }), name, type, k);
             else g.Output(value, name, type, 1);
         }
         if (packed is { } pack)
-            g.Output(g.Node("Concat", pack.Statistics.Select(st => statistics[st]).ToArray(), ("axis", 0L)), pack.Name, DataType.Float, pack.Statistics.Count);
+            g.Output(g.Node("Concat", pack.Scores.Select(score => scores[score]).ToArray(), ("axis", 0L)), pack.Name, DataType.Float, pack.Scores.Count);
         if (!rowMode)
-            g.Output(g.Node("Gather", new[] { g.StringInitializer("class_names", model.ClassNames), statistics[PredictionStatistic.PredictedClass] }, ("axis", 0L)),
+            g.Output(g.Node("Gather", new[] { g.StringInitializer("class_names", model.ClassNames), predicted }, ("axis", 0L)),
                 "predicted_label", DataType.String, -1);
 
         var inv = CultureInfo.InvariantCulture;
@@ -159,24 +170,9 @@ public static class BayesianOnnxExport
         return OnnxDigest.Seal(g.Build(metadata, FormatVersion));
     }
 
-    /// <summary>Every <see cref="PredictionStatistic"/> of the [S, N, K] per-sample probabilities, as in <see cref="PredictiveDistribution"/>.</summary>
-    static Dictionary<PredictionStatistic, string> Statistics(OnnxGraphBuilder g, string all)
-    {
-        string tiny = g.Scalar("tiny", 1e-30f);
-        string meanP = g.Node("ReduceMean", new[] { all }, ("axes", new long[] { 0 }), ("keepdims", 0L));                     // [N, K]
-        string entropy = g.Node("Neg", new[] { g.Node("ReduceSum", new[] { g.Node("Mul", new[] { meanP, g.Node("Log", new[] { g.Node("Max", new[] { meanP, tiny }) }) }), g.Int64s("axes", 1) }, ("keepdims", 0L)) });
-        string perSampleEntropy = g.Node("Neg", new[] { g.Node("ReduceSum", new[] { g.Node("Mul", new[] { all, g.Node("Log", new[] { g.Node("Max", new[] { all, tiny }) }) }), g.Int64s("axes", 2) }, ("keepdims", 0L)) });
-        string expected = g.Node("ReduceMean", new[] { perSampleEntropy }, ("axes", new long[] { 0 }), ("keepdims", 0L));
-        return new Dictionary<PredictionStatistic, string>
-        {
-            [PredictionStatistic.Probabilities] = meanP,
-            [PredictionStatistic.PredictedClass] = g.Node("ArgMax", new[] { meanP }, ("axis", 1L), ("keepdims", 0L)),
-            [PredictionStatistic.Confidence] = g.Node("ReduceMax", new[] { meanP }, ("axes", new long[] { 1 }), ("keepdims", 0L)),
-            [PredictionStatistic.PredictiveEntropy] = entropy,
-            [PredictionStatistic.ExpectedEntropy] = expected,
-            [PredictionStatistic.MutualInformation] = g.Node("Max", new[] { g.Node("Sub", new[] { entropy, expected }), g.Scalar("zero", 0f) }),
-        };
-    }
+    /// <summary>The S per-draw values ([1, ...] each) as one [S, ...] value.</summary>
+    static string Stack(OnnxGraphBuilder g, IReadOnlyList<string> draws)
+        => draws.Count == 1 ? draws[0] : g.Node("Concat", draws.ToArray(), ("axis", 0L));
 
     /// <summary>The N x D features of a feature layer's input, as <see cref="FeatureTaps.Features"/> reads them.</summary>
     static string Features(OnnxGraphBuilder g, string input, IReadOnlyList<long> pooled)

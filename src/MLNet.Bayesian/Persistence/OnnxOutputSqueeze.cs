@@ -20,41 +20,42 @@ internal sealed class OnnxOutputSqueeze : CustomMappingFactory<OnnxOutputSqueeze
     /// <summary>Intermediate columns: the graph's packed statistics and the squeezed class index.</summary>
     public const string StatisticsColumn = "__mlnb_statistics", PredictedClassScalarColumn = "__mlnb_predicted_class_scalar";
 
-    /// <summary>The scalar statistics the graph packs into <see cref="StatisticsColumn"/>, in the order <see cref="Map"/> reads them.</summary>
-    public static IReadOnlyList<PredictionStatistic> Statistics { get; } = new[]
-    {
-        PredictionStatistic.Confidence, PredictionStatistic.PredictiveEntropy, PredictionStatistic.ExpectedEntropy, PredictionStatistic.MutualInformation,
-        PredictionStatistic.FeatureDistance, PredictionStatistic.Energy,
-    };
+    /// <summary>The scores the graph packs into <see cref="StatisticsColumn"/>: every score, in the order of the score table.</summary>
+    public static IReadOnlyList<UncertaintyScore> Scores { get; } = UncertaintyScores.Descriptors.Select(d => d.Score).ToArray();
+
+    /// <summary>The packed vector's length: a constant, because ML.NET reads the input type from the attribute (a test holds it to the table).</summary>
+    internal const int ScoreCount = 6;
+
+    // Each score's setter on Output, found once by the score's column name (the property's name): a new score needs only
+    // its property there, [ColumnName] the same name.
+    static readonly Action<Output, float>[] Setters = Scores.Select(score =>
+        typeof(Output).GetProperty(score.Describe().ColumnName) is { PropertyType: var t } property && t == typeof(float)
+            ? property.SetMethod!.CreateDelegate<Action<Output, float>>()
+            : throw new InvalidOperationException($"{nameof(OnnxOutputSqueeze)}.{nameof(Output)} has no property for the column {score.Describe().ColumnName}.")).ToArray();
 
     /// <inheritdoc />
     public override Action<Input, Output> GetMapping() => Map;
 
-    /// <summary>Copies each statistic into its column.</summary>
+    /// <summary>Copies each score into its column.</summary>
     public static void Map(Input input, Output output)
     {
         foreach (float value in input.Statistics)
             if (!float.IsFinite(value))
                 throw new InvalidDataException("The model produced scores that are not finite numbers: the input holds a NaN or infinite pixel, or the model file is damaged.");
-        output.Confidence = input.Statistics[0];
-        output.PredictiveEntropy = input.Statistics[1];
-        output.ExpectedEntropy = input.Statistics[2];
-        output.MutualInformation = input.Statistics[3];
-        output.FeatureDistance = input.Statistics[4];
-        output.Energy = input.Statistics[5];
+        for (int i = 0; i < Setters.Length; i++) Setters[i](output, input.Statistics[i]);
         output.PredictedClass = input.PredictedClass[0];
     }
 
     /// <summary>The ONNX outputs as ML.NET reads them.</summary>
     public sealed class Input
     {
-        /// <summary>Confidence, predictive entropy, expected entropy, mutual information, feature distance, energy.</summary>
-        [ColumnName(StatisticsColumn), VectorType(6)] public float[] Statistics { get; set; } = new float[6];
+        /// <summary>The scores, in the order of <see cref="Scores"/>.</summary>
+        [ColumnName(StatisticsColumn), VectorType(ScoreCount)] public float[] Statistics { get; set; } = new float[ScoreCount];
         /// <summary>Predicted class index.</summary>
         [ColumnName(SavedModelLayout.PredictedClassColumn), VectorType(1)] public long[] PredictedClass { get; set; } = new long[1];
     }
 
-    /// <summary>The scalar columns.</summary>
+    /// <summary>The scalar columns: one float property per score, named by the score's column.</summary>
     public sealed class Output
     {
         /// <summary>Confidence.</summary>

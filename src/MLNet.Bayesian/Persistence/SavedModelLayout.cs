@@ -23,7 +23,7 @@ internal sealed record SavedModelContents(BayesianImageClassifier Model, ImageIn
 ///      graph in front when the model has one (the pixels in, its features into the head); its bytes
 ///      are an entry ".../OnnxModel" of the zip, with a content_sha256 digest in the graph's metadata;
 ///      outputs: the Score column [K] and "__mlnb_statistics" [6] (the scalar statistics of
-///      OnnxOutputSqueeze.Statistics, in that order), "__mlnb_predicted_class" [1] int64
+///      OnnxOutputSqueeze.Scores, in that order), "__mlnb_predicted_class" [1] int64
 ///   3. CustomMapping "MLNet.Bayesian.OnnxOutputSqueeze.v3": the scalar output columns and
 ///      "__mlnb_predicted_class_scalar"
 ///   4. MapValue: the class index to the PredictedLabel key with the training label's key values
@@ -86,14 +86,14 @@ internal static class SavedModelLayout
                     "transform decodes bytes into an image. Load images with mlContext.Transforms.LoadImages instead, or export the bare ONNX graph with BayesianOnnxExport.");
         }
 
-        var outputs = new Dictionary<PredictionStatistic, string>
+        var outputs = new Dictionary<string, string>
         {
-            [PredictionStatistic.Probabilities] = contents.ScoreColumnName,
-            [PredictionStatistic.PredictedClass] = PredictedClassColumn,
+            [BayesianOnnxExport.ProbabilitiesOutput] = contents.ScoreColumnName,
+            [BayesianOnnxExport.PredictedClassOutput] = PredictedClassColumn,
         };
         float inputScale = input.Kind == ImageColumnKind.Vector ? input.VectorPixelScale : 1f;
         byte[] onnx = BayesianOnnxExport.ExportRows(contents.Model, contents.Samples, contents.Seed, inputScale, pixels, outputs,
-            (OnnxOutputSqueeze.StatisticsColumn, OnnxOutputSqueeze.Statistics), contents.Featurizer);
+            (OnnxOutputSqueeze.StatisticsColumn, OnnxOutputSqueeze.Scores), contents.Featurizer);
         File.WriteAllBytes(onnxFile, onnx);
         var estimator = chain
             .Append(ml.Transforms.ApplyOnnxModel(outputColumnNames: new[] { contents.ScoreColumnName, OnnxOutputSqueeze.StatisticsColumn, PredictedClassColumn },

@@ -26,12 +26,12 @@ public class BayesianPrediction
     public float Energy { get; set; }
 
     /// <summary>The value of one uncertainty score: the property named by its column (<see cref="ScoreDescriptor.ColumnName"/>).</summary>
-    public float Value(UncertaintyScore score) => Getters[score](this);
+    public float Value(UncertaintyScore score) => Getters.TryGetValue(score, out var get) ? get(this)
+        : throw new NotSupportedException($"{nameof(BayesianPrediction)} has no float property '{score.Describe().ColumnName}' for the score {score}: " +
+            $"read the column '{score.Describe().ColumnName}' into a class of your own that has one.");
 
-    // One getter per row of the score table, found by column name once: a new score needs only its property here.
-    static readonly IReadOnlyDictionary<UncertaintyScore, Func<BayesianPrediction, float>> Getters = UncertaintyScores.Descriptors.ToDictionary(
-        d => d.Score,
-        d => typeof(BayesianPrediction).GetProperty(d.ColumnName) is { PropertyType: var t } property && t == typeof(float)
-            ? property.GetMethod!.CreateDelegate<Func<BayesianPrediction, float>>()
-            : throw new InvalidOperationException($"{nameof(BayesianPrediction)} has no float property '{d.ColumnName}' for the score {d.Score}."));
+    // One getter per score that has a property of its column's name, found once.
+    static readonly IReadOnlyDictionary<UncertaintyScore, Func<BayesianPrediction, float>> Getters = UncertaintyScores.Descriptors
+        .Where(d => typeof(BayesianPrediction).GetProperty(d.ColumnName)?.PropertyType == typeof(float))
+        .ToDictionary(d => d.Score, d => typeof(BayesianPrediction).GetProperty(d.ColumnName)!.GetMethod!.CreateDelegate<Func<BayesianPrediction, float>>());
 }

@@ -179,13 +179,12 @@ public sealed class BayesianImageClassifier : IDisposable
                 logits = stack(perDraw);
             }
             var probabilities = nn.functional.softmax(logits, 2);
-            var energy = logits.logsumexp(2).neg().mean(new long[] { 0 });
             var features = capture is null ? null : MemberFeatures(capture, n);
             if (featuresOut is not null)
                 for (int m = 0; m < featuresOut.Length; m++) featuresOut[m].Add(features![m].detach().cpu().DetachFromDisposeScope());
             Tensor? distance = features is null || FeatureGaussians is null || _featureFitsOnDevice is not { } fitted ? null
                 : stack(fitted.Select((fit, m) => fit.Distances(features[m])).ToArray()).mean(new long[] { 0 });
-            parts.Add(PredictiveDistribution.FromSamples(probabilities, keepSamples, distance, energy));
+            parts.Add(PredictiveDistribution.FromSamples(probabilities, keepSamples, distance, logits));
         }
         return PredictiveDistribution.Concat(parts);
     }

@@ -1,4 +1,3 @@
-using MLNet.Bayesian.Torch;
 using static TorchSharp.torch;
 
 namespace MLNet.Bayesian.Uncertainty;
@@ -11,103 +10,86 @@ namespace MLNet.Bayesian.Uncertainty;
 /// </summary>
 public sealed class PredictiveDistribution
 {
-    /// <summary>Creates the distribution from arrays (N x C row-major probabilities).</summary>
-    public PredictiveDistribution(int classes, float[] probabilities, float[] predictiveEntropy, float[] expectedEntropy, int samples,
-        float[]? featureDistance = null, float[]? energy = null)
+    readonly IReadOnlyDictionary<UncertaintyScore, float[]> _scores;
+
+    PredictiveDistribution(int classes, float[] probabilities, IReadOnlyDictionary<UncertaintyScore, float[]> scores, int samples, float[]? sampleProbabilities)
     {
-        if (energy is not null && energy.Length != predictiveEntropy.Length)
-            throw new ArgumentException($"{energy.Length} energies for {predictiveEntropy.Length} rows.", nameof(energy));
-        if (featureDistance is not null && featureDistance.Length != predictiveEntropy.Length)
-            throw new ArgumentException($"{featureDistance.Length} feature distances for {predictiveEntropy.Length} rows.", nameof(featureDistance));
         Classes = classes;
         Probabilities = probabilities;
-        PredictiveEntropy = predictiveEntropy;
-        ExpectedEntropy = expectedEntropy;
         Samples = samples;
-        FeatureDistance = featureDistance ?? new float[predictiveEntropy.Length];
-        Energy = energy ?? new float[predictiveEntropy.Length];
+        _scores = scores;
+        SampleProbabilities = sampleProbabilities;
+        Count = classes == 0 ? 0 : probabilities.Length / classes;
+        foreach (var d in UncertaintyScores.Descriptors)
+            if (!scores.TryGetValue(d.Score, out var values) || values.Length != Count)
+                throw new ArgumentException($"The score {d.Score} has {(values is null ? "no values" : $"{values.Length} values")} for {Count} rows.", nameof(scores));
     }
 
     /// <summary>Per-sample probabilities, S x N x C row-major, when prediction was asked to keep them; else null.</summary>
-    public float[]? SampleProbabilities { get; private init; }
+    public float[]? SampleProbabilities { get; }
 
     /// <summary>Number of classes.</summary>
     public int Classes { get; }
     /// <summary>Number of posterior samples averaged.</summary>
     public int Samples { get; }
     /// <summary>Number of inputs.</summary>
-    public int Count => PredictiveEntropy.Length;
+    public int Count { get; }
     /// <summary>Posterior-mean class probabilities, N x C.</summary>
     public float[] Probabilities { get; }
+
+    /// <summary>The values of one uncertainty score, one per input (see <see cref="UncertaintyScores.Descriptors"/> for what each means).</summary>
+    public float[] this[UncertaintyScore score] => _scores.TryGetValue(score, out var values) ? values
+        : throw new ArgumentOutOfRangeException(nameof(score), score, "not an uncertainty score");
+
+    /// <summary>The value of one uncertainty score for input <paramref name="index"/>.</summary>
+    public float Value(UncertaintyScore score, int index) => this[score][index];
+
     /// <summary>H[mean p]: total uncertainty.</summary>
-    public float[] PredictiveEntropy { get; }
+    public float[] PredictiveEntropy => this[UncertaintyScore.PredictiveEntropy];
     /// <summary>mean H[p_s]: aleatoric part.</summary>
-    public float[] ExpectedEntropy { get; }
+    public float[] ExpectedEntropy => this[UncertaintyScore.ExpectedEntropy];
     /// <summary>H[mean p] - mean H[p_s]: epistemic part (never below 0).</summary>
-    public float[] MutualInformation => _mutualInformation ??= PredictiveEntropy.Zip(ExpectedEntropy, (h, e) => Math.Max(h - e, 0f)).ToArray();
-    /// <summary>
-    /// Mahalanobis distance of the input's features to the nearest class of the training images (see
-    /// <see cref="Ood.FeatureGaussians"/>): high for images unlike the training data. 0 when the model has no feature fit.
-    /// </summary>
-    public float[] FeatureDistance { get; }
-    /// <summary>
-    /// -log sum_k exp(logit_k), averaged over the samples (the free energy of Liu et al. 2020, "Energy-based out-of-distribution
-    /// detection"): high when no class gets a large logit, as for images unlike the training data. 0 when built from probabilities alone.
-    /// </summary>
-    public float[] Energy { get; }
+    public float[] MutualInformation => this[UncertaintyScore.MutualInformation];
+    /// <summary>Mahalanobis distance of the input's features to the nearest class of the training images (see
+    /// <see cref="Ood.FeatureGaussians"/>): high for images unlike the training data. 0 when the model has no feature fit.</summary>
+    public float[] FeatureDistance => this[UncertaintyScore.FeatureDistance];
+    /// <summary>-log sum_k exp(logit_k), averaged over the samples: high when no class gets a large logit. 0 when built from probabilities alone.</summary>
+    public float[] Energy => this[UncertaintyScore.Energy];
     /// <summary>max_c mean p: confidence of the predicted class.</summary>
-    public float[] Confidence => _confidence ??= Enumerable.Range(0, Count).Select(i => Row(i)[ArgMax(Row(i))]).ToArray();
+    public float[] Confidence => this[UncertaintyScore.Confidence];
     /// <summary>arg max_c mean p.</summary>
     public int[] PredictedClass => _predictedClass ??= Enumerable.Range(0, Count).Select(i => ArgMax(Row(i))).ToArray();
 
-    // Derived per-row values, computed on first use: callers index them row by row.
-    float[]? _mutualInformation, _confidence;
     int[]? _predictedClass;
 
-    /// <summary>A scalar statistic of row <paramref name="index"/> (not <see cref="PredictionStatistic.Probabilities"/>).</summary>
-    public float Scalar(PredictionStatistic statistic, int index) => statistic switch
-    {
-        PredictionStatistic.PredictedClass => PredictedClass[index],
-        PredictionStatistic.Confidence => Confidence[index],
-        PredictionStatistic.PredictiveEntropy => PredictiveEntropy[index],
-        PredictionStatistic.ExpectedEntropy => ExpectedEntropy[index],
-        PredictionStatistic.MutualInformation => MutualInformation[index],
-        PredictionStatistic.FeatureDistance => FeatureDistance[index],
-        PredictionStatistic.Energy => Energy[index],
-        _ => throw new ArgumentOutOfRangeException(nameof(statistic), statistic, "the probabilities are a vector: use Row"),
-    };
-
-    /// <summary>Whether every probability and entropy of row <paramref name="index"/> is a finite number.</summary>
+    /// <summary>Whether every probability and score of row <paramref name="index"/> is a finite number.</summary>
     public bool IsFinite(int index)
     {
         foreach (float p in Row(index)) if (!float.IsFinite(p)) return false;
-        return float.IsFinite(PredictiveEntropy[index]) && float.IsFinite(ExpectedEntropy[index]) && float.IsFinite(FeatureDistance[index]) && float.IsFinite(Energy[index]);
+        return _scores.Values.All(values => float.IsFinite(values[index]));
     }
 
     /// <summary>The mean probabilities of input <paramref name="index"/>.</summary>
     public ReadOnlySpan<float> Row(int index) => Probabilities.AsSpan(index * Classes, Classes);
 
-    /// <summary>Computes the distribution from per-sample probabilities shaped S x N x C (and the N feature distances and energies, when known).</summary>
-    public static PredictiveDistribution FromSamples(Tensor sampleProbabilities, bool keepSamples = false, Tensor? featureDistance = null, Tensor? energy = null)
+    /// <summary>
+    /// Computes the distribution from per-sample probabilities shaped S x N x C, every score by its descriptor; the logits
+    /// (S x N x C) and the N feature distances where known.
+    /// </summary>
+    public static PredictiveDistribution FromSamples(Tensor sampleProbabilities, bool keepSamples = false, Tensor? featureDistance = null, Tensor? logits = null)
     {
         using var scope = NewDisposeScope();
         var p = sampleProbabilities.to(float64);
-        long s = p.shape[0];
         var mean = p.mean(new long[] { 0 });
-        var entropy = -(mean * ScalarSafeOps.ClampMin(mean, 1e-300).log()).sum(1);
-        var expected = (-(p * ScalarSafeOps.ClampMin(p, 1e-300).log()).sum(2)).mean(new long[] { 0 });
-        return new PredictiveDistribution((int)p.shape[2],
-            mean.to(float32).cpu().data<float>().ToArray(),
-            entropy.to(float32).cpu().data<float>().ToArray(), expected.to(float32).cpu().data<float>().ToArray(), (int)s,
-            featureDistance?.to(float32).cpu().data<float>().ToArray(), energy?.to(float32).cpu().data<float>().ToArray())
-        {
-            SampleProbabilities = keepSamples ? sampleProbabilities.to(float32).cpu().contiguous().data<float>().ToArray() : null,
-        };
+        var inputs = new ScoreInputs(p, mean, logits, featureDistance);
+        var scores = UncertaintyScores.Descriptors.ToDictionary(d => d.Score, d => d.Compute(inputs).to(float32).cpu().data<float>().ToArray());
+        return new PredictiveDistribution((int)p.shape[2], mean.to(float32).cpu().data<float>().ToArray(), scores, (int)p.shape[0],
+            keepSamples ? sampleProbabilities.to(float32).cpu().contiguous().data<float>().ToArray() : null);
     }
 
     /// <summary>The distribution of no inputs.</summary>
     public static PredictiveDistribution Empty(int classes, int samples)
-        => new(classes, Array.Empty<float>(), Array.Empty<float>(), Array.Empty<float>(), samples) { SampleProbabilities = Array.Empty<float>() };
+        => new(classes, Array.Empty<float>(), UncertaintyScores.Descriptors.ToDictionary(d => d.Score, _ => Array.Empty<float>()), samples, Array.Empty<float>());
 
     /// <summary>Concatenates distributions of consecutive batches.</summary>
     public static PredictiveDistribution Concat(IReadOnlyList<PredictiveDistribution> parts)
@@ -118,23 +100,18 @@ public sealed class PredictiveDistribution
         if (parts.All(p => p.SampleProbabilities is not null))
         {
             // Interleave per sample: S x (N1 + N2 + ...) x C.
-            int s = parts[0].Samples, c = parts[0].Classes;
-            samples = new float[s * parts.Sum(p => p.Count) * c];
+            int s = parts[0].Samples, c = parts[0].Classes, total = parts.Sum(p => p.Count);
+            samples = new float[s * total * c];
             int offset = 0;
             foreach (var part in parts)
             {
                 for (int k = 0; k < s; k++)
-                    Array.Copy(part.SampleProbabilities!, k * part.Count * c, samples, (k * parts.Sum(p => p.Count) + offset) * c, part.Count * c);
+                    Array.Copy(part.SampleProbabilities!, k * part.Count * c, samples, (k * total + offset) * c, part.Count * c);
                 offset += part.Count;
             }
         }
-        return new PredictiveDistribution(parts[0].Classes,
-            parts.SelectMany(p => p.Probabilities).ToArray(),
-            parts.SelectMany(p => p.PredictiveEntropy).ToArray(), parts.SelectMany(p => p.ExpectedEntropy).ToArray(), parts[0].Samples,
-            parts.SelectMany(p => p.FeatureDistance).ToArray(), parts.SelectMany(p => p.Energy).ToArray())
-        {
-            SampleProbabilities = samples,
-        };
+        return new PredictiveDistribution(parts[0].Classes, parts.SelectMany(p => p.Probabilities).ToArray(),
+            UncertaintyScores.Descriptors.ToDictionary(d => d.Score, d => parts.SelectMany(p => p[d.Score]).ToArray()), parts[0].Samples, samples);
     }
 
     static int ArgMax(ReadOnlySpan<float> v)

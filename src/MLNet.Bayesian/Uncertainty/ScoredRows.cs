@@ -20,7 +20,7 @@ public sealed class ScoredRows
     /// <summary>The rows of a predictive distribution, with their labels.</summary>
     public static ScoredRows From(PredictiveDistribution prediction, int[] labels)
         => new(prediction.Classes, prediction.Probabilities, labels, UncertaintyScores.All.ToDictionary(s => s, s =>
-            Enumerable.Range(0, prediction.Count).Select(i => prediction.Scalar(s.Statistic(), i)).ToArray()));
+            Enumerable.Range(0, prediction.Count).Select(i => prediction.Value(s, i)).ToArray()));
 
     /// <summary>Number of classes K.</summary>
     public int Classes { get; }

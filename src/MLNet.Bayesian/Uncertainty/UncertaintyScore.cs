@@ -23,24 +23,27 @@ public static class UncertaintyScores
     /// <summary>Every score.</summary>
     public static IReadOnlyList<UncertaintyScore> All { get; } = Enum.GetValues<UncertaintyScore>();
 
-    /// <summary>The one table of scores, in output-column order: each score's statistic, column, names, direction, unit and meaning.</summary>
-    public static IReadOnlyList<ScoreDescriptor> Descriptors { get; } = new[]
+    /// <summary>
+    /// The one table of scores, in output-column order (the order of <see cref="UncertaintyScore"/>): one instance of every
+    /// <see cref="ScoreDescriptor"/> subclass of this assembly (Uncertainty/Scores), so a new score is found without a list
+    /// to extend. Every score has exactly one descriptor, or this type fails to initialise with the reason.
+    /// </summary>
+    public static IReadOnlyList<ScoreDescriptor> Descriptors { get; } = FindDescriptors();
+
+    static ScoreDescriptor[] FindDescriptors()
     {
-        new ScoreDescriptor(UncertaintyScore.Confidence, PredictionStatistic.Confidence, "Confidence", "confidence",
-            HighMeansUncertain: false, "probability of the predicted class", "max of Score: the probability of the predicted class"),
-        new ScoreDescriptor(UncertaintyScore.PredictiveEntropy, PredictionStatistic.PredictiveEntropy, "PredictiveEntropy", "predictive_entropy",
-            HighMeansUncertain: true, "nats", "H[mean p]: total uncertainty, nats"),
-        new ScoreDescriptor(UncertaintyScore.ExpectedEntropy, PredictionStatistic.ExpectedEntropy, "ExpectedEntropy", "expected_entropy",
-            HighMeansUncertain: true, "nats", "mean over samples of H[p_s]: aleatoric uncertainty (the image is ambiguous)"),
-        new ScoreDescriptor(UncertaintyScore.MutualInformation, PredictionStatistic.MutualInformation, "MutualInformation", "mutual_information",
-            HighMeansUncertain: true, "nats", "PredictiveEntropy - ExpectedEntropy: epistemic uncertainty (the model has not seen such images)"),
-        new ScoreDescriptor(UncertaintyScore.FeatureDistance, PredictionStatistic.FeatureDistance, "FeatureDistance", "feature_distance",
-            HighMeansUncertain: true, "Mahalanobis distance to the nearest class",
-            "Mahalanobis distance of the image's features to the nearest class of the training images: about sqrt(D) for familiar images, more for unfamiliar ones"),
-        new ScoreDescriptor(UncertaintyScore.Energy, PredictionStatistic.Energy, "Energy", "energy",
-            HighMeansUncertain: true, "-log sum exp of the logits",
-            "-log sum_k exp(logit_k), mean over samples: the network's free energy; high when no class has a large logit (unfamiliar input)"),
-    };
+        var found = typeof(ScoreDescriptor).Assembly.GetTypes()
+            .Where(t => t.IsSubclassOf(typeof(ScoreDescriptor)) && !t.IsAbstract)
+            .Select(t => (ScoreDescriptor)Activator.CreateInstance(t, nonPublic: true)!)
+            .OrderBy(d => d.Score).ToArray();
+        foreach (var score in Enum.GetValues<UncertaintyScore>())
+        {
+            var mine = found.Where(d => d.Score == score).Select(d => d.GetType().Name).ToArray();
+            if (mine.Length != 1)
+                throw new InvalidOperationException($"The score {score} has {mine.Length} descriptors ({string.Join(", ", mine)}); it needs exactly one ScoreDescriptor subclass in Uncertainty/Scores.");
+        }
+        return found;
+    }
 
     static readonly IReadOnlyDictionary<UncertaintyScore, ScoreDescriptor> ByScore = Descriptors.ToDictionary(d => d.Score);
 
@@ -53,9 +56,6 @@ public static class UncertaintyScores
 
     /// <summary>The value turned so that higher always means less certain (what rankings, curves and OOD scores use).</summary>
     public static double Uncertainty(this UncertaintyScore score, double value) => score.HighMeansUncertain() ? value : -value;
-
-    /// <summary>The statistic the score reads.</summary>
-    public static PredictionStatistic Statistic(this UncertaintyScore score) => score.Describe().Statistic;
 
     /// <summary>The score of a column name (the output column names: Confidence, PredictiveEntropy, ...), ignoring case.</summary>
     public static UncertaintyScore Parse(string name)
