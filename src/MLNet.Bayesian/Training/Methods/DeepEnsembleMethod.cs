@@ -6,6 +6,8 @@ namespace MLNet.Bayesian.Training;
 /// <summary>The deep-ensemble baseline (<see cref="BayesianMethod.DeepEnsemble"/>): M networks trained as stage 0.</summary>
 internal sealed class DeepEnsembleMethod : TrainingMethod
 {
+    public override BayesianMethod Method => BayesianMethod.DeepEnsemble;
+
     /// <summary>
     /// M deterministic networks, member m built and trained as stage 0 with seed + m (member 0 is the 2DGBNN run's stage
     /// 0 at the same seed) for DeterministicEpochs each. The report lists each member's stage 0, then the ensemble

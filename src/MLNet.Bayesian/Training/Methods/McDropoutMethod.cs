@@ -6,6 +6,8 @@ namespace MLNet.Bayesian.Training;
 /// <summary>The MC dropout baseline (<see cref="BayesianMethod.McDropout"/>), trained with stage 0's loop.</summary>
 internal sealed class McDropoutMethod : TrainingMethod
 {
+    public override BayesianMethod Method => BayesianMethod.McDropout;
+
     /// <summary>
     /// One network trained with dropout for DeterministicEpochs + MeanFieldEpochs + SharedEpochs epochs at stage 0's
     /// learning rate (one cosine schedule over them all): the passes over the data 2DGBNN takes, so that neither method

@@ -14,21 +14,34 @@ internal sealed record MethodInputs(NetworkFactory Factory, ImageSet Train, Imag
 /// </summary>
 internal abstract class TrainingMethod
 {
+    /// <summary>The option value that picks this method.</summary>
+    public abstract BayesianMethod Method { get; }
+
     /// <summary>Trains a model with <paramref name="trainer"/>'s options and steps.</summary>
     public abstract BayesianImageClassifier Fit(BayesianTrainer trainer, MethodInputs inputs);
 
-    /// <summary>The one factory of methods.</summary>
-    public static TrainingMethod For(BayesianMethod method) => method switch
+    /// <summary>
+    /// The one factory of methods: the subclass of this assembly whose <see cref="Method"/> is <paramref name="method"/>, so
+    /// that a new method is a member of <see cref="BayesianMethod"/> and one class, with no list to extend.
+    /// </summary>
+    public static TrainingMethod For(BayesianMethod method)
+        => All.Value.TryGetValue(method, out var type) ? (TrainingMethod)Activator.CreateInstance(type, nonPublic: true)!
+            : throw new ArgumentOutOfRangeException(nameof(TrainerOptions.Method), method, "not a method");
+
+    static readonly Lazy<Dictionary<BayesianMethod, Type>> All = new(() =>
     {
-        BayesianMethod.TwoDGbnn => new TwoDGbnnMethod(),
-        BayesianMethod.McDropout => new McDropoutMethod(),
-        BayesianMethod.DeepEnsemble => new DeepEnsembleMethod(),
-        _ => throw new ArgumentOutOfRangeException(nameof(TrainerOptions.Method), method, "not a method"),
-    };
+        var methods = typeof(TrainingMethod).Assembly.GetTypes().Where(t => t.IsSubclassOf(typeof(TrainingMethod)) && !t.IsAbstract)
+            .Select(t => (Method: ((TrainingMethod)Activator.CreateInstance(t, nonPublic: true)!).Method, Type: t)).ToList();
+        foreach (var group in methods.GroupBy(m => m.Method).Where(g => g.Count() > 1))
+            throw new InvalidOperationException($"The method {group.Key} has {group.Count()} classes ({string.Join(", ", group.Select(m => m.Type.Name))}); it needs one.");
+        return methods.ToDictionary(m => m.Method, m => m.Type);
+    });
 }
 
 /// <summary>2DGBNN (<see cref="BayesianMethod.TwoDGbnn"/>): stages 0 to 3, in <see cref="BayesianTrainer.FitTwoDGbnn"/>.</summary>
 internal sealed class TwoDGbnnMethod : TrainingMethod
 {
+    public override BayesianMethod Method => BayesianMethod.TwoDGbnn;
+
     public override BayesianImageClassifier Fit(BayesianTrainer trainer, MethodInputs inputs) => trainer.FitTwoDGbnn(inputs);
 }
