@@ -112,19 +112,19 @@ internal sealed class PredictionsCsv : IDisposable
     }
 
     /// <summary>The row of a scored image.</summary>
-    public string Row(string path, BayesianPrediction p, bool? needsReview)
+    public string Row(string path, ScoredImage p, bool? needsReview)
         => string.Join(",", new[] { Csv(path), Csv(_classNames[p.PredictedLabel - 1]) }
-            .Concat(OutputColumns.Uncertainty.Select(c => R(p.Value(UncertaintyScoreOf(c)))))
+            .Concat(OutputColumns.Uncertainty.Select(c => R(p.Scores[c.Uncertainty!.Value])))
             .Append(needsReview switch { true => "true", false => "false", null => "" })
-            .Concat(p.Score.Select(R)).Concat(_sets ? SetFields(p) : Array.Empty<string>()).Append(""));
+            .Concat(p.Probabilities.Select(R)).Concat(_sets ? SetFields(p) : Array.Empty<string>()).Append(""));
 
     /// <summary>prediction_set and prediction_set_size of a row: the set's classes, most probable first.</summary>
-    string[] SetFields(BayesianPrediction p)
+    string[] SetFields(ScoredImage p)
     {
-        var set = p as BayesianSetPrediction ?? throw new InvalidOperationException("The model has prediction sets but the row was read without them.");
-        var classes = Enumerable.Range(0, set.PredictionSet.Length).Where(c => set.PredictionSet[c])
-            .OrderByDescending(c => p.Score[c]).ThenBy(c => c).Select(c => _classNames[c]);
-        return new[] { Csv(string.Join("|", classes)), R(set.PredictionSetSize) };
+        var set = p.PredictionSet ?? throw new InvalidOperationException("The model has prediction sets but the row was read without them.");
+        var classes = Enumerable.Range(0, set.Length).Where(c => set[c])
+            .OrderByDescending(c => p.Probabilities[c]).ThenBy(c => c).Select(c => _classNames[c]);
+        return new[] { Csv(string.Join("|", classes)), R(p.PredictionSetSize) };
     }
 
     /// <summary>The row of an image that could not be scored: every value empty, the reason in the last column.</summary>
@@ -132,7 +132,6 @@ internal sealed class PredictionsCsv : IDisposable
         => string.Join(",", new[] { Csv(path), "" }.Concat(OutputColumns.Uncertainty.Select(_ => "")).Append("")
             .Concat(_classNames.Select(_ => "")).Concat(_sets ? SetColumns.Select(_ => "") : Array.Empty<string>()).Append(Csv(error.ReplaceLineEndings(" "))));
 
-    static Uncertainty.UncertaintyScore UncertaintyScoreOf(OutputColumn column) => Uncertainty.UncertaintyScores.Parse(column.Name);
 
     /// <summary>Cuts the file back to its last newline; returns the bytes removed.</summary>
     static long CutTornLine(FileStream stream)

@@ -117,7 +117,7 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
             {
                 if (result.Prediction is { } p)
                 {
-                    rows[file] = csv.Row(Path.GetRelativePath(root, file), p, rule?.NeedsReview(p));
+                    rows[file] = csv.Row(Path.GetRelativePath(root, file), p, rule?.NeedsReview(score => p.Scores[score]));
                     scored++;
                 }
                 else
@@ -145,12 +145,12 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
     /// Scores the files together; when the batch fails (e.g. one image makes the model produce non-finite scores),
     /// scores them one by one, so that only the files at fault get error rows.
     /// </summary>
-    static IEnumerable<(string File, (BayesianPrediction? Prediction, string? Error) Result)> Score(MLContext ml, ITransformer model, List<string> files, bool sets)
+    static IEnumerable<(string File, (ScoredImage? Prediction, string? Error) Result)> Score(MLContext ml, ITransformer model, List<string> files, bool sets)
     {
-        if (files.Count == 0) return Array.Empty<(string, (BayesianPrediction?, string?))>();
+        if (files.Count == 0) return Array.Empty<(string, (ScoredImage?, string?))>();
         try
         {
-            return files.Zip(Predict(ml, model, files, sets), (f, p) => (f, ((BayesianPrediction?)p, (string?)null))).ToList();
+            return files.Zip(Predict(ml, model, files, sets), (f, p) => (f, ((ScoredImage?)p, (string?)null))).ToList();
         }
         catch (InvalidDataException) when (files.Count > 1)
         {
@@ -158,19 +158,16 @@ internal sealed class ScoreCommand : Command<ScoreCommand.Settings>
         }
         catch (InvalidDataException e)
         {
-            return new[] { (files[0], ((BayesianPrediction?)null, (string?)$"cannot score: {e.Message}")) };
+            return new[] { (files[0], ((ScoredImage?)null, (string?)$"cannot score: {e.Message}")) };
         }
     }
 
-    static List<BayesianPrediction> Predict(MLContext ml, ITransformer model, List<string> files, bool sets)
+    static List<ScoredImage> Predict(MLContext ml, ITransformer model, List<string> files, bool sets)
     {
         var data = ml.Data.LoadFromEnumerable(files.Select(f => new ImageFolderEntry { ImagePath = f, Label = "" }));
         try
         {
-            var scored = model.Transform(data);
-            return sets
-                ? ml.Data.CreateEnumerable<BayesianSetPrediction>(scored, reuseRowObject: false).Cast<BayesianPrediction>().ToList()
-                : ml.Data.CreateEnumerable<BayesianPrediction>(scored, reuseRowObject: false).ToList();
+            return ScoredImage.ReadAll(model.Transform(data), sets);
         }
         catch (Exception e) when (e is not InvalidDataException && RowError(e) is { } inner)
         {
