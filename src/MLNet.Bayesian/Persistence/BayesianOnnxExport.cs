@@ -209,154 +209,16 @@ public static class BayesianOnnxExport
     }
 
     /// <summary>
-    /// Writes the S draws (seed, s) of the posterior: for the shared variant its value tables gathered through
-    /// each layer's compact index, otherwise each layer's S weight draws. Returns, per sample, the ONNX value name of every
-    /// Bayesian layer's weight.
+    /// The S draws (seed, s), written by the network's posterior in the form that suits it; per sample, the ONNX value
+    /// name of every Bayesian layer's weight.
     /// </summary>
     static List<Dictionary<nn.Module, string>> WriteDraws(BayesianImageClassifier model, int samples, int seed, OnnxGraphBuilder g)
     {
-        var network = model.Network;
-        var layers = network.Layers.Select(l => l.Layer).ToList();
-        var result = new List<Dictionary<nn.Module, string>>();
-        if (layers.Count == 0)
-        {
-            // Deterministic (one sample) or a deep ensemble: every sample's module holds its own weights.
-            for (int s = 0; s < samples; s++) result.Add(new Dictionary<nn.Module, string>());
-            return result;
-        }
-        if (network.Stage == BayesianStage.McDropout) return WriteDropoutDraws(network, layers, samples, seed, g);
-        var shared = network.SharedPosterior is { Variant: SamplingVariant.Shared } posterior ? posterior : null;
-        var drawn = new List<float[]>();
-        using (no_grad())
-            for (int s = 0; s < samples; s++)
-            {
-                using var scope = NewDisposeScope();
-                if (shared is not null)
-                {
-                    using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, s), network.PosteriorScale);
-                    drawn.Add(shared.DrawTable(noise).cpu().data<float>().ToArray());
-                }
-                else
-                {
-                    using var draw = network.Draw(seed, s);
-                    drawn.Add(draw.ToArrays().SelectMany(v => v).ToArray());
-                }
-            }
-
-        // One index and one weight per layer, never a network-wide tensor that every layer slices: ONNX Runtime
-        // constant-folds the weight construction when a session starts, and folding 200 Slices of one 42M-value
-        // tensor (ResNet-101) took 2-3 minutes and gigabytes at every save and load; per layer it takes seconds.
-        long[] offsets = new long[layers.Count];
-        for (int i = 1; i < layers.Count; i++) offsets[i] = offsets[i - 1] + layers[i - 1].WeightCount;
-        if (shared is null)
-        {
-            // Mean-field or hierarchical draws: each layer's S draws as one [S, weights] initializer.
-            var perLayer = new string[layers.Count];
-            for (int i = 0; i < layers.Count; i++)
-            {
-                int start = (int)offsets[i], count = (int)layers[i].WeightCount;
-                var values = new float[samples * count];
-                for (int s = 0; s < samples; s++) Array.Copy(drawn[s], start, values, s * count, count);
-                perLayer[i] = g.Initializer($"weight_samples_{i}", values, samples, count);
-            }
-            for (int s = 0; s < samples; s++)
-            {
-                string sample = g.Initializer("sample", new long[] { s });
-                var names = new Dictionary<nn.Module, string>();
-                for (int i = 0; i < layers.Count; i++)
-                    names[layers[i]] = g.Node("Reshape", new[] { g.Node("Gather", new[] { perLayer[i], sample }, ("axis", 0L)), g.Int64s("shape", layers[i].WeightShape) });
-                result.Add(names);
-            }
-            return result;
-        }
-
-        // 2DGBNN shared: the S value tables ([S, components + outliers + blends]) and a compact index per layer.
-        int width = drawn[0].Length;
-        string tables = g.Initializer("posterior_tables", drawn.SelectMany(v => v).ToArray(), samples, width);
-        var indices = Enumerable.Range(0, layers.Count).Select(i => ScatterIndex(g, shared.Plan, offsets[i], layers[i].WeightCount)).ToArray();
-        for (int s = 0; s < samples; s++)
-        {
-            string row = g.Node("Gather", new[] { tables, g.Initializer("sample", new long[] { s }) }, ("axis", 0L));   // [1, width]
-            row = g.Node("Reshape", new[] { row, g.Int64s("flat", -1) });
-            var names = new Dictionary<nn.Module, string>();
-            for (int i = 0; i < layers.Count; i++)
-                names[layers[i]] = g.Node("Reshape", new[] { g.Node("Gather", new[] { row, indices[i] }, ("axis", 0L)), g.Int64s("shape", layers[i].WeightShape) });
-            result.Add(names);
-        }
-        return result;
-    }
-
-    /// <summary>
-    /// MC dropout: each layer's trained weight once and, for a layer whose input is dropped, its S masks ([S, in]);
-    /// draw s is Mul(weight, mask s), the product the in-memory draw computes, so both score alike to the bit of the
-    /// weights. S masked copies of every weight made the saved model S times the deterministic one (11.5 MB at S = 30
-    /// for the small CNN).
-    /// </summary>
-    static List<Dictionary<nn.Module, string>> WriteDropoutDraws(BayesianNetwork network, List<StochasticLayer> layers, int samples, int seed, OnnxGraphBuilder g)
-    {
-        // Per layer: the weight's initializer, and for a dropped input the S masks as one [S, in] table and the shape
-        // one mask has in the draw (taken from the mask itself, so the graph broadcasts it as the draw does).
-        var weights = new string[layers.Count];
-        var tables = new string?[layers.Count];
-        var maskShapes = new long[]?[layers.Count];
-        using (no_grad())
-        {
-            var masks = new List<float>?[layers.Count];
-            for (int s = 0; s < samples; s++)
-            {
-                using var scope = NewDisposeScope();
-                var drawn = network.McDropoutMasks(seed, s);
-                for (int i = 0; i < layers.Count; i++)
-                {
-                    if (drawn[i] is not Tensor mask) continue;
-                    maskShapes[i] = mask.shape;
-                    (masks[i] ??= new List<float>()).AddRange(mask.cpu().data<float>().ToArray());
-                }
-            }
-            for (int i = 0; i < layers.Count; i++)
-            {
-                using var scope = NewDisposeScope();
-                weights[i] = g.Initializer($"weight_{i}", layers[i].WeightMu!.detach().cpu().contiguous().data<float>().ToArray(), layers[i].WeightShape);
-                if (masks[i] is { } values) tables[i] = g.Initializer($"dropout_masks_{i}", values.ToArray(), samples, values.Count / samples);
-            }
-        }
-        var result = new List<Dictionary<nn.Module, string>>();
-        for (int s = 0; s < samples; s++)
-        {
-            string sample = g.Initializer("sample", new long[] { s });
-            var names = new Dictionary<nn.Module, string>();
-            for (int i = 0; i < layers.Count; i++)
-            {
-                if (tables[i] is not string table) { names[layers[i]] = weights[i]; continue; }
-                string row = g.Node("Gather", new[] { table, sample }, ("axis", 0L));   // [1, in]
-                names[layers[i]] = g.Node("Mul", new[] { weights[i], g.Node("Reshape", new[] { row, g.Int64s("shape", maskShapes[i]!) }) });
-            }
-            result.Add(names);
-        }
-        return result;
-    }
-
-    /// <summary>
-    /// One layer's gather index into a value table, built in the graph from its part of the compact component index
-    /// (weights <paramref name="start"/> to start + count - 1): Cast(uint8/uint16 -> int64), then ScatterElements puts
-    /// K + o at the layer's outlier positions and K + O + e at its ellipse positions (both lists are small), as in
-    /// SharedPosteriorPlan.GatherIndex.
-    /// </summary>
-    static string ScatterIndex(OnnxGraphBuilder g, SharedPosteriorPlan plan, long start, long count)
-    {
-        var compact = plan.CompactComponentIndex;
-        var part = Array.CreateInstance(compact.GetType().GetElementType()!, count);
-        Array.Copy(compact, start, part, 0, count);
-        string index = g.Node("Cast", new[] { g.IndexInitializer("component_index", part) }, ("to", (long)DataType.Int64));
-        int k = plan.Components.Length, o = plan.OutlierPositions.Length;
-        var positions = new List<long>();
-        var slots = new List<long>();
-        for (int j = 0; j < o; j++)
-            if (plan.OutlierPositions[j] >= start && plan.OutlierPositions[j] < start + count) { positions.Add(plan.OutlierPositions[j] - start); slots.Add(k + j); }
-        for (int e = 0; e < plan.EllipsePositions.Length; e++)
-            if (plan.EllipsePositions[e] >= start && plan.EllipsePositions[e] < start + count) { positions.Add(plan.EllipsePositions[e] - start); slots.Add(k + o + e); }
-        if (positions.Count == 0) return index;
-        return g.Node("ScatterElements", new[] { index, g.Initializer("positions", positions.ToArray(), positions.Count), g.Initializer("slots", slots.ToArray(), slots.Count) }, ("axis", 0L));
+        var layers = model.Network.Layers.Select(l => (nn.Module)l.Layer).ToList();
+        return model.Network.ExportDraws(g, seed, samples)
+            .Select(draw => draw.Length == layers.Count ? layers.Zip(draw).ToDictionary(p => p.First, p => p.Second)
+                : throw new InvalidOperationException($"The posterior wrote {draw.Length} weights for {layers.Count} Bayesian layers."))
+            .ToList();
     }
 
     static float[] Broadcast(float[] values, int channels)

@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Torch;
 using static TorchSharp.torch;
 
@@ -16,6 +17,14 @@ internal interface IWeightPosterior
 
     /// <summary>KL(q || prior), the loss's complexity term (a scalar tensor; zero for a posterior that is not variational).</summary>
     Tensor KL(double priorSigma);
+
+    /// <summary>
+    /// Writes the seeded draws (seed, s) for s &lt; <paramref name="samples"/> into an ONNX graph, each in the form that
+    /// suits this posterior (whole weights, shared value tables and an index, or masks beside one copy of the weights);
+    /// returns, per draw, the graph value of every layer's weight in layer order. The graph's draws equal <see cref="Draw"/>
+    /// with the same seeded noise, so a saved model scores as the model in memory.
+    /// </summary>
+    string[][] ExportDraws(OnnxGraphBuilder g, int seed, int samples, double scale);
 }
 
 /// <summary>The seed of posterior draw s of a scorer seeded with k: the one rule every scoring path shares.</summary>

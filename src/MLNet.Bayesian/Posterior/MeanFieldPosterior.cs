@@ -1,4 +1,5 @@
 using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Torch;
 using static TorchSharp.torch;
 
@@ -19,6 +20,8 @@ internal sealed class MeanFieldPosterior : IWeightPosterior
 
     /// <summary>The sum over layers of KL(N(mu, sigma^2) || N(0, <paramref name="priorSigma"/>^2)).</summary>
     public Tensor KL(double priorSigma) => _layers.Select(l => l.KLToZeroMeanPrior(priorSigma)).Aggregate((a, b) => a.Plus(b));
+
+    public string[][] ExportDraws(OnnxGraphBuilder g, int seed, int samples, double scale) => OnnxDraws.PerLayerSamples(g, this, seed, samples, scale);
 
     /// <summary>The posterior means (no noise).</summary>
     public Tensor[] Mean() => _layers.Select(l => l.WeightMu!.detach()).ToArray();

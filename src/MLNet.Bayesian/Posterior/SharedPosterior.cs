@@ -1,8 +1,10 @@
 using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using DataType = global::Onnx.TensorProto.Types.DataType;
 
 namespace MLNet.Bayesian.Posterior;
 
@@ -260,6 +262,56 @@ internal sealed class SharedPosterior : nn.Module, IWeightPosterior
         var componentValue = z[.., 0];
         var outlierValue = outliers_mu.Plus(outlierSigma * noise.Normal(outliers_mu));
         return cat(new[] { componentValue, outlierValue, Blend(componentValue) });
+    }
+
+    /// <summary>
+    /// The hierarchical variant writes whole weights (<see cref="OnnxDraws"/>). The shared variant writes the S value
+    /// tables ([S, components + outliers + blends]) and one compact component index per layer (uint8 up to 256
+    /// components, else uint16), cast and gathered in the graph: the saved model is then about the size of the index.
+    /// </summary>
+    public string[][] ExportDraws(OnnxGraphBuilder g, int seed, int samples, double scale)
+    {
+        if (Variant != SamplingVariant.Shared) return OnnxDraws.PerLayerSamples(g, this, seed, samples, scale);
+        var drawn = new List<float[]>();
+        using (no_grad())
+            for (int s = 0; s < samples; s++)
+            {
+                using var scope = NewDisposeScope();
+                using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, s), scale);
+                drawn.Add(DrawTable(noise).cpu().data<float>().ToArray());
+            }
+        string tables = g.Initializer("posterior_tables", drawn.SelectMany(v => v).ToArray(), samples, drawn[0].Length);
+        var indices = Plan.Layers.Select(layer => ScatterIndex(g, layer.Offset, layer.Count)).ToArray();
+        return Enumerable.Range(0, samples).Select(s =>
+        {
+            string row = g.Node("Gather", new[] { tables, g.Initializer("sample", new long[] { s }) }, ("axis", 0L));   // [1, width]
+            row = g.Node("Reshape", new[] { row, g.Int64s("flat", -1) });
+            return Plan.Layers.Select((layer, i) =>
+                g.Node("Reshape", new[] { g.Node("Gather", new[] { row, indices[i] }, ("axis", 0L)), g.Int64s("shape", layer.Shape) })).ToArray();
+        }).ToArray();
+    }
+
+    /// <summary>
+    /// One layer's gather index into a value table, built in the graph from its part of the compact component index
+    /// (weights <paramref name="start"/> to start + count - 1): Cast(uint8/uint16 -> int64), then ScatterElements puts
+    /// K + o at the layer's outlier positions and K + O + e at its ellipse positions (both lists are small), as in
+    /// <see cref="SharedPosteriorPlan.GatherIndex"/>.
+    /// </summary>
+    string ScatterIndex(OnnxGraphBuilder g, long start, long count)
+    {
+        var compact = Plan.CompactComponentIndex;
+        var part = Array.CreateInstance(compact.GetType().GetElementType()!, count);
+        Array.Copy(compact, start, part, 0, count);
+        string index = g.Node("Cast", new[] { g.IndexInitializer("component_index", part) }, ("to", (long)DataType.Int64));
+        int k = Plan.Components.Length, o = Plan.OutlierPositions.Length;
+        var positions = new List<long>();
+        var slots = new List<long>();
+        for (int j = 0; j < o; j++)
+            if (Plan.OutlierPositions[j] >= start && Plan.OutlierPositions[j] < start + count) { positions.Add(Plan.OutlierPositions[j] - start); slots.Add(k + j); }
+        for (int e = 0; e < Plan.EllipsePositions.Length; e++)
+            if (Plan.EllipsePositions[e] >= start && Plan.EllipsePositions[e] < start + count) { positions.Add(Plan.EllipsePositions[e] - start); slots.Add(k + o + e); }
+        if (positions.Count == 0) return index;
+        return g.Node("ScatterElements", new[] { index, g.Initializer("positions", positions.ToArray(), positions.Count), g.Initializer("slots", slots.ToArray(), slots.Count) }, ("axis", 0L));
     }
 
     (Tensor Z, Tensor OutlierSigma) DrawComponents(NoiseSource noise)

@@ -1,4 +1,5 @@
 using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Torch;
 using TorchSharp;
@@ -192,16 +193,9 @@ public sealed class BayesianNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     public WeightDraw Draw(int seed, int sample) => _posterior.Draw(seed, sample, _posteriorScale);
 
-    /// <summary>
-    /// MC dropout: the masks of draw <paramref name="sample"/> (the ones <see cref="Draw"/> multiplies into the weights),
-    /// one per layer in <see cref="Layers"/> order, null where the layer's input is never dropped.
-    /// </summary>
-    internal Tensor?[] McDropoutMasks(int seed, int sample)
-    {
-        if ((_posterior as LayerPosterior)?.Weights is not McDropoutPosterior dropout) throw new InvalidOperationException($"The network is in stage {Stage}, not MC dropout.");
-        using var noise = NoiseSource.Seeded(DrawSeeds.Of(seed, sample));
-        return dropout.DrawMasks(noise);
-    }
+    /// <summary>The seeded draws (seed, s) written into an ONNX graph; per draw, the graph value of each of <see cref="Layers"/>' weights.</summary>
+    internal string[][] ExportDraws(OnnxGraphBuilder g, int seed, int samples) => _posterior.ExportDraws(g, seed, samples, PosteriorScale);
+
 
     /// <summary>Stage 1: the posterior mean of every layer (mu), as a draw.</summary>
     internal WeightDraw MeanFieldMean()

@@ -1,4 +1,5 @@
 using MLNet.Bayesian.Layers;
+using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Torch;
 using static TorchSharp.torch;
@@ -36,6 +37,8 @@ internal sealed class LayerPosterior(BayesianStage stage, IReadOnlyList<Stochast
         using var scope = WeightContext.Use(layers, stackedWeights, samples);
         return network.call(copies);
     }
+
+    public override string[][] ExportDraws(OnnxGraphBuilder g, int seed, int samples, double scale) => weights.ExportDraws(g, seed, samples, scale);
 
     public override Tensor ForwardFresh(nn.Module<Tensor, Tensor> network, Tensor input, NoiseSource noise)
     {

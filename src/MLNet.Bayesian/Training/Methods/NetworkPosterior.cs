@@ -1,3 +1,4 @@
+using MLNet.Bayesian.Onnx;
 using MLNet.Bayesian.Posterior;
 using MLNet.Bayesian.Torch;
 using static TorchSharp.torch;
@@ -32,4 +33,12 @@ internal abstract class NetworkPosterior
 
     /// <summary>One forward pass on a fresh draw with <paramref name="noise"/> (training, or unseeded scoring).</summary>
     public abstract Tensor ForwardFresh(nn.Module<Tensor, Tensor> network, Tensor input, NoiseSource noise);
+
+    /// <summary>
+    /// The seeded draws written into an ONNX graph: per draw, the graph value of each Bayesian layer's weight (see
+    /// <see cref="Posterior.IWeightPosterior.ExportDraws"/>). None here: a network without Bayesian layers (a point
+    /// estimate, a deep ensemble's members) writes its own weights as it exports itself.
+    /// </summary>
+    public virtual string[][] ExportDraws(OnnxGraphBuilder g, int seed, int samples, double scale)
+        => Enumerable.Range(0, samples).Select(_ => Array.Empty<string>()).ToArray();
 }
