@@ -48,7 +48,7 @@ public sealed class ServingTests
         long before = TestMemory.SettledResidentBytes(), tensorsBefore = TestMemory.LiveTensors();
         int gen2 = GC.CollectionCount(2);
         var clock = Stopwatch.StartNew();
-        const int Calls = 20_000;
+        const int Calls = 10_000;
         for (int i = 0; i < Calls; i++) engine.Predict(Row(i));
         double seconds = clock.Elapsed.TotalSeconds;
         int collections = GC.CollectionCount(2) - gen2;
