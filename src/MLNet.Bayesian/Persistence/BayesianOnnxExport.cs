@@ -3,10 +3,7 @@ using System.Reflection;
 using System.Text.Json;
 using Google.Protobuf;
 using MLNet.Bayesian.Backbones;
-using MLNet.Bayesian.Layers;
 using MLNet.Bayesian.Onnx;
-using MLNet.Bayesian.Posterior;
-using MLNet.Bayesian.Torch;
 using MLNet.Bayesian.Training;
 using MLNet.Bayesian.Uncertainty;
 using Onnx;
@@ -135,7 +132,7 @@ public static class BayesianOnnxExport
         var values = new Dictionary<string, string> { [ProbabilitiesOutput] = meanP, [PredictedClassOutput] = predicted };
         var scores = new Dictionary<UncertaintyScore, string>();
         foreach (var d in UncertaintyScores.Descriptors.Where(d => outputs.ContainsKey(d.SnakeName) || packed?.Scores.Contains(d.Score) == true))
-            values[d.SnakeName] = scores[d.Score] = d.Export(inputs);
+            values[d.SnakeName] = scores[d.Score] = inputs.Of(d.Score);
 
         foreach (var (source, name) in outputs)
         {

@@ -82,7 +82,7 @@ public sealed class PredictiveDistribution
         var p = sampleProbabilities.to(float64);
         var mean = p.mean(new long[] { 0 });
         var inputs = new ScoreInputs(p, mean, logits, featureDistance);
-        var scores = UncertaintyScores.Descriptors.ToDictionary(d => d.Score, d => d.Compute(inputs).to(float32).cpu().data<float>().ToArray());
+        var scores = UncertaintyScores.Descriptors.ToDictionary(d => d.Score, d => inputs.Of(d.Score).to(float32).cpu().data<float>().ToArray());
         return new PredictiveDistribution((int)p.shape[2], mean.to(float32).cpu().data<float>().ToArray(), scores, (int)p.shape[0],
             keepSamples ? sampleProbabilities.to(float32).cpu().contiguous().data<float>().ToArray() : null);
     }

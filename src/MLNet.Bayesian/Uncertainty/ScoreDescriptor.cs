@@ -45,6 +45,16 @@ public abstract class ScoreDescriptor
 /// </summary>
 internal sealed record ScoreInputs(Tensor SampleProbabilities, Tensor MeanProbabilities, Tensor? Logits, Tensor? FeatureDistance)
 {
+    readonly Dictionary<UncertaintyScore, Tensor> _computed = new();
+
+    /// <summary>The batch's values of <paramref name="score"/>, computed once: a score built from others (mutual information
+    /// from the two entropies) reads them here instead of computing them again.</summary>
+    public Tensor Of(UncertaintyScore score)
+    {
+        if (!_computed.TryGetValue(score, out var values)) _computed[score] = values = score.Describe().Compute(this);
+        return values;
+    }
+
     /// <summary>N zeros: the value of a score whose input is not known.</summary>
     public Tensor Zeros() => zeros(MeanProbabilities.shape[0], dtype: MeanProbabilities.dtype, device: MeanProbabilities.device);
 }
@@ -55,6 +65,15 @@ internal sealed record ScoreInputs(Tensor SampleProbabilities, Tensor MeanProbab
 /// </summary>
 internal sealed record ScoreGraphInputs(OnnxGraphBuilder Graph, string SampleProbabilities, string MeanProbabilities, string Logits, string FeatureDistance)
 {
+    readonly Dictionary<UncertaintyScore, string> _exported = new();
+
+    /// <summary>The graph's node of <paramref name="score"/>, written once (see <see cref="ScoreInputs.Of"/>).</summary>
+    public string Of(UncertaintyScore score)
+    {
+        if (!_exported.TryGetValue(score, out var node)) _exported[score] = node = score.Describe().Export(this);
+        return node;
+    }
+
     /// <summary>Entropy in nats over <paramref name="axis"/> of probabilities, with p log p = 0 at p = 0.</summary>
     public string Entropy(string probabilities, long axis)
         => Graph.Node("Neg", new[] { Graph.Node("ReduceSum", new[] { Graph.Node("Mul", new[] { probabilities,

@@ -16,11 +16,9 @@ internal sealed class MutualInformationScore : ScoreDescriptor
 
     // The difference of the two entropies as the user receives them (float32), so that the three columns add up exactly.
     internal override Tensor Compute(ScoreInputs inputs)
-        => ScalarSafeOps.ClampMin(Total.Compute(inputs).to(ScalarType.Float32).Minus(Aleatoric.Compute(inputs).to(ScalarType.Float32)), 0);
+        => ScalarSafeOps.ClampMin(inputs.Of(UncertaintyScore.PredictiveEntropy).to(ScalarType.Float32).Minus(inputs.Of(UncertaintyScore.ExpectedEntropy).to(ScalarType.Float32)), 0);
 
     internal override string Export(ScoreGraphInputs inputs)
-        => inputs.Graph.Node("Max", new[] { inputs.Graph.Node("Sub", new[] { Total.Export(inputs), Aleatoric.Export(inputs) }), inputs.Graph.Scalar("zero", 0f) });
-
-    static ScoreDescriptor Total => UncertaintyScore.PredictiveEntropy.Describe();
-    static ScoreDescriptor Aleatoric => UncertaintyScore.ExpectedEntropy.Describe();
+        => inputs.Graph.Node("Max", new[] { inputs.Graph.Node("Sub", new[] { inputs.Of(UncertaintyScore.PredictiveEntropy), inputs.Of(UncertaintyScore.ExpectedEntropy) }),
+            inputs.Graph.Scalar("zero", 0f) });
 }
