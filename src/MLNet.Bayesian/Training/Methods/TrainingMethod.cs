@@ -22,19 +22,19 @@ internal abstract class TrainingMethod
 
     /// <summary>
     /// The one factory of methods: the subclass of this assembly whose <see cref="Method"/> is <paramref name="method"/>, so
-    /// that a new method is a member of <see cref="BayesianMethod"/> and one class, with no list to extend.
+    /// that a new method is a member of <see cref="BayesianMethod"/> and one class, with no list to extend. A method keeps
+    /// no state (a fit's state lives in its locals and the trainer), so one instance serves every trainer.
     /// </summary>
     public static TrainingMethod For(BayesianMethod method)
-        => All.Value.TryGetValue(method, out var type) ? (TrainingMethod)Activator.CreateInstance(type, nonPublic: true)!
-            : throw new ArgumentOutOfRangeException(nameof(TrainerOptions.Method), method, "not a method");
+        => All.Value.TryGetValue(method, out var found) ? found : throw new ArgumentOutOfRangeException(nameof(TrainerOptions.Method), method, "not a method");
 
-    static readonly Lazy<Dictionary<BayesianMethod, Type>> All = new(() =>
+    static readonly Lazy<Dictionary<BayesianMethod, TrainingMethod>> All = new(() =>
     {
         var methods = typeof(TrainingMethod).Assembly.GetTypes().Where(t => t.IsSubclassOf(typeof(TrainingMethod)) && !t.IsAbstract)
-            .Select(t => (Method: ((TrainingMethod)Activator.CreateInstance(t, nonPublic: true)!).Method, Type: t)).ToList();
+            .Select(t => (TrainingMethod)Activator.CreateInstance(t, nonPublic: true)!).ToList();
         foreach (var group in methods.GroupBy(m => m.Method).Where(g => g.Count() > 1))
-            throw new InvalidOperationException($"The method {group.Key} has {group.Count()} classes ({string.Join(", ", group.Select(m => m.Type.Name))}); it needs one.");
-        return methods.ToDictionary(m => m.Method, m => m.Type);
+            throw new InvalidOperationException($"The method {group.Key} has {group.Count()} classes ({string.Join(", ", group.Select(m => m.GetType().Name))}); it needs one.");
+        return methods.ToDictionary(m => m.Method);
     });
 }
 
