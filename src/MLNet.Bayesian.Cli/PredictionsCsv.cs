@@ -36,7 +36,7 @@ internal sealed class PredictionsCsv : IDisposable
     /// <summary>The header line for these classes.</summary>
     public static string Header(IEnumerable<string> classNames, bool sets = false)
         => string.Join(",", new[] { "path", "predicted_label" }.Concat(OutputColumns.Uncertainty.Select(c => c.CsvName)).Append("needs_review")
-            .Concat(classNames.Select(c => Csv("p_" + c))).Concat(sets ? SetColumns : Array.Empty<string>()).Append("error"));
+            .Concat(classNames.Select(c => CsvFields.Quote("p_" + c))).Concat(sets ? SetColumns : Array.Empty<string>()).Append("error"));
 
     /// <summary>The columns of a model with a conformal calibration.</summary>
     static readonly string[] SetColumns = { "prediction_set", "prediction_set_size" };
@@ -57,7 +57,7 @@ internal sealed class PredictionsCsv : IDisposable
         var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 1);
         try
         {
-            long cut = CutTornLine(stream);
+            long cut = CsvFields.CutTornLine(stream);
             var done = new HashSet<string>(StringComparer.Ordinal);
             int errors = 0;
             stream.Position = 0;
@@ -69,7 +69,7 @@ internal sealed class PredictionsCsv : IDisposable
                         $"{string.Join(", ", classNames)}); give another --out file.");
                 for (string? line = reader.ReadLine(); line is not null; line = reader.ReadLine())
                 {
-                    var fields = SplitCsv(line);
+                    var fields = CsvFields.Split(line);
                     if (fields.Count == 0 || fields[0].Length == 0) continue;
                     done.Add(fields[0]);
                     if (fields[^1].Length > 0) errors++;
@@ -113,7 +113,7 @@ internal sealed class PredictionsCsv : IDisposable
 
     /// <summary>The row of a scored image.</summary>
     public string Row(string path, ScoredImage p, bool? needsReview)
-        => string.Join(",", new[] { Csv(path), Csv(_classNames[p.PredictedLabel - 1]) }
+        => string.Join(",", new[] { CsvFields.Quote(path), CsvFields.Quote(_classNames[p.PredictedLabel - 1]) }
             .Concat(OutputColumns.Uncertainty.Select(c => R(p.Scores[c.Uncertainty!.Value])))
             .Append(needsReview switch { true => "true", false => "false", null => "" })
             .Concat(p.Probabilities.Select(R)).Concat(_sets ? SetFields(p) : Array.Empty<string>()).Append(""));
@@ -124,54 +124,15 @@ internal sealed class PredictionsCsv : IDisposable
         var set = p.PredictionSet ?? throw new InvalidOperationException("The model has prediction sets but the row was read without them.");
         var classes = Enumerable.Range(0, set.Length).Where(c => set[c])
             .OrderByDescending(c => p.Probabilities[c]).ThenBy(c => c).Select(c => _classNames[c]);
-        return new[] { Csv(string.Join("|", classes)), R(p.PredictionSetSize) };
+        return new[] { CsvFields.Quote(string.Join("|", classes)), R(p.PredictionSetSize) };
     }
 
     /// <summary>The row of an image that could not be scored: every value empty, the reason in the last column.</summary>
     public string ErrorRow(string path, string error)
-        => string.Join(",", new[] { Csv(path), "" }.Concat(OutputColumns.Uncertainty.Select(_ => "")).Append("")
-            .Concat(_classNames.Select(_ => "")).Concat(_sets ? SetColumns.Select(_ => "") : Array.Empty<string>()).Append(Csv(error.ReplaceLineEndings(" "))));
+        => string.Join(",", new[] { CsvFields.Quote(path), "" }.Concat(OutputColumns.Uncertainty.Select(_ => "")).Append("")
+            .Concat(_classNames.Select(_ => "")).Concat(_sets ? SetColumns.Select(_ => "") : Array.Empty<string>()).Append(CsvFields.Quote(error.ReplaceLineEndings(" "))));
 
 
-    /// <summary>Cuts the file back to its last newline; returns the bytes removed.</summary>
-    static long CutTornLine(FileStream stream)
-    {
-        long length = stream.Length, end = length;
-        var one = new byte[1];
-        while (end > 0)
-        {
-            stream.Position = end - 1;
-            stream.ReadExactly(one);
-            if (one[0] == '\n') break;
-            end--;
-        }
-        if (end < length) stream.SetLength(end);
-        return length - end;
-    }
-
-    internal static List<string> SplitCsv(string line)
-    {
-        var fields = new List<string>();
-        var current = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char c = line[i];
-            if (quoted)
-            {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"') { current.Append('"'); i++; }
-                else if (c == '"') quoted = false;
-                else current.Append(c);
-            }
-            else if (c == '"') quoted = true;
-            else if (c == ',') { fields.Add(current.ToString()); current.Clear(); }
-            else current.Append(c);
-        }
-        fields.Add(current.ToString());
-        return fields;
-    }
-
-    static string Csv(string value) => value.IndexOfAny(new[] { ',', '"', '\n', '\r' }) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
     static string R(float v) => v.ToString("R", CultureInfo.InvariantCulture);
 
     /// <inheritdoc />

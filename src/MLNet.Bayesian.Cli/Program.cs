@@ -24,5 +24,8 @@ app.Configure(config =>
     config.AddCommand<MergeCommand>("merge")
         .WithDescription("Join the CSV parts of a sharded score run (predictions.part-K-of-N.csv) into one CSV, after checking that every image has exactly one row; exit code 1 and a list when any is missing or duplicated.")
         .WithExample("merge", "--images", "incoming/", "--out", "predictions.csv");
+    config.AddCommand<ReviewCommand>("review")
+        .WithDescription("Open the rows of a predictions CSV that need review in a web page on localhost: the image, the top classes, why it was flagged; accept, relabel or mark unknown by mouse or keyboard. Decisions go to predictions.decisions.csv as they are made (train --reviewed learns from them). POST /predict scores an image.")
+        .WithExample("review", "--model", "model.zip", "--predictions", "predictions.csv", "--images", "incoming/");
 });
 return app.Run(args);

@@ -4,7 +4,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.Bayesian.Architectures;
 using MLNet.Bayesian.Backbones;
+using MLNet.Bayesian.Cli.Review;
 using MLNet.Bayesian.Conformal;
+using MLNet.Bayesian.Data;
 using MLNet.Bayesian.MLNetIntegration;
 using MLNet.Bayesian.Persistence;
 using MLNet.Bayesian.Posterior;
@@ -108,6 +110,10 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
          DefaultValue(false)]
         public bool ConformalRandomized { get; set; }
 
+        [CommandOption("--reviewed <CSV>"), Description("A decisions file written by 'review' (repeatable): the images a person accepted or relabelled join the training data with that label; " +
+            "those marked unknown never train, and measure how many unfamiliar images the new review rule flags. The report compares the old model and the new one on them. Default: none.")]
+        public string[] Reviewed { get; set; } = Array.Empty<string>();
+
         [CommandOption("--kl-weight <F>"), Description("KL weight of the ELBO; 0.1 calibrates better on a few thousand images."), DefaultValue(1.0)]
         public double KLWeight { get; set; } = 1.0;
 
@@ -179,7 +185,15 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
         string folder = ImageInputs.ResolveFolder(settings.Data, train: true);
         var ml = new MLContext(settings.Seed);
-        var entries = ImageInputs.Entries(folder);
+        IReadOnlyList<ImageFolderEntry> entries = ImageInputs.Entries(folder);
+        ReviewedImages? reviewed = null;
+        if (settings.Reviewed.Length > 0)
+        {
+            reviewed = ReviewedImages.Read(settings.Reviewed, entries.Select(e => e.Label).ToHashSet());
+            entries = reviewed.AddTo(entries);
+            AnsiConsole.MarkupLine($"reviewed: {reviewed.Labelled.Count} images a person labelled join the training data; {reviewed.Unknown.Count} marked unknown stay out of it " +
+                                   "and measure the review rule");
+        }
         var split = ml.Data.TrainTestSplit(ImageInputs.Load(ml, entries), settings.ValidationFraction, seed: settings.Seed);
         // Split conformal coverage holds when the calibration rows play no other part: tau, early stopping, the stage-0
         // guard and the review rule are all chosen on the tuning rows, the sets on the calibration rows alone.
@@ -272,6 +286,13 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             table.AddRow("trainable parameters", $"{training.SharedParameters:N0} ({F(training.CompressionVsDeterministic, "F1")}x fewer than deterministic)");
         }
         table.AddRow("review rule", Markup.Escape(rule.ToString()));
+        if (reviewed is not null)
+        {
+            var (accuracy, unknownFlagged) = reviewed.Measure(ml, pipeline, BayesianModel.Inspect(outPath).Labels, rule);
+            string Share(double v) => double.IsNaN(v) ? "none" : F(v, "P1");
+            table.AddRow($"reviewed images ({reviewed.Labelled.Count}): accuracy, old model -> new (trained on them)", $"{Share(reviewed.AccuracyBefore)} -> {Share(accuracy)}");
+            table.AddRow($"unknown images ({reviewed.Unknown.Count}): flagged by the review rule, old -> new", $"{Share(reviewed.UnknownFlaggedBefore)} -> {Share(unknownFlagged)}");
+        }
         table.AddRow("model", Markup.Escape(outPath));
         AnsiConsole.Write(table);
         model.Dispose();

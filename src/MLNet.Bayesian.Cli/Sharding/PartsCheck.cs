@@ -132,7 +132,7 @@ internal sealed class PartsCheck
         {
             string line = lines[i];
             if (line.Length == 0) continue;
-            var fields = PredictionsCsv.SplitCsv(line);
+            var fields = CsvFields.Split(line);
             string path = fields[0];
             if (shardOf.TryGetValue(path, out int earlier))
             {
