@@ -4,7 +4,8 @@
 # - python3-onnx: the ONNX project's checker, which the tests run over the exported graph;
 # - python3-pil and tuxpaint-stamps-default (160 MB): eng/make-stamps-dataset.py, the colour data set of the main job,
 #   the ColourPhotos example and the transfer benchmark;
-# - slurm-wlm and munge: the one-node Slurm cluster of the sharded-scoring test (eng/slurm).
+# - slurm-wlm and munge: the one-node Slurm cluster of the sharded-scoring test (eng/slurm);
+# - chromium and chromium-driver: the headless browser of the review page's test (Selenium drives it).
 # The .NET SDK 10 must already be installed.
 set -euo pipefail
 command -v dotnet >/dev/null || { echo "error: the .NET SDK 10 is required (dotnet not found on PATH)" >&2; exit 1; }
@@ -15,6 +16,8 @@ missing=()
 [ -d /usr/share/tuxpaint/stamps/animals ] || missing+=(tuxpaint-stamps-default)
 command -v slurmctld >/dev/null || missing+=(slurm-wlm)
 command -v munged >/dev/null || missing+=(munge)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -64,9 +64,12 @@ internal static class CliTool
     public static Process Start(params string[] args) => Start(args, environment: null);
 
     /// <summary>Starts the CLI with extra environment variables (null values remove a variable).</summary>
-    public static Process Start(string[] args, IDictionary<string, string?>? environment)
+    public static Process Start(string[] args, IDictionary<string, string?>? environment) => Start(args, environment, workingDirectory: null);
+
+    /// <summary>Starts the CLI in <paramref name="workingDirectory"/> (null: this process's).</summary>
+    public static Process Start(string[] args, IDictionary<string, string?>? environment, string? workingDirectory)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory ?? "" };
         start.ArgumentList.Add(Dll);
         foreach (string a in args) start.ArgumentList.Add(a);
         start.Environment["COLUMNS"] = "200";
