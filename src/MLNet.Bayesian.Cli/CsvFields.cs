@@ -33,6 +33,18 @@ internal static class CsvFields
         => value.IndexOfAny(new[] { ',', '"', '\n', '\r' }) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
 
     /// <summary>
+    /// Appends whole lines in one write and flushes them to the disk before returning, so that what the caller reports
+    /// as saved survives a kill or a power cut.
+    /// </summary>
+    public static void AppendLines(FileStream stream, IEnumerable<string> lines)
+    {
+        var text = new StringBuilder();
+        foreach (string line in lines) text.Append(line).Append('\n');
+        stream.Write(new UTF8Encoding(false).GetBytes(text.ToString()));
+        stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>
     /// Cuts the file back to its last newline and returns the bytes removed: what a process killed in the middle of a
     /// write leaves behind, so that every line the file keeps is whole.
     /// </summary>

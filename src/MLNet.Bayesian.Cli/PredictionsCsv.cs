@@ -102,14 +102,7 @@ internal sealed class PredictionsCsv : IDisposable
     }
 
     /// <summary>Appends whole lines in one write and flushes them to the file.</summary>
-    public void Append(IEnumerable<string> lines)
-    {
-        var text = new StringBuilder();
-        foreach (string line in lines) text.Append(line).Append('\n');
-        var bytes = new UTF8Encoding(false).GetBytes(text.ToString());
-        _stream.Write(bytes);
-        _stream.Flush(flushToDisk: true);
-    }
+    public void Append(IEnumerable<string> lines) => CsvFields.AppendLines(_stream, lines);
 
     /// <summary>The row of a scored image.</summary>
     public string Row(string path, ScoredImage p, bool? needsReview)

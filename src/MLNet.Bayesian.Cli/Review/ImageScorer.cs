@@ -63,9 +63,9 @@ internal sealed class ImageScorer : IDisposable
         if (_rule is not null)
         {
             result["needs_review"] = _rule.NeedsReview(p);
-            result["why"] = _rule.Cuts.Select(c => new Dictionary<string, object?>
+            result["why"] = FlagReason.Of(_rule, p.Value).Select(r => new Dictionary<string, object?>
             {
-                ["score"] = c.Score.ToString(), ["value"] = Finite(p.Value(c.Score)), ["threshold"] = c.Threshold, ["past_threshold"] = c.Exceeded(p.Value(c.Score)),
+                ["score"] = r.Score.ToString(), ["value"] = Finite(r.Value), ["threshold"] = r.Threshold, ["past_threshold"] = r.Past,
             }).ToList();
         }
         result["probabilities"] = _classes.Select((c, k) => (c, k)).ToDictionary(x => x.c, x => (object?)p.Score[x.k]);

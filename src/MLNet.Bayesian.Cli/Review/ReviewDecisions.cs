@@ -124,11 +124,7 @@ internal sealed class DecisionLog : IDisposable
         _ => null,
     };
 
-    void Write(string line)
-    {
-        _stream.Write(new UTF8Encoding(false).GetBytes(line + "\n"));
-        _stream.Flush(flushToDisk: true);
-    }
+    void Write(string line) => CsvFields.AppendLines(_stream, new[] { line });
 
     static Dictionary<string, ReviewDecision> ReadAll(Stream stream, string file)
     {

@@ -6,7 +6,12 @@ namespace MLNet.Bayesian.Cli.Review;
 
 /// <summary>One score of a row against the review rule: its value, the value at which it alone sends a row to review,
 /// its rank among the validation images (0..1; NaN for a rule without ranks) and whether it is past its threshold.</summary>
-internal sealed record FlagReason(UncertaintyScore Score, float Value, double Threshold, double Rank, bool Past);
+internal sealed record FlagReason(UncertaintyScore Score, float Value, double Threshold, double Rank, bool Past)
+{
+    /// <summary>Each score of <paramref name="rule"/> for a row whose scores <paramref name="value"/> gives: the page's rows and /predict's.</summary>
+    public static FlagReason[] Of(ReviewRule rule, Func<UncertaintyScore, float> value)
+        => rule.Cuts.Select(c => new FlagReason(c.Score, value(c.Score), c.Threshold, rule.HasRanks ? c.Rank(value(c.Score)) : double.NaN, c.Exceeded(value(c.Score)))).ToArray();
+}
 
 /// <summary>
 /// One scored image of the predictions CSV. <see cref="Id"/> is its place in the file, the only thing the page's URLs
@@ -23,9 +28,12 @@ internal sealed record ReviewItem(int Id, string Path, string? Image, string Pre
 /// </summary>
 internal sealed class ReviewQueue
 {
-    ReviewQueue(IReadOnlyList<ReviewItem> items, IReadOnlyList<string> classes, int errorRows, int outside)
+    ReviewQueue(IReadOnlyList<ReviewItem> inFileOrder, IReadOnlyList<string> classes, int errorRows, int outside)
     {
-        Items = items; Classes = classes; ErrorRows = errorRows; OutsideFolder = outside;
+        _byId = inFileOrder.ToArray();
+        // Most uncertain first; ids stay the places in the file, so a URL means the same image after a restart.
+        Items = _byId.OrderByDescending(i => double.IsNaN(i.Uncertainty) ? double.PositiveInfinity : i.Uncertainty).ThenBy(i => i.Id).ToList();
+        Classes = classes; ErrorRows = errorRows; OutsideFolder = outside;
     }
 
     /// <summary>Every scored row, most uncertain first.</summary>
@@ -39,7 +47,7 @@ internal sealed class ReviewQueue
 
     /// <summary>The item with place <paramref name="id"/>, or null.</summary>
     public ReviewItem? this[int id] => id >= 0 && id < _byId.Length ? _byId[id] : null;
-    ReviewItem?[] _byId = Array.Empty<ReviewItem?>();
+    readonly ReviewItem[] _byId;
 
     /// <summary>Reads <paramref name="csv"/>; image paths are resolved under <paramref name="imagesRoot"/>.</summary>
     public static ReviewQueue Load(string csv, string imagesRoot, IReadOnlyList<string> classes, ReviewRule? rule)
@@ -73,17 +81,14 @@ internal sealed class ReviewQueue
             string full = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, f[path]));
             string? image = full.StartsWith(root, StringComparison.Ordinal) ? full : null;
             if (image is null) outside++;
-            var reasons = rule is null ? Array.Empty<FlagReason>() : rule.Cuts.Select(c => new FlagReason(c.Score, scores[c.Score], c.Threshold,
-                rule.HasRanks ? c.Rank(scores[c.Score]) : double.NaN, c.Exceeded(scores[c.Score]))).ToArray();
+            var reasons = rule is null ? Array.Empty<FlagReason>() : FlagReason.Of(rule, s => scores[s]);
             double uncertainty = rule is { HasRanks: true } ? rule.CombinedUncertainty(s => scores[s])
                 : rule is not null ? rule.Cuts[0].Score.Uncertainty(scores[rule.Cuts[0].Score])
                 : scores[UncertaintyScore.PredictiveEntropy];
             string[]? members = set >= 0 ? f[set].Split('|', StringSplitOptions.RemoveEmptyEntries) : null;
             items.Add(new ReviewItem(items.Count, f[path], image, f[predicted], f[review] == "true", probabilities, scores, members, uncertainty, reasons));
         }
-        // Most uncertain first; ids stay the places in the file, so a URL means the same image after a restart.
-        var ordered = items.OrderByDescending(i => double.IsNaN(i.Uncertainty) ? double.PositiveInfinity : i.Uncertainty).ThenBy(i => i.Id).ToList();
-        return new ReviewQueue(ordered, classes.ToArray(), errors, outside) { _byId = items.ToArray() };
+        return new ReviewQueue(items, classes.ToArray(), errors, outside);
     }
 
     static float Number(string text, string csv, int line)

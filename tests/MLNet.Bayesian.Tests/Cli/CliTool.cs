@@ -95,22 +95,7 @@ internal static class CliTool
     }
 
     /// <summary>The fields of a CSV line (quoted fields may hold commas).</summary>
-    public static List<string> Fields(string line)
-    {
-        var fields = new List<string>();
-        var current = new System.Text.StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char c = line[i];
-            if (quoted && c == '"' && i + 1 < line.Length && line[i + 1] == '"') { current.Append('"'); i++; }
-            else if (c == '"') quoted = !quoted;
-            else if (c == ',' && !quoted) { fields.Add(current.ToString()); current.Clear(); }
-            else current.Append(c);
-        }
-        fields.Add(current.ToString());
-        return fields;
-    }
+    public static List<string> Fields(string line) => MLNet.Bayesian.Cli.CsvFields.Split(line);
 
     /// <summary>The rows of a predictions CSV by path, after checking that each is whole and no path has two.</summary>
     public static Dictionary<string, string> RowsByPath(string csv)

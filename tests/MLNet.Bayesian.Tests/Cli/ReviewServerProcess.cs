@@ -42,9 +42,6 @@ internal sealed class ReviewServerProcess : IDisposable
     /// <summary>What it printed so far.</summary>
     public string Output { get { lock (_output) return _output.ToString(); } }
 
-    /// <summary>Runs the command to its end: for settings it refuses before listening.</summary>
-    public static (int Code, string Output) RunToEnd(params string[] args) => CliTool.Run(args);
-
     public void Dispose()
     {
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
