@@ -28,18 +28,20 @@ internal sealed record ReviewItem(int Id, string Path, string? Image, string Pre
 /// </summary>
 internal sealed class ReviewQueue
 {
-    ReviewQueue(IReadOnlyList<ReviewItem> inFileOrder, IReadOnlyList<string> classes, int errorRows, int outside)
+    ReviewQueue(IReadOnlyList<ReviewItem> inFileOrder, IReadOnlyList<string> classes, ImagesFolder folder, int errorRows, int outside)
     {
         _byId = inFileOrder.ToArray();
         // Most uncertain first; ids stay the places in the file, so a URL means the same image after a restart.
         Items = _byId.OrderByDescending(i => double.IsNaN(i.Uncertainty) ? double.PositiveInfinity : i.Uncertainty).ThenBy(i => i.Id).ToList();
-        Classes = classes; ErrorRows = errorRows; OutsideFolder = outside;
+        Classes = classes; Folder = folder; ErrorRows = errorRows; OutsideFolder = outside;
     }
 
     /// <summary>Every scored row, most uncertain first.</summary>
     public IReadOnlyList<ReviewItem> Items { get; }
     /// <summary>The model's classes, in key order.</summary>
     public IReadOnlyList<string> Classes { get; }
+    /// <summary>The folder the CSV's paths are under: the only place images are served from.</summary>
+    public ImagesFolder Folder { get; }
     /// <summary>Rows of the CSV that hold an error instead of a prediction.</summary>
     public int ErrorRows { get; }
     /// <summary>Rows whose path leads outside the images folder (listed, never served).</summary>
@@ -53,7 +55,7 @@ internal sealed class ReviewQueue
     public static ReviewQueue Load(string csv, string imagesRoot, IReadOnlyList<string> classes, ReviewRule? rule)
     {
         if (!File.Exists(csv)) throw new FileNotFoundException($"--predictions: '{csv}' does not exist (score writes it).", csv);
-        string root = System.IO.Path.GetFullPath(imagesRoot).TrimEnd(System.IO.Path.DirectorySeparatorChar) + System.IO.Path.DirectorySeparatorChar;
+        var folder = new ImagesFolder(imagesRoot);
         using var reader = new StreamReader(csv);
         var header = CsvFields.Split(reader.ReadLine() ?? throw new InvalidDataException($"--predictions: '{csv}' is empty."));
         int Column(string name) => header.IndexOf(name) is >= 0 and var i ? i
@@ -78,8 +80,7 @@ internal sealed class ReviewQueue
             if (f[error].Length > 0) { errors++; continue; }
             var scores = scoreColumns.ToDictionary(s => s.Score, s => Number(f[s.At], csv, lineNumber));
             var probabilities = Enumerable.Range(0, classes.Count).Select(k => Number(f[firstProbability + k], csv, lineNumber)).ToArray();
-            string full = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, f[path]));
-            string? image = full.StartsWith(root, StringComparison.Ordinal) ? full : null;
+            string? image = folder.Resolve(f[path]);
             if (image is null) outside++;
             var reasons = rule is null ? Array.Empty<FlagReason>() : FlagReason.Of(rule, s => scores[s]);
             double uncertainty = rule is { HasRanks: true } ? rule.CombinedUncertainty(s => scores[s])
@@ -88,7 +89,7 @@ internal sealed class ReviewQueue
             string[]? members = set >= 0 ? f[set].Split('|', StringSplitOptions.RemoveEmptyEntries) : null;
             items.Add(new ReviewItem(items.Count, f[path], image, f[predicted], f[review] == "true", probabilities, scores, members, uncertainty, reasons));
         }
-        return new ReviewQueue(items, classes.ToArray(), errors, outside);
+        return new ReviewQueue(items, classes.ToArray(), folder, errors, outside);
     }
 
     static float Number(string text, string csv, int line)

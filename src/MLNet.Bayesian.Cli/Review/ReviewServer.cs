@@ -5,6 +5,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using MLNet.Bayesian.Uncertainty;
 
@@ -103,6 +104,8 @@ internal static class ReviewServer
             if (queue[id] is not { } item) return NotFound(id);
             if (item.Image is null) return Results.Problem($"row {id} ('{item.Path}') leads outside the images folder: it is not served.", statusCode: 403);
             if (!File.Exists(item.Image)) return Results.Problem($"row {id}: the image '{item.Path}' is no longer in the images folder.", statusCode: 404);
+            if (!queue.Folder.Holds(item.Image))
+                return Results.Problem($"row {id} ('{item.Path}') is a link to a file outside the images folder: it is not served.", statusCode: 403);
             return Results.File(item.Image, ContentType(item.Image));
         });
 
@@ -131,7 +134,11 @@ internal static class ReviewServer
             if (request.ContentLength > options.MaxRequestBytes)
                 return Results.Problem($"the request is {request.ContentLength} bytes; this server takes at most {options.MaxRequestBytes} (--max-request-bytes).", statusCode: 413);
             byte[] image;
-            try { image = await ReadImage(request); }
+            try { image = await ReadImage(request, options.MaxRequestBytes); }
+            catch (BadHttpRequestException e) when (e.StatusCode == 413)
+            {
+                return Results.Problem($"the request is over {options.MaxRequestBytes} bytes, the most this server takes (--max-request-bytes).", statusCode: 413);
+            }
             catch (BadHttpRequestException e) { return Results.Problem(e.Message, statusCode: e.StatusCode); }
             if (image.Length == 0) return Results.Problem("the request holds no image: send its bytes as the body, or as a file of a multipart form.", statusCode: 400);
             try { return Results.Json(scorer.Score(image, "POST /predict body")); }
@@ -163,12 +170,14 @@ internal static class ReviewServer
         decision = DecisionLog.Name(d.Verdict), label = d.Label, reviewer = d.Reviewer, decidedAt = d.DecidedAt,
     };
 
-    static async Task<byte[]> ReadImage(HttpRequest request)
+    static async Task<byte[]> ReadImage(HttpRequest request, long maxBytes)
     {
         using var buffer = new MemoryStream();
         if (request.HasFormContentType && request.ContentType?.StartsWith("multipart/", StringComparison.OrdinalIgnoreCase) == true)
         {
-            var form = await request.ReadFormAsync();
+            // ASP.NET Core spools a form file past 64 KB to a temporary file; held in memory (bounded by the body limit),
+            // the decisions file stays the only file the server writes.
+            var form = await request.ReadFormAsync(new FormOptions { MemoryBufferThreshold = int.MaxValue, MultipartBodyLengthLimit = maxBytes });
             if (form.Files.FirstOrDefault() is not { } file) return Array.Empty<byte>();
             await file.CopyToAsync(buffer);
         }
