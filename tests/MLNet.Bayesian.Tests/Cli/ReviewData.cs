@@ -42,7 +42,8 @@ internal static class ReviewData
         return (CliTool.Model, csv, images);
     }
 
-    static void CopyTree(string from, string to)
+    /// <summary>Copies the files under <paramref name="from"/> to the same places under <paramref name="to"/>.</summary>
+    public static void CopyTree(string from, string to)
     {
         foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
         {

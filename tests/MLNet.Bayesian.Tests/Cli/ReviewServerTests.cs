@@ -19,6 +19,7 @@ public sealed class ReviewServerTests
     // Above every test image (28x28 PNGs, under 1 KB) and above ASP.NET Core's 64 KB spooling threshold for form files,
     // so that a larger form file would be spooled to disk if the server let it.
     const int MaxRequestBytes = 100_000;
+    const string ReviewCommandTokenVariable = "MLNET_BAYESIAN_REVIEW_TOKEN";
 
     static string _root = "", _images = "", _csv = "", _work = "", _temp = "";
     static Dictionary<string, (long Length, DateTime Written)> _before = new();
@@ -33,7 +34,7 @@ public sealed class ReviewServerTests
     {
         _root = TestData.TempFolder();
         _images = Path.Combine(_root, "images");
-        CopyTree(ReviewData.Images, _images);
+        ReviewData.CopyTree(ReviewData.Images, _images);
         File.Copy(FirstImage(ReviewData.Images), Path.Combine(_root, "secret.png"));
         string inside = FirstImage(_images);
         // Links: one to a file outside the folder, one to a folder outside it, one that stays inside.
@@ -71,8 +72,6 @@ public sealed class ReviewServerTests
         _http?.Dispose();
         _server?.Dispose();
     }
-
-    const string ReviewCommandTokenVariable = "MLNET_BAYESIAN_REVIEW_TOKEN";
 
     [TestMethod]
     public void ImagesAreServedByRowAndNeverFromOutsideTheImagesFolder()
@@ -315,15 +314,5 @@ public sealed class ReviewServerTests
                 else files[sub] = (-1, DateTime.MinValue);
         }
         return files;
-    }
-
-    static void CopyTree(string from, string to)
-    {
-        foreach (string file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-        {
-            string target = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
     }
 }
