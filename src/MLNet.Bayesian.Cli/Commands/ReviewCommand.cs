@@ -84,6 +84,8 @@ internal sealed class ReviewCommand : Command<ReviewCommand.Settings>
         var ml = new MLContext(seed: 1);
         var info = BayesianModel.Inspect(settings.Model);
         var model = ServedModel.Load(ml, settings.Model, out var inputSchema);
+        // The engines of /predict share it and do not own it: it goes when the server does.
+        using var ownedModel = model as IDisposable;
         if (PredictionsCsv.ModelOf(settings.Predictions) is { } digest && digest != PredictionsCsv.Digest(settings.Model))
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(settings.Predictions)} was written by another model than {Markup.Escape(settings.Model)}: " +
                                    "the page shows that model's scores, /predict this one's[/]");

@@ -44,8 +44,12 @@ internal sealed class ImageScorer : IDisposable
         var definition = SchemaDefinition.Create(typeof(ImageRow));
         definition[nameof(ImageRow.Image)].ColumnName = imageColumn;
         bool sets = model.GetOutputSchema(inputSchema).GetColumnOrNull(BayesianColumnNames.PredictionSet) is not null;
-        if (sets) _withSets = new(() => ml.Model.CreatePredictionEngine<ImageRow, BayesianSetPrediction>(fromImage, inputSchemaDefinition: definition), engines);
-        else _plain = new(() => ml.Model.CreatePredictionEngine<ImageRow, BayesianPrediction>(fromImage, inputSchemaDefinition: definition), engines);
+        // Every engine runs the one loaded model. ML.NET's engines own their transformer by default, and the pool disposes
+        // the extra engines a burst of requests made: that disposed the shared model (its ONNX session) with them, and
+        // every later request failed.
+        var options = new PredictionEngineOptions { InputSchemaDefinition = definition, OwnsTransformer = false };
+        if (sets) _withSets = new(() => ml.Model.CreatePredictionEngine<ImageRow, BayesianSetPrediction>(fromImage, options), engines);
+        else _plain = new(() => ml.Model.CreatePredictionEngine<ImageRow, BayesianPrediction>(fromImage, options), engines);
     }
 
     /// <summary>

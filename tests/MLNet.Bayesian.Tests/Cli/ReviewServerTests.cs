@@ -154,6 +154,29 @@ public sealed class ReviewServerTests
     }
 
     [TestMethod]
+    public void PredictKeepsAnsweringAfterABurstLargerThanItsEnginePool()
+    {
+        // The server keeps one engine per processor; a burst makes more, which the pool disposes when they come back.
+        byte[] png = File.ReadAllBytes(FirstImage(_images));
+        async Task<string> Predict()
+        {
+            using var content = new ByteArrayContent(png);
+            using var response = await _http.PostAsync("predict", content);
+            string text = await response.Content.ReadAsStringAsync();
+            return response.StatusCode == HttpStatusCode.OK ? JsonDocument.Parse(text).RootElement.GetProperty("predicted_label").GetString()! : $"{(int)response.StatusCode} {text}";
+        }
+        string expected = Predict().Result;
+        int burst = 8 * Environment.ProcessorCount;
+        for (int round = 1; round <= 3; round++)
+        {
+            // Sent at once, not one after another: the server then needs more engines than it keeps.
+            var answers = Task.WhenAll(Enumerable.Range(0, burst).Select(_ => Predict())).Result;
+            CollectionAssert.AreEqual(Enumerable.Repeat(expected, burst).ToList(), answers.ToList(), $"burst {round}");
+            Assert.AreEqual(expected, Predict().Result, $"a single request after burst {round}");
+        }
+    }
+
+    [TestMethod]
     public void BadRequestsGetAnErrorThatSaysWhat()
     {
         byte[] png = File.ReadAllBytes(FirstImage(_images));
