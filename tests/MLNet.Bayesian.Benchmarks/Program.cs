@@ -20,6 +20,9 @@
 //       trained on 8 Fashion-MNIST classes; OOD AUROC on digits, inverted digits, upside-down test images and the 2 never-seen classes;
 //       accuracy, NLL, ECE, conformal coverage and set size -> <dir>/method-table.md, method-table.json; --quick: the committed subset,
 //       epochs 1,1,1, S = 10; see MethodTable.cs)
+//   ... -- --predict-load --url http://127.0.0.1:PORT/ --images <folder> [--clients 4] [--seconds 30] [--passes 2] [--server-pid N] [--out <dir>]
+//       (POST /predict of a running 'review' server, closed loop: requests/s, latency percentiles, every answer not 200 (exit 1 if any),
+//       with --server-pid its VmRSS/VmHWM before and after each pass -> console, <dir>/predict-load.md, predict-load.json)
 //   --device cpu|cuda (default cpu): where training and TorchSharp scoring run; recorded in results.json as "device".
 // Methods comparison (always): deterministic, mean-field, 2DGBNN (shared, hierarchical), MC dropout (p chosen on a
 // 10% validation split) and a 3-member deep ensemble on the same data
@@ -38,7 +41,7 @@ string? Value(string name)
     if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"{name} needs a value.");
     return args[i + 1];
 }
-var known = new HashSet<string> { "--method-table", "--seeds", "--unseen-classes", "--batch-sweep", "--batch-sizes", "--variants", "--transfer", "--part", "--stamps", "--scale-sweep", "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction", "--seed", "--fashion-mnist" };
+var known = new HashSet<string> { "--predict-load", "--url", "--images", "--clients", "--seconds", "--passes", "--server-pid", "--method-table", "--seeds", "--unseen-classes", "--batch-sweep", "--batch-sizes", "--variants", "--transfer", "--part", "--stamps", "--scale-sweep", "--ablation", "--row", "--posterior-build", "--device", "--serving", "--calls", "--step-time", "--quick", "--persistence", "--out", "--architecture", "--epochs", "--samples", "--batch-size", "--train-images", "--test-images", "--components", "--outlier-quantile", "--gradient-fraction", "--seed", "--fashion-mnist" };
 var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && !known.Contains(a)).ToList();
 if (unknown.Count > 0)
 {
@@ -47,6 +50,15 @@ if (unknown.Count > 0)
 }
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+// Before LibTorch loads: the load benchmark is an HTTP client, and the memory it measures is the server's.
+if (args.Contains("--predict-load"))
+{
+    int? serverPid = Value("--server-pid") is string pid ? int.Parse(pid, CultureInfo.InvariantCulture) : null;
+    return PredictLoadBenchmark.Run(Value("--url") ?? throw new ArgumentException("--predict-load needs --url, the review server's address (the line 'review: ...' it prints)."),
+        Value("--images") ?? throw new ArgumentException("--predict-load needs --images, a folder of image files to send."),
+        int.Parse(Value("--clients") ?? "4", CultureInfo.InvariantCulture), double.Parse(Value("--seconds") ?? "30", CultureInfo.InvariantCulture),
+        int.Parse(Value("--passes") ?? "2", CultureInfo.InvariantCulture), serverPid, Value("--out"));
+}
 // Before any TorchSharp call: a -p:TorchBackend=system build takes the machine's LibTorch (the GPU kit's).
 Console.WriteLine(MLNet.Bayesian.Torch.LibTorchRuntime.EnsureLoaded());
 if (args.Contains("--posterior-build")) { PosteriorBuildBenchmark.Run(args.Contains("--quick")); return 0; }
