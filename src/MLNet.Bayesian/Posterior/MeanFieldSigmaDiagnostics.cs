@@ -11,7 +11,8 @@ namespace MLNet.Bayesian.Posterior;
 /// <param name="LogSigmaSd">Standard deviation of log sigma (nats).</param>
 /// <param name="LogSigmaP01">1st percentile of log sigma.</param>
 /// <param name="LogSigmaP99">99th percentile of log sigma.</param>
-/// <param name="SpearmanWithFisher">Spearman rank correlation of log sigma with the empirical Fisher (NaN without it).</param>
+/// <param name="SpearmanWithFisher">Spearman rank correlation of log sigma with the empirical Fisher (NaN without it), on an even
+/// sample of <see cref="SpearmanSampleSize"/> weights when there are more.</param>
 public sealed record MeanFieldSigmaDiagnostics(long Weights, double LogSigmaSd, double LogSigmaP01, double LogSigmaP99, double SpearmanWithFisher)
 {
     /// <summary>Measures <paramref name="logSigma"/> against <paramref name="fisher"/> (same length; null leaves the correlation NaN).</summary>
@@ -24,11 +25,30 @@ public sealed record MeanFieldSigmaDiagnostics(long Weights, double LogSigmaSd, 
         var values = logSigma.ToArray();
         double mean = values.Average();
         double sd = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / values.Length);
-        double rho = fisher is null ? double.NaN : Spearman(values, fisher.ToArray());
+        double rho = fisher is null ? double.NaN : SpearmanOnEvenSample(values, fisher);
         // Selection reorders its input: a copy, so the correlation above and the caller's order are untouched.
         var scratch = (double[])values.Clone();
         double p01 = OrderStatistics.Quantile(scratch, 0.01), p99 = OrderStatistics.Quantile(scratch, 0.99);
         return new MeanFieldSigmaDiagnostics(values.Length, sd, p01, p99, rho);
+    }
+
+    /// <summary>Above this many weights, the correlation is measured on this many, evenly spread.</summary>
+    public const int SpearmanSampleSize = 1 << 20;
+
+    // Ranking is two sorts of every weight: 13 s on ResNet-50's 23 million, twice a run. An even sample of a million
+    // weights pins a rank correlation down to about 0.001, finer than anything read from it.
+    static double SpearmanOnEvenSample(double[] logSigma, IReadOnlyList<double> fisher)
+    {
+        int n = logSigma.Length;
+        if (n <= SpearmanSampleSize) return Spearman(logSigma, fisher.ToArray());
+        var a = new double[SpearmanSampleSize];
+        var b = new double[SpearmanSampleSize];
+        for (int i = 0; i < SpearmanSampleSize; i++)
+        {
+            int at = (int)((long)i * n / SpearmanSampleSize);
+            (a[i], b[i]) = (logSigma[at], fisher[at]);
+        }
+        return Spearman(a, b);
     }
 
     /// <summary>Spearman's rank correlation (average ranks for ties); NaN when either side is constant.</summary>
@@ -49,12 +69,17 @@ public sealed record MeanFieldSigmaDiagnostics(long Weights, double LogSigmaSd, 
 
     static double[] Ranks(double[] values)
     {
-        var order = Enumerable.Range(0, values.Length).OrderBy(i => values[i]).ToArray();
+        // Array.Sort of the values with their indices: LINQ's OrderBy with a key selector took 10 s per side on
+        // ResNet-50's 23 million weights, most of a small training run. Ties get the average rank whatever their order.
+        var sorted = (double[])values.Clone();
+        var order = new int[values.Length];
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        Array.Sort(sorted, order);
         var ranks = new double[values.Length];
         for (int start = 0; start < order.Length;)
         {
             int end = start;
-            while (end + 1 < order.Length && values[order[end + 1]] == values[order[start]]) end++;
+            while (end + 1 < order.Length && sorted[end + 1] == sorted[start]) end++;
             double rank = (start + end) / 2.0;
             for (int j = start; j <= end; j++) ranks[order[j]] = rank;
             start = end + 1;
