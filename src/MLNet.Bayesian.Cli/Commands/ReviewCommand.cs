@@ -105,7 +105,7 @@ internal sealed class ReviewCommand : Command<ReviewCommand.Settings>
                 (queue.OutsideFolder > 0 ? $" [yellow]({queue.OutsideFolder} rows lead outside {Markup.Escape(settings.Images)}: their images are not shown)[/]" : ""));
             foreach (string url in app.Urls)
                 // A plain line, first word "review:", that scripts (and the tests) read the URL from.
-                Console.WriteLine($"review: {url.TrimEnd('/')}/{(options.Token is null ? "" : "?token=" + options.Token)}");
+                Console.WriteLine($"review: {Reachable(url)}/{(options.Token is null ? "" : "?token=" + options.Token)}");
             Console.WriteLine("press Ctrl+C to stop; decisions are saved as they are made");
             app.WaitForShutdownAsync(cancellation).GetAwaiter().GetResult();
         }
@@ -114,5 +114,14 @@ internal sealed class ReviewCommand : Command<ReviewCommand.Settings>
             app.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
         return 0;
+    }
+
+    // Bound to every interface (0.0.0.0 or [::]), Kestrel names that address, which no browser elsewhere can open: the
+    // URL names this machine instead.
+    static string Reachable(string url)
+    {
+        var uri = new Uri(url);
+        bool everyInterface = IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any));
+        return (everyInterface ? new UriBuilder(uri) { Host = Dns.GetHostName() }.Uri.ToString() : url).TrimEnd('/');
     }
 }

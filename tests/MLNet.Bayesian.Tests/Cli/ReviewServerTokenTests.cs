@@ -35,6 +35,9 @@ public sealed class ReviewServerTokenTests
         Assert.IsFalse(File.Exists(Path.ChangeExtension(csv, null) + ".decisions.csv"), "a refused start writes nothing");
     }
 
+    /// <summary>The token with its last character changed: another token of the same length.</summary>
+    static string Other(string token) => token[..^1] + (token[^1] == '0' ? '1' : '0');
+
     [TestMethod]
     public void WithATokenEveryRequestMustCarryIt()
     {
@@ -45,6 +48,8 @@ public sealed class ReviewServerTokenTests
             new[] { "review", "--model", ReviewData.Model, "--predictions", csv, "--images", ReviewData.Images, "--port", "0", "--bind", "0.0.0.0" },
             new Dictionary<string, string?> { [TokenVariable] = token });
         StringAssert.EndsWith(server.Url, "/?token=" + token, "the URL to open carries the token");
+        Assert.IsTrue(server.Url.StartsWith($"http://{System.Net.Dns.GetHostName()}:", StringComparison.OrdinalIgnoreCase),
+            $"bound to every interface, the URL names this machine, which a browser elsewhere can open: {server.Url}");
         var baseUrl = new Uri($"http://127.0.0.1:{new Uri(server.BaseUrl).Port}/");
         using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(60) };
 
@@ -63,11 +68,12 @@ public sealed class ReviewServerTokenTests
         foreach (var (method, url) in new[] { (HttpMethod.Get, ""), (HttpMethod.Get, "api/state"), (HttpMethod.Get, "api/items/0"), (HttpMethod.Get, "api/items/0/image"), (HttpMethod.Post, "predict") })
         {
             Assert.AreEqual(HttpStatusCode.Unauthorized, Send(method, url), $"{method} /{url} without the token");
-            Assert.AreEqual(HttpStatusCode.Unauthorized, Send(method, url, bearer: token[..^1] + "0"), $"{method} /{url} with another token");
+            Assert.AreEqual(HttpStatusCode.Unauthorized, Send(method, url, bearer: Other(token)), $"{method} /{url} with another token");
             Assert.AreEqual(HttpStatusCode.Unauthorized, Send(method, url, cookie: "mlnet_review_token=" + token.ToUpperInvariant()), $"{method} /{url} with another cookie");
             Assert.AreEqual(HttpStatusCode.OK, Send(method, url, bearer: token), $"{method} /{url} with the token");
         }
-        Assert.AreEqual(HttpStatusCode.Unauthorized, Send(HttpMethod.Get, "?token=" + token[..^1]), "a wrong token in the URL");
+        Assert.AreEqual(HttpStatusCode.Unauthorized, Send(HttpMethod.Get, "?token=" + Other(token)), "a wrong token in the URL");
+        Assert.AreEqual(HttpStatusCode.Unauthorized, Send(HttpMethod.Get, "?token=" + token[..^1]), "a prefix of the token in the URL");
 
         // The printed URL: its token becomes a cookie (HttpOnly, SameSite=Strict) and the address bar loses it.
         using (var opened = http.GetAsync("?token=" + token).Result)
