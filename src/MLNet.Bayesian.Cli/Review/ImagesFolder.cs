@@ -11,9 +11,14 @@ internal sealed class ImagesFolder
     // Deeper than this is a loop of links (Linux's own limit on links followed in one lookup is 40).
     const int MaxLinks = 40;
 
-    readonly string _root;
+    readonly string _root, _realRoot;
 
-    public ImagesFolder(string root) => _root = WithSeparator(Path.GetFullPath(root));
+    public ImagesFolder(string root)
+    {
+        _root = WithSeparator(Path.GetFullPath(root));
+        // Once, not per image sent: the folder itself (a link to a data disk, say) stays where it is while the server runs.
+        _realRoot = WithSeparator(Real(_root) ?? throw new IOException($"--images '{root}': its path is a loop of symbolic links."));
+    }
 
     /// <summary>The absolute path of a CSV path under the folder, or null when it leads outside it (by "..", or being absolute elsewhere).</summary>
     public string? Resolve(string csvPath)
@@ -23,11 +28,10 @@ internal sealed class ImagesFolder
     }
 
     /// <summary>Whether <paramref name="file"/>, with every link on its path followed, is inside the folder (itself with its links followed).</summary>
-    public bool Holds(string file)
-        => Real(file) is { } real && Real(_root) is { } root && real.StartsWith(WithSeparator(root), StringComparison.Ordinal);
+    public bool Holds(string file) => Real(file) is { } real && real.StartsWith(_realRoot, StringComparison.Ordinal);
 
     /// <summary>The path with every symbolic link in it followed, component by component; null for a loop of links.</summary>
-    internal static string? Real(string path)
+    static string? Real(string path)
     {
         string full = Path.GetFullPath(path);
         for (int links = 0; links <= MaxLinks; links++)
