@@ -6,8 +6,8 @@
                                drawing of them (DigitsCsvReader.ReadResized, then ImageFolder.Write) (200)
     test/<class>/              the first 100 images of each class of the test set (1,000)
 Class folders carry the library's Fashion-MNIST names (FashionMnist.ClassNames), so that labels match those of
-`train --data fashion-mnist` and of the decisions a person makes. Standard library only; the PNG writer and the
-digits reader are eng/make-unfamiliar-sets.py's.
+`train --data fashion-mnist` and of the decisions a person makes. Standard library only; the PNG writer, the
+digits reader and the resize are eng/make-unfamiliar-sets.py's.
     python3 eng/make-review-loop-data.py <out folder> [--digits tests/data/digits/digits.csv.gz]
         [--fashion-mnist /usr/share/datasets/fashion-mnist]
 """
@@ -51,24 +51,6 @@ def f32(v):
     return struct.unpack("<f", struct.pack("<f", v))[0]
 
 
-def bilinear32(img, n, side):
-    """ImageOps.Resize as the library computes it, in float32 step by step, so that the PNG bytes match those the CLI
-    writes for `evaluate --ood digits.csv.gz` (eng/make-unfamiliar-sets.py's double version differs by 1 in a few pixels)."""
-    img = [f32(v) for v in img]
-    out, s = [], f32(n / side)
-    for y in range(side):
-        fy = min(max(f32(f32(f32(y + 0.5) * s) - 0.5), 0), n - 1)
-        y0 = int(fy); y1 = min(y0 + 1, n - 1); wy = f32(fy - y0)
-        for x in range(side):
-            fx = min(max(f32(f32(f32(x + 0.5) * s) - 0.5), 0), n - 1)
-            x0 = int(fx); x1 = min(x0 + 1, n - 1); wx = f32(fx - x0)
-            top = f32(f32(img[y0 * n + x0] * f32(1 - wx)) + f32(img[y0 * n + x1] * wx))
-            bottom = f32(f32(img[y1 * n + x0] * f32(1 - wx)) + f32(img[y1 * n + x1] * wx))
-            out.append(f32(f32(top * f32(1 - wy)) + f32(bottom * wy)))
-    # ImageFolder.ToByte: the float times 255 (in float32), rounded half to even as Math.Round and Python's round do.
-    return [max(0, min(255, round(f32(v * 255)))) for v in out]
-
-
 def write(root, name, index, pixels):
     folder = os.path.join(root, name)
     os.makedirs(folder, exist_ok=True)
@@ -106,7 +88,8 @@ def main():
     rows = unfamiliar.digits(args.digits)
     labels = digit_labels(args.digits)
     for i, img in enumerate(rows[:DIGITS]):
-        write(os.path.join(args.out, "incoming", "digits"), str(labels[i]), i, bilinear32(img, 8, SIDE))
+        # Resized in float32 step by step: the same PNG bytes as the CLI writes for `evaluate --ood digits.csv.gz`.
+        write(os.path.join(args.out, "incoming", "digits"), str(labels[i]), i, [unfamiliar.byte(v, f32) for v in unfamiliar.bilinear(img, 8, SIDE, f32)])
     print(f"wrote {TRAIN_PER_CLASS * len(CLASSES)} training, {INCOMING_PER_CLASS * len(CLASSES)} incoming Fashion-MNIST, "
           f"{min(DIGITS, len(rows))} incoming digit and {sum(seen)} test images under {args.out}")
 

@@ -38,23 +38,27 @@ def digits(path):
         return [[float(v) / 16 for v in row[:64]] for row in csv.reader(f) if row]
 
 
-def bilinear(img, n, side):
-    """The library's own resize (ImageOps.Resize): pixel centres aligned, edges clamped."""
-    out, s = [], n / side
+def bilinear(img, n, side, r=float):
+    """The library's own resize (ImageOps.Resize): pixel centres aligned, edges clamped. r rounds the result of every
+    operation: float (the default) computes in double; a float32 rounding gives the library's own bytes exactly
+    (eng/make-review-loop-data.py; in double, a few pixels differ by 1)."""
+    img = [r(v) for v in img]
+    out, s = [], r(n / side)
     for y in range(side):
-        fy = min(max((y + 0.5) * s - 0.5, 0), n - 1)
-        y0 = int(fy); y1 = min(y0 + 1, n - 1); wy = fy - y0
+        fy = min(max(r(r(r(y + 0.5) * s) - 0.5), 0), n - 1)
+        y0 = int(fy); y1 = min(y0 + 1, n - 1); wy = r(fy - y0)
         for x in range(side):
-            fx = min(max((x + 0.5) * s - 0.5, 0), n - 1)
-            x0 = int(fx); x1 = min(x0 + 1, n - 1); wx = fx - x0
-            top = img[y0 * n + x0] * (1 - wx) + img[y0 * n + x1] * wx
-            bottom = img[y1 * n + x0] * (1 - wx) + img[y1 * n + x1] * wx
-            out.append(top * (1 - wy) + bottom * wy)
+            fx = min(max(r(r(r(x + 0.5) * s) - 0.5), 0), n - 1)
+            x0 = int(fx); x1 = min(x0 + 1, n - 1); wx = r(fx - x0)
+            top = r(r(img[y0 * n + x0] * r(1 - wx)) + r(img[y0 * n + x1] * wx))
+            bottom = r(r(img[y1 * n + x0] * r(1 - wx)) + r(img[y1 * n + x1] * wx))
+            out.append(r(r(top * r(1 - wy)) + r(bottom * wy)))
     return out
 
 
-def byte(v):
-    return max(0, min(255, round(v * 255)))
+def byte(v, r=float):
+    """ImageFolder.ToByte: the value times 255, rounded half to even (Math.Round and Python's round agree)."""
+    return max(0, min(255, round(r(v * 255))))
 
 
 def main():
